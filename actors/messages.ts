@@ -1,0 +1,92 @@
+/**
+ * The protocol of the system on one page: every message an actor sends to another.
+ *
+ * Per-line work never crosses an actor boundary: the parser sends one `batch` per chunk of
+ * bytes, already counted, and everything downstream works on those counts.
+ */
+
+/** Counts keyed by a string (section, user, host, method). */
+export type Counts = Map<string, number>;
+
+/**
+ * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
+ * in whole Unix seconds. A replay steps its clock to `second` before delivering the segment,
+ * which is what a live run would have seen: a line is written at or after its own timestamp.
+ */
+export interface Segment {
+  second: number;
+  /** Valid lines (hits) by each line's own timestamp second, for the alert window and lateness. */
+  perSecond: Map<number, number>;
+  hits: number;
+  /** Lines that could not be parsed (garbage, impossible dates, over-long lines). */
+  invalid: number;
+  sections: Counts;
+  users: Counts;
+  hosts: Counts;
+  methods: Counts;
+  /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
+  status: [number, number, number, number, number, number];
+  bytes: number;
+}
+
+export interface Batch {
+  segments: Segment[];
+}
+
+/** tailer → parser: complete lines only (a partial last line is held back by the tailer). */
+export type ChunkMessage = { type: 'chunk'; bytes: Uint8Array; source: string };
+/** tailer → parser → (replay clock) → root: every file has been read to its end (replay only). */
+export type EndMessage = { type: 'end' };
+/** parser → replay clock / aggregator / alert monitor. */
+export type BatchMessage = { type: 'batch'; batch: Batch };
+/** root → aggregator: close the interval at `at` (ms) and report it; `final` for the last one. */
+export type FlushMessage = { type: 'flush'; at: number; final?: boolean };
+
+export interface IntervalStats {
+  start: number;
+  end: number;
+  hits: number;
+  invalid: number;
+  late: number;
+  sections: [string, number][];
+  users: [string, number][];
+  hosts: [string, number][];
+  methods: [string, number][];
+  status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
+  bytes: number;
+  final: boolean;
+}
+
+export interface AlertEvent {
+  /** Evaluation instant, ms. */
+  at: number;
+  hits: number;
+  threshold: number;
+  window: number;
+}
+export interface RecoveryEvent extends AlertEvent {
+  /** When the alert started, ms. */
+  since: number;
+}
+
+/** aggregator / alert monitor / anyone → reporter. */
+export type ReporterMessage =
+  | { type: 'stats'; stats: IntervalStats }
+  | { type: 'alert'; alert: AlertEvent }
+  | { type: 'recovered'; recovery: RecoveryEvent }
+  | { type: 'notice'; level: 'info' | 'warn' | 'error'; message: string };
+
+export function emptySegment(second: number): Segment {
+  return {
+    second,
+    perSecond: new Map(),
+    hits: 0,
+    invalid: 0,
+    sections: new Map(),
+    users: new Map(),
+    hosts: new Map(),
+    methods: new Map(),
+    status: [0, 0, 0, 0, 0, 0],
+    bytes: 0,
+  };
+}
