@@ -1,0 +1,485 @@
+/**
+ * A hand-written byte scanner for the Common Log Format and the combined format:
+ *
+ *   127.0.0.1 - james [09/May/2018:16:00:39 +0000] "GET /report HTTP/1.0" 200 123 "referer" "ua"
+ *
+ * `ClfScanner.scan` walks a chunk of complete lines with index arithmetic on the bytes: no regex,
+ * no backtracking, no per-line object, and strings only for the keys it counts (host, user,
+ * method, section), which go through small caches so that a key seen recently is not decoded
+ * again. `parseLine` is a deliberately plain, regex-based parser of one line that the tests hold
+ * the scanner to; `sectionOf` is the section rule on a string.
+ *
+ * Grammar, as both parsers read it (fields are separated by exactly one space):
+ *
+ *   line     = host SP ident SP authuser SP "[" timestamp "]" SP DQUOTE request DQUOTE SP status SP bytes [ (SP / TAB) anything ]
+ *   host, ident, authuser = 1*(any byte but SP)
+ *   timestamp = dd "/" Mon "/" yyyy ":" HH ":" MM ":" SS SP ("+" / "-") zzzz        (exactly 26 bytes)
+ *   request  = anything; it ends at the first DQUOTE followed by SP, 3 digits and SP
+ *   status   = 3 digits, 100..599
+ *   bytes    = "-" / 1*15 digits
+ *
+ * A request of the shape `METHOD SP target [SP protocol]` gives a method and a section; any other
+ * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
+ * `(no request)`.
+ */
+import { emptySegment, type Batch, type Segment } from './messages.ts';
+
+/** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
+export const MAX_LINE = 65536;
+
+/** One parsed line, as `parseLine` gives it. */
+export interface Entry {
+  host: string;
+  /** null for `-`. */
+  user: string | null;
+  /** Unix seconds (UTC) of the line's own timestamp. */
+  second: number;
+  method: string;
+  section: string;
+  status: number;
+  bytes: number;
+}
+
+export const NO_METHOD = '(none)';
+export const NO_REQUEST = '(no request)';
+export const NOT_A_PATH = '(not a path)';
+
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const SP = 32;
+const QUOTE = 34;
+const HASH = 35;
+const PLUS = 43;
+const DASH = 45;
+const SLASH = 47;
+const COLON = 58;
+const QMARK = 63;
+const LBRACKET = 91;
+const RBRACKET = 93;
+
+/** Length of `09/May/2018:16:00:39 +0000`. */
+const TS_LEN = 26;
+/** Bytes of a byte count: more digits than this could lose precision in a double. */
+const MAX_BYTES_DIGITS = 15;
+const MAX_METHOD = 32;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH_CODES = Int32Array.from(
+  MONTHS,
+  (m) => (m.charCodeAt(0) << 16) | (m.charCodeAt(1) << 8) | m.charCodeAt(2),
+);
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** 1 for the bytes a method may hold: A-Z, a-z, '-', '_'. */
+const METHOD_CHAR = new Uint8Array(256);
+for (let c = 65; c <= 90; c++) METHOD_CHAR[c] = METHOD_CHAR[c + 32] = 1;
+METHOD_CHAR[DASH] = METHOD_CHAR[95] = 1;
+
+const BLANK = 0;
+const INVALID = 1;
+const VALID = 2;
+
+/** Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12), integers only. */
+function daysFromCivil(y: number, m: number, d: number): number {
+  if (m <= 2) y -= 1;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400; // 0..399
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1; // 0..365
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy; // 0..146096
+  return era * 146097 + doe - 719468;
+}
+
+/** Two ASCII digits at b[i], b[i+1] as a number, or -1. The caller has checked the bounds. */
+function twoDigits(b: Uint8Array, i: number): number {
+  const hi = b[i]! - 48;
+  const lo = b[i + 1]! - 48;
+  return hi >= 0 && hi <= 9 && lo >= 0 && lo <= 9 ? hi * 10 + lo : -1;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+const CACHE_SLOTS = 512; // a power of two
+const CACHE_MAX_KEY = 128;
+
+/**
+ * A direct-mapped cache from key bytes to their string: a key met again (the same host, the same
+ * section) costs a hash and a compare instead of a new string. Pure-ASCII keys decode as latin1;
+ * others as UTF-8, where invalid sequences become U+FFFD (Buffer's decoder never throws).
+ */
+class KeyCache {
+  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(undefined);
+  private readonly strings: string[] = new Array<string>(CACHE_SLOTS).fill('');
+
+  get(buf: Buffer, start: number, end: number): string {
+    const len = end - start;
+    if (len > CACHE_MAX_KEY) return decode(buf, start, end, !isAscii(buf, start, end));
+    let h = 0x811c9dc5 ^ len;
+    let high = 0;
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1);
+    const key = this.keys[slot];
+    if (key !== undefined && key.length === len) {
+      let i = 0;
+      while (i < len && key[i] === buf[start + i]) i++;
+      if (i === len) return this.strings[slot]!;
+    }
+    const s = decode(buf, start, end, high > 127);
+    const copy = new Uint8Array(len);
+    for (let i = 0; i < len; i++) copy[i] = buf[start + i]!;
+    this.keys[slot] = copy;
+    this.strings[slot] = s;
+    return s;
+  }
+}
+
+function isAscii(buf: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (buf[i]! > 127) return false;
+  return true;
+}
+
+function decode(buf: Buffer, start: number, end: number, utf8: boolean): string {
+  return buf.toString(utf8 ? 'utf8' : 'latin1', start, end);
+}
+
+function bump<K>(counts: Map<K, number>, key: K): void {
+  counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+export class ClfScanner {
+  private hw = -Infinity;
+
+  // The last valid timestamp's bytes and second: most lines repeat the previous line's second.
+  private readonly tsBytes = new Uint8Array(TS_LEN);
+  private tsCached = false;
+  private tsSecond = 0;
+
+  // What `parse` found on the current line (valid lines only); no object per line.
+  private second = 0;
+  private status = 0;
+  private bytes = 0;
+  private hostEnd = 0;
+  private userStart = 0;
+  private userEnd = 0;
+  /** -1: no method (the request did not have the shape). */
+  private methodStart = -1;
+  private methodEnd = 0;
+  private sectionStart = 0;
+  private sectionEnd = 0;
+  /** A fixed section (`(no request)`, `(not a path)`, `/`), or null for the bytes above. */
+  private sectionConst: string | null = null;
+
+  private readonly hostKeys = new KeyCache();
+  private readonly userKeys = new KeyCache();
+  private readonly methodKeys = new KeyCache();
+  private readonly sectionKeys = new KeyCache();
+
+  /** High-water second: the newest valid timestamp seen so far (Unix seconds), -Infinity before any. */
+  get highWater(): number {
+    return this.hw;
+  }
+
+  /**
+   * Scans bytes holding complete lines ('\n' separated; the last line may lack its '\n' and is
+   * then still a complete line). Never throws.
+   */
+  scan(bytes: Uint8Array): Batch {
+    const segments: Segment[] = [];
+    let seg: Segment | null = null;
+    const n = bytes.length;
+    let buf: Buffer | null = null;
+    let pos = 0;
+    while (pos < n) {
+      const nl = bytes.indexOf(LF, pos);
+      let end = nl < 0 ? n : nl;
+      const next = nl < 0 ? n : nl + 1;
+      if (end > pos && bytes[end - 1] === CR) end--;
+      const start = pos;
+      pos = next;
+      const kind = this.parse(bytes, start, end);
+      if (kind === BLANK) continue;
+      if (kind === INVALID) {
+        if (seg === null) segments.push((seg = emptySegment(this.hw)));
+        seg.invalid++;
+        continue;
+      }
+      const second = this.second;
+      if (second > this.hw) this.hw = second;
+      if (seg === null || seg.second !== this.hw) segments.push((seg = emptySegment(this.hw)));
+      if (buf === null) buf = asBuffer(bytes);
+      seg.hits++;
+      bump(seg.perSecond, second);
+      const statusClass = Math.floor(this.status / 100);
+      seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]++;
+      seg.bytes += this.bytes;
+      bump(seg.hosts, this.hostKeys.get(buf, start, this.hostEnd));
+      const userStart = this.userStart;
+      if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
+        bump(seg.users, this.userKeys.get(buf, userStart, this.userEnd));
+      }
+      bump(seg.methods, this.methodStart < 0 ? NO_METHOD : this.methodKeys.get(buf, this.methodStart, this.methodEnd));
+      const fixed = this.sectionConst;
+      bump(seg.sections, fixed !== null ? fixed : this.sectionKeys.get(buf, this.sectionStart, this.sectionEnd));
+    }
+    return { segments };
+  }
+
+  /** Parses the line b[s..e) into the fields above; returns BLANK, INVALID or VALID. */
+  private parse(b: Uint8Array, s: number, e: number): number {
+    if (e - s > MAX_LINE) return INVALID;
+    if (s === e) return BLANK;
+    let c = b[s]!;
+    if (c === SP || c === TAB) {
+      let j = s + 1;
+      while (j < e && ((c = b[j]!) === SP || c === TAB)) j++;
+      if (j === e) return BLANK;
+    }
+
+    // host SP ident SP authuser SP
+    let i = s;
+    while (i < e && b[i] !== SP) i++;
+    if (i === s || i === e) return INVALID;
+    this.hostEnd = i;
+    const identStart = ++i;
+    while (i < e && b[i] !== SP) i++;
+    if (i === identStart || i === e) return INVALID;
+    const userStart = ++i;
+    while (i < e && b[i] !== SP) i++;
+    if (i === userStart || i === e) return INVALID;
+    this.userStart = userStart;
+    this.userEnd = i;
+
+    // "[" timestamp "]" SP DQUOTE
+    i++;
+    if (i + TS_LEN + 4 > e) return INVALID;
+    if (b[i] !== LBRACKET || b[i + TS_LEN + 1] !== RBRACKET || b[i + TS_LEN + 2] !== SP || b[i + TS_LEN + 3] !== QUOTE) {
+      return INVALID;
+    }
+    const second = this.timestamp(b, i + 1);
+    if (second !== second) return INVALID; // NaN
+
+    // request DQUOTE SP status SP: the first quote followed by SP, 3 digits and SP closes it.
+    const reqStart = i + TS_LEN + 4;
+    let k = reqStart;
+    for (;;) {
+      k = b.indexOf(QUOTE, k);
+      if (k < 0 || k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
+      if (b[k + 1] === SP && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && isDigit(b[k + 4]!) && b[k + 5] === SP) break;
+      k++;
+    }
+    const reqEnd = k;
+    const status = (b[k + 2]! - 48) * 100 + (b[k + 3]! - 48) * 10 + (b[k + 4]! - 48);
+    if (status < 100 || status > 599) return INVALID;
+
+    // bytes, then end of line or SP/TAB and anything
+    let j = k + 6;
+    let count = 0;
+    if (b[j] === DASH) {
+      j++;
+    } else {
+      const digits = j;
+      while (j < e && isDigit((c = b[j]!))) {
+        count = count * 10 + (c - 48);
+        j++;
+      }
+      if (j === digits || j - digits > MAX_BYTES_DIGITS) return INVALID;
+    }
+    if (j < e && (c = b[j]!) !== SP && c !== TAB) return INVALID;
+
+    this.second = second;
+    this.status = status;
+    this.bytes = count;
+    this.request(b, reqStart, reqEnd);
+    return VALID;
+  }
+
+  /** METHOD SP target [SP protocol], or no request. */
+  private request(b: Uint8Array, start: number, end: number): void {
+    let m = start;
+    while (m < end && METHOD_CHAR[b[m]!] === 1) m++;
+    const len = m - start;
+    if (len >= 1 && len <= MAX_METHOD && m < end && b[m] === SP) {
+      const targetStart = m + 1;
+      let t = targetStart;
+      while (t < end && b[t] !== SP) t++;
+      let shaped = false;
+      if (t > targetStart) {
+        if (t === end) shaped = true;
+        else {
+          let p = t + 1;
+          while (p < end && b[p] !== SP) p++;
+          shaped = p === end && p > t + 1;
+        }
+      }
+      if (shaped) {
+        this.methodStart = start;
+        this.methodEnd = m;
+        this.section(b, targetStart, t);
+        return;
+      }
+    }
+    this.methodStart = -1;
+    this.sectionConst = NO_REQUEST;
+  }
+
+  /** `sectionOf` on the bytes b[start..end). */
+  private section(b: Uint8Array, start: number, end: number): void {
+    let p = start;
+    let c = 0;
+    // http:// or https://, any case: drop the scheme and the authority.
+    if (
+      end - start >= 7 &&
+      (b[start]! | 32) === 104 &&
+      (b[start + 1]! | 32) === 116 &&
+      (b[start + 2]! | 32) === 116 &&
+      (b[start + 3]! | 32) === 112
+    ) {
+      let q = start + 4;
+      if ((b[q]! | 32) === 115) q++;
+      if (q + 3 <= end && b[q] === COLON && b[q + 1] === SLASH && b[q + 2] === SLASH) {
+        p = q + 3;
+        while (p < end && (c = b[p]!) !== SLASH && c !== QMARK && c !== HASH) p++;
+        if (p === end || c !== SLASH) {
+          this.sectionConst = '/';
+          return;
+        }
+      }
+    }
+    if (p === end || b[p] !== SLASH) {
+      this.sectionConst = NOT_A_PATH;
+      return;
+    }
+    let q = p + 1;
+    while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) q++;
+    this.sectionConst = null;
+    this.sectionStart = p;
+    this.sectionEnd = q;
+  }
+
+  /** Unix seconds of the 26 timestamp bytes at b[t..], or NaN if they are not a real instant. */
+  private timestamp(b: Uint8Array, t: number): number {
+    const cached = this.tsBytes;
+    if (this.tsCached) {
+      let j = 0;
+      while (j < TS_LEN && b[t + j] === cached[j]) j++;
+      if (j === TS_LEN) return this.tsSecond;
+    }
+    // dd/Mon/yyyy:HH:MM:SS +zzzz
+    // 0123456789012345678901234 5
+    if (b[t + 2] !== SLASH || b[t + 6] !== SLASH || b[t + 11] !== COLON || b[t + 14] !== COLON || b[t + 17] !== COLON) {
+      return NaN;
+    }
+    if (b[t + 20] !== SP) return NaN;
+    const sign = b[t + 21];
+    if (sign !== PLUS && sign !== DASH) return NaN;
+    const code = (b[t + 3]! << 16) | (b[t + 4]! << 8) | b[t + 5]!;
+    let month = 0;
+    while (month < 12 && MONTH_CODES[month] !== code) month++;
+    if (month === 12) return NaN;
+    const day = twoDigits(b, t);
+    const yearHi = twoDigits(b, t + 7);
+    const yearLo = twoDigits(b, t + 9);
+    const hour = twoDigits(b, t + 12);
+    const minute = twoDigits(b, t + 15);
+    const sec = twoDigits(b, t + 18);
+    const zoneH = twoDigits(b, t + 22);
+    const zoneM = twoDigits(b, t + 24);
+    if (yearHi < 0 || yearLo < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59) {
+      return NaN;
+    }
+    if (zoneH < 0 || zoneH > 14 || zoneM < 0 || zoneM > 59) return NaN;
+    const year = yearHi * 100 + yearLo;
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const days = month === 1 && leap ? 29 : DAYS_IN_MONTH[month]!;
+    if (day < 1 || day > days) return NaN;
+    const offset = (zoneH * 3600 + zoneM * 60) * (sign === PLUS ? 1 : -1);
+    const second = daysFromCivil(year, month + 1, day) * 86400 + hour * 3600 + minute * 60 + sec - offset;
+    for (let j = 0; j < TS_LEN; j++) cached[j] = b[t + j]!;
+    this.tsCached = true;
+    this.tsSecond = second;
+    return second;
+  }
+}
+
+/**
+ * Section of a request target: drop an `http://` or `https://` scheme (any case) with its
+ * authority, then the query string and fragment; a path is cut before its second '/'
+ * (`/pages/create` → `/pages`, `/` → `/`); anything that is not a path is `(not a path)`.
+ */
+export function sectionOf(target: string): string {
+  let path = target;
+  const absolute = /^https?:\/\/[^/?#]*/i.exec(path);
+  if (absolute) {
+    path = path.slice(absolute[0].length);
+    if (!path.startsWith('/')) return '/';
+  }
+  path = path.split(/[?#]/, 1)[0]!;
+  if (!path.startsWith('/')) return NOT_A_PATH;
+  const second = path.indexOf('/', 1);
+  return second < 0 ? path : path.slice(0, second);
+}
+
+const MONTH_INDEX = new Map(MONTHS.map((m, i) => [m, i]));
+const HEAD = /^([^ ]+) ([^ ]+) ([^ ]+) \[([^]{26})\] "/;
+const TIMESTAMP = /^(\d\d)\/([A-Za-z]{3})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$/;
+const CLOSE = /" (\d{3}) /;
+const BYTES = /^(-|\d{1,15})(?:[ \t][^]*)?$/;
+const REQUEST = /^([A-Za-z_-]{1,32}) ([^ ]+)(?: ([^ ]+))?$/;
+
+/** Unix seconds of a `dd/Mon/yyyy:HH:MM:SS +zzzz` timestamp, through Date, or null. */
+function referenceSecond(text: string): number | null {
+  const t = TIMESTAMP.exec(text);
+  if (!t) return null;
+  const [, dd, mon, yyyy, hh, mi, ss, sign, zh, zm] = t as unknown as string[];
+  const month = MONTH_INDEX.get(mon!);
+  const [day, year, hour, minute, second, zoneH, zoneM] = [dd, yyyy, hh, mi, ss, zh, zm].map(Number) as number[];
+  if (month === undefined || hour! > 23 || minute! > 59 || second! > 59 || zoneH! > 14 || zoneM! > 59) return null;
+  const date = new Date(0);
+  date.setUTCFullYear(year!, month, day!);
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month || date.getUTCDate() !== day) return null;
+  date.setUTCHours(hour!, minute!, second!, 0);
+  const offset = (zoneH! * 60 + zoneM!) * 60 * (sign === '+' ? 1 : -1);
+  return date.getTime() / 1000 - offset;
+}
+
+/**
+ * A plain reference parser of ONE line (no '\n'; a trailing '\r' is dropped), for tests to hold
+ * the scanner to. Null for an invalid line, and for a blank one (which the scanner ignores).
+ */
+export function parseLine(line: string): Entry | null {
+  if (line.endsWith('\r')) line = line.slice(0, -1);
+  if (Buffer.byteLength(line, 'utf8') > MAX_LINE) return null;
+  if (/^[ \t]*$/.test(line)) return null;
+  const head = HEAD.exec(line);
+  if (!head) return null;
+  const [, host, , user, timestamp] = head as unknown as string[];
+  const second = referenceSecond(timestamp!);
+  if (second === null) return null;
+  const rest = line.slice(head[0].length);
+  const close = CLOSE.exec(rest);
+  if (!close) return null;
+  const status = Number(close[1]);
+  if (status < 100 || status > 599) return null;
+  const bytes = BYTES.exec(rest.slice(close.index + 6));
+  if (!bytes) return null;
+  const request = REQUEST.exec(rest.slice(0, close.index));
+  return {
+    host: host!,
+    user: user === '-' ? null : user!,
+    second,
+    method: request ? request[1]! : NO_METHOD,
+    section: request ? sectionOf(request[2]!) : NO_REQUEST,
+    status,
+    bytes: bytes[1] === '-' ? 0 : Number(bytes[1]),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * chunks → batches. The scanner beside it does the byte work; this actor routes its batches
+ * to the next hops and, with `--time-source arrival`, restamps them with the time they were read.
+ */
+import { fromCallback } from 'xstate';
+import { ClfScanner } from './clf-scanner';
+import type { Batch, ChunkMessage, EndMessage } from './messages';
+
+export type TimeSource = 'log' | 'arrival';
+
+export interface ParserInput {
+  /** systemIds that receive every batch. */
+  to: string[];
+  /** systemId told when the input has ended (replay, or standard input closing). */
+  endTo: string;
+  timeSource: TimeSource;
+  now: () => number;
+}
+
+/** Every line counts at `second`, whatever its timestamp says. */
+export function restamp(batch: Batch, second: number): Batch {
+  for (const segment of batch.segments) {
+    segment.second = second;
+    segment.perSecond = segment.hits > 0 ? new Map([[second, segment.hits]]) : new Map();
+  }
+  return batch;
+}
+
+export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
+  ({ input, receive, system }) => {
+    const scanner = new ClfScanner();
+    receive((message) => {
+      if (message.type === 'end') {
+        system.get(input.endTo)?.send(message);
+        return;
+      }
+      let batch = scanner.scan(message.bytes);
+      if (batch.segments.length === 0) return;
+      if (input.timeSource === 'arrival') batch = restamp(batch, Math.floor(input.now() / 1000));
+      for (const id of input.to) system.get(id)?.send({ type: 'batch', batch });
+    });
+  },
+);

@@ -1,0 +1,149 @@
+/**
+ * batches → interval stats.
+ *
+ * An @xstate/store holds the interval in progress; `flush` closes it, emits its stats and
+ * starts the next one. The actor around it forwards the stats to the reporter.
+ */
+import { createStore } from '@xstate/store';
+import { fromCallback } from 'xstate';
+import { countLate } from './alert-monitor';
+import type { Batch, BatchMessage, Counts, FlushMessage, IntervalStats, ReporterMessage } from './messages';
+
+export interface Interval {
+  start: number;
+  hits: number;
+  invalid: number;
+  late: number;
+  sections: Counts;
+  users: Counts;
+  hosts: Counts;
+  methods: Counts;
+  status: number[];
+  bytes: number;
+}
+
+export function newInterval(start: number): Interval {
+  return {
+    start,
+    hits: 0,
+    invalid: 0,
+    late: 0,
+    sections: new Map(),
+    users: new Map(),
+    hosts: new Map(),
+    methods: new Map(),
+    status: [0, 0, 0, 0, 0, 0],
+    bytes: 0,
+  };
+}
+
+function merge(into: Counts, from: Counts) {
+  for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
+}
+
+/** Adds a batch to the interval in place (intervals are private to the store). */
+export function addBatch(interval: Interval, batch: Batch, late: number): Interval {
+  for (const s of batch.segments) {
+    interval.hits += s.hits;
+    interval.invalid += s.invalid;
+    interval.bytes += s.bytes;
+    for (let i = 0; i < 6; i++) interval.status[i]! += s.status[i]!;
+    merge(interval.sections, s.sections);
+    merge(interval.users, s.users);
+    merge(interval.hosts, s.hosts);
+    merge(interval.methods, s.methods);
+  }
+  interval.late += late;
+  return interval;
+}
+
+/** The `n` largest counts, ties broken by key so that output is stable. */
+export function top(counts: Counts, n: number): [string, number][] {
+  return [...counts]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+    .slice(0, n);
+}
+
+export function summarize(interval: Interval, end: number, limit: number, final = false): IntervalStats {
+  const [other, c1, c2, c3, c4, c5] = interval.status as [number, number, number, number, number, number];
+  return {
+    start: interval.start,
+    end,
+    hits: interval.hits,
+    invalid: interval.invalid,
+    late: interval.late,
+    sections: top(interval.sections, limit),
+    users: top(interval.users, limit),
+    hosts: top(interval.hosts, limit),
+    methods: top(interval.methods, limit),
+    status: { '1xx': c1, '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5, other },
+    bytes: interval.bytes,
+    final,
+  };
+}
+
+type StoreEvent = { type: 'batch'; batch: Batch; late: number } | { type: 'flush'; at: number; final: boolean };
+type StoreEmitted = { type: 'stats'; stats: IntervalStats };
+
+export function createIntervalStore(start: number, limit: number) {
+  return createStore<{ interval: Interval }, StoreEvent, StoreEmitted>({
+    context: { interval: newInterval(start) },
+    on: {
+      batch: (context, event) => ({
+        interval: addBatch(context.interval, event.batch, event.late),
+      }),
+      flush: (context, event, enq) => {
+        const empty = context.interval.hits === 0 && context.interval.invalid === 0;
+        // A final interval that has not begun (the run ended on an interval boundary) says nothing.
+        if (event.final && empty && event.at === context.interval.start) return context;
+        enq.emit.stats({ stats: summarize(context.interval, event.at, limit, event.final) });
+        return { interval: newInterval(event.at) };
+      },
+    },
+  });
+}
+
+export interface AggregatorInput {
+  now: () => number;
+  windowSeconds: number;
+  /** How many sections, users, hosts and methods each interval reports. */
+  limit: number;
+  /** Following by log time: say once if most lines arrive too old for the window. */
+  warnLate: boolean;
+}
+
+/** Most of a busy interval was too old for the alert window: the writer's clock looks off. */
+export function mostlyLate(stats: IntervalStats): boolean {
+  return stats.hits >= 20 && stats.late * 2 > stats.hits;
+}
+
+export const sectionAggregator = fromCallback<BatchMessage | FlushMessage, AggregatorInput>(
+  ({ input, receive, system }) => {
+    const store = createIntervalStore(input.now(), input.limit);
+    let warned = false;
+    const subscription = store.on('stats', ({ stats }) => {
+      const reporter = system.get('reporter');
+      reporter?.send({ type: 'stats', stats } satisfies ReporterMessage);
+      if (input.warnLate && !warned && mostlyLate(stats)) {
+        warned = true;
+        reporter?.send({
+          type: 'notice',
+          level: 'warn',
+          message:
+            `${stats.late} of ${stats.hits} lines arrived older than the ${input.windowSeconds} s alert window, ` +
+            `so they do not count for the alert: the log's timestamps look far from this machine's clock. ` +
+            `Use --time-source arrival to count lines when they are read.`,
+        } satisfies ReporterMessage);
+      }
+    });
+    receive((message) => {
+      if (message.type === 'batch') {
+        const late = countLate(message.batch, input.now(), input.windowSeconds);
+        store.send({ type: 'batch', batch: message.batch, late });
+      } else {
+        store.send({ type: 'flush', at: message.at, final: message.final ?? false });
+      }
+    });
+    return () => subscription.unsubscribe();
+  },
+);

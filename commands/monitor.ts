@@ -1,0 +1,127 @@
+/**
+ * The default command: follow (or replay) access logs and report on them.
+ * Arguments → validated config → the root actor; nothing else lives here.
+ */
+import * as fs from 'node:fs';
+import { type ArgsDef, defineCommand, renderUsage } from 'citty';
+import { createActor, SimulatedClock } from 'xstate';
+import { firstSecond } from '../actors/replay-clock';
+import { reason } from '../actors/tailer';
+import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
+import { writeLine } from '../lib/write-line';
+import { type MonitorInput, monitorMachine } from '../machines/monitor';
+
+export const USAGE =
+  'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
+  '[--replay] [--json] [--quiet] [--time-source log|arrival]';
+
+const monitorArgs = {
+  file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; - is standard input (default /tmp/access.log)' },
+  interval: { type: 'string', alias: ['s', 'stats'], default: '10', valueHint: 'SECONDS', description: 'Stats interval' },
+  threshold: { type: 'string', alias: 't', default: '10', valueHint: 'REQ_PER_S', description: 'Alert when the window average exceeds this' },
+  window: { type: 'string', alias: ['a', 'alarm'], default: '120', valueHint: 'SECONDS', description: 'Alert window' },
+  replay: { type: 'boolean', description: 'Read the files from start to end with their own timestamps as the clock, then exit' },
+  json: { type: 'boolean', description: 'One JSON object per line (NDJSON) on stdout' },
+  quiet: { type: 'boolean', description: 'Print only alerts and recoveries' },
+  'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
+  'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked' },
+  watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
+  help: { type: 'boolean', alias: 'h', description: 'Show this help' },
+} satisfies ArgsDef;
+
+export const monitorCommand = defineCommand({
+  meta: { name: 'http-log-monitor', description: 'Follow an HTTP access log and report its traffic' },
+  args: monitorArgs,
+});
+
+export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err'>;
+
+/** Reads and validates the raw arguments; `null` means --help. Throws `UsageError`. */
+export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
+  const args = readArgs(rawArgs, monitorArgs, ['file']);
+  if (args.help) return null;
+  const paths = [...list(args.file), ...args._];
+  const timeSource = String(args['time-source']);
+  if (timeSource !== 'log' && timeSource !== 'arrival') {
+    throw new UsageError(`--time-source must be log or arrival, got '${timeSource}'`);
+  }
+  const replay = Boolean(args.replay);
+  if (replay && paths.includes('-')) throw new UsageError('--replay reads files, not standard input (-)');
+  return {
+    paths: paths.length > 0 ? paths : ['/tmp/access.log'],
+    mode: replay ? 'replay' : 'follow',
+    json: Boolean(args.json),
+    quiet: Boolean(args.quiet),
+    intervalSeconds: positiveNumber(args.interval, '-s/--interval'),
+    threshold: positiveNumber(args.threshold, '-t/--threshold'),
+    windowSeconds: positiveNumber(args.window, '-a/--window', true),
+    timeSource,
+    pollMs: positiveNumber(args['poll-ms'], '--poll-ms'),
+    watch: Boolean(args.watch),
+    limit: 10,
+  };
+}
+
+/** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
+export async function runMonitor(options: MonitorOptions): Promise<number> {
+  const out = (line: string) => writeLine(1, line);
+  const err = (line: string) => writeLine(2, line);
+  let clock: SimulatedClock | undefined;
+  let now = Date.now;
+  if (options.mode === 'replay') {
+    for (const p of options.paths) {
+      try {
+        fs.accessSync(p, fs.constants.R_OK);
+        if (fs.statSync(p).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+      } catch (error) {
+        err(`error: cannot read ${p}: ${reason(error)}`);
+        return 1;
+      }
+    }
+    const sim = new SimulatedClock();
+    sim.set((firstSecond(options.paths) ?? Math.floor(Date.now() / 1000)) * 1000);
+    clock = sim;
+    now = () => sim.now();
+  }
+  const actor = createActor(monitorMachine, {
+    clock,
+    systemId: 'monitor',
+    input: { ...options, now, clock, out, err },
+  });
+  const done = new Promise<number>((resolve) => {
+    actor.subscribe({
+      complete: () => resolve(0),
+      error: (error) => {
+        err(`error: ${reason(error)}`);
+        resolve(1);
+      },
+    });
+  });
+  const stop = () => actor.send({ type: 'stop' });
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  actor.start();
+  const code = await done;
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  return code;
+}
+
+export async function runMonitorCommand(rawArgs: string[]): Promise<number> {
+  try {
+    const options = parseMonitorArgs(rawArgs);
+    if (!options) {
+      writeLine(1, await renderUsage(monitorCommand));
+      return 0;
+    }
+    return await runMonitor(options);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeLine(2, `error: ${error.message}`);
+      writeLine(2, USAGE);
+      return 2;
+    }
+    writeLine(2, `error: ${reason(error)}`);
+    return 1;
+  }
+}

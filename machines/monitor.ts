@@ -1,0 +1,137 @@
+/**
+ * The root: it spawns the actors, wires them by systemId, closes a stats interval every
+ * `intervalSeconds` on the system's clock, and finishes (final partial interval included) when
+ * the input ends or it is told to stop.
+ *
+ *   tailer → parser → [replay-clock →] section-aggregator, alert-monitor → reporter
+ */
+import { enqueueActions, setup, type SimulatedClock } from 'xstate';
+import { alertMonitor, SecondWindow } from '../actors/alert-monitor';
+import type { FlushMessage } from '../actors/messages';
+import { parser, type TimeSource } from '../actors/parser';
+import { replayClock } from '../actors/replay-clock';
+import { reporter } from '../actors/reporter';
+import { sectionAggregator } from '../actors/section-aggregator';
+import { tailer } from '../actors/tailer';
+
+export interface MonitorInput {
+  paths: string[];
+  mode: 'follow' | 'replay';
+  json: boolean;
+  quiet: boolean;
+  threshold: number;
+  windowSeconds: number;
+  intervalSeconds: number;
+  timeSource: TimeSource;
+  /** The system's clock reading, ms: `Date.now` live, the simulated clock in a replay. */
+  now: () => number;
+  /** The simulated clock a replay steps. */
+  clock?: SimulatedClock;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  pollMs: number;
+  watch: boolean;
+  /** How many sections, users, hosts and methods an interval reports. */
+  limit: number;
+}
+
+export type MonitorEvent = { type: 'end' } | { type: 'stop' };
+
+export const monitorMachine = setup({
+  types: {
+    input: {} as MonitorInput,
+    context: {} as MonitorInput,
+    events: {} as MonitorEvent,
+  },
+  actors: { tailer, parser, sectionAggregator, alertMonitor, reporter, replayClock },
+  delays: {
+    statsEvery: ({ context }) => context.intervalSeconds * 1000,
+  },
+  actions: {
+    startActors: enqueueActions(({ enqueue, context: c }) => {
+      const replay = c.mode === 'replay';
+      const consumers = ['aggregator', 'alert'];
+      enqueue.spawnChild('reporter', {
+        id: 'reporter',
+        systemId: 'reporter',
+        input: { json: c.json, quiet: c.quiet, out: c.out, err: c.err },
+      });
+      enqueue.spawnChild('sectionAggregator', {
+        id: 'aggregator',
+        systemId: 'aggregator',
+        input: {
+          now: c.now,
+          windowSeconds: c.windowSeconds,
+          limit: c.limit,
+          warnLate: !replay && c.timeSource === 'log',
+        },
+      });
+      enqueue.spawnChild('alertMonitor', {
+        id: 'alert',
+        systemId: 'alert',
+        input: {
+          threshold: c.threshold,
+          windowSeconds: c.windowSeconds,
+          hitWindow: new SecondWindow(c.windowSeconds),
+          now: c.now,
+        },
+      });
+      if (replay) {
+        enqueue.spawnChild('replayClock', {
+          id: 'replay-clock',
+          systemId: 'replay-clock',
+          input: {
+            clock: c.clock!,
+            to: consumers,
+            endTo: 'monitor',
+            idleJump: c.windowSeconds + 2 * c.intervalSeconds + 1,
+          },
+        });
+      }
+      enqueue.spawnChild('parser', {
+        id: 'parser',
+        systemId: 'parser',
+        input: {
+          to: replay ? ['replay-clock'] : consumers,
+          endTo: replay ? 'replay-clock' : 'monitor',
+          timeSource: c.timeSource,
+          now: c.now,
+        },
+      });
+      enqueue.spawnChild('tailer', {
+        id: 'tailer',
+        systemId: 'tailer',
+        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch },
+      });
+    }),
+    /** Closes the interval in progress; runs synchronously so a final flush lands before exit. */
+    flushStats: ({ context, system }, params: { final: boolean }) => {
+      const message: FlushMessage = { type: 'flush', at: context.now(), final: params.final };
+      system.get('aggregator')?.send(message);
+    },
+  },
+}).createMachine({
+  id: 'monitor',
+  context: ({ input }) => input,
+  entry: 'startActors',
+  initial: 'running',
+  states: {
+    running: {
+      after: {
+        statsEvery: {
+          target: 'running',
+          reenter: true,
+          actions: { type: 'flushStats', params: { final: false } },
+        },
+      },
+      on: {
+        end: 'done',
+        stop: 'done',
+      },
+    },
+    done: {
+      type: 'final',
+      entry: { type: 'flushStats', params: { final: true } },
+    },
+  },
+});

@@ -1,0 +1,343 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../lib/cli-args';
+import { type Clock, formatTimestamp, live, makeLine, mulberry32, parseProfile, parseStart, secondCounts } from '../lib/generator';
+import { USAGE, runGenerate } from '../commands/generate';
+
+const dir = mkdtempSync(`${tmpdir()}/gen-`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const tmp = (name = 'access.log') => join(dir, `${++n}`, name);
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const CLF =
+  /^(\S+) (\S+) (\S+) \[(\d\d)\/([A-Z][a-z]{2})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)\] "([A-Z]+) (\/\S*) (HTTP\/\d\.\d)" (\d{3}) (\d+|-)( "[^"]*" "[^"]*")?$/;
+
+interface Parsed {
+  host: string;
+  user: string;
+  second: number;
+  zone: string;
+  method: string;
+  target: string;
+  status: number;
+  bytes: string;
+  extra?: string;
+}
+
+/** Parses a written line, failing the test if it is not well-formed CLF (or combined). */
+function parse(line: string): Parsed {
+  const m = CLF.exec(line);
+  if (!m) throw new Error(`not a CLF line: ${line}`);
+  const [, host, ident, user, dd, mon, yyyy, hh, mi, ss, sign, oh, om, method, target, , status, bytes, extra] = m;
+  expect(ident).toBe('-');
+  expect(MONTHS).toContain(mon!);
+  const offset = (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om));
+  const local = Date.UTC(Number(yyyy), MONTHS.indexOf(mon!), Number(dd), Number(hh), Number(mi), Number(ss)) / 1000;
+  return {
+    host: host!, user: user!, second: local - offset * 60, zone: `${sign}${oh}${om}`, method: method!,
+    target: target!, status: Number(status), bytes: bytes!, extra,
+  };
+}
+
+const linesOf = (path: string) => readFileSync(path, 'utf8').split('\n').slice(0, -1);
+
+/** Runs the command in-process, capturing its stdout and stderr lines. */
+async function run(...args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runGenerate(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out, err };
+}
+
+const START = '2026-01-01T00:00:00Z';
+const START_S = Date.UTC(2026, 0, 1) / 1000;
+
+describe('parseProfile', () => {
+  test('reads rate x seconds phases, fractional rates included', () => {
+    expect(parseProfile('5x120,25x60,5x180')).toEqual([
+      { rate: 5, seconds: 120 }, { rate: 25, seconds: 60 }, { rate: 5, seconds: 180 },
+    ]);
+    expect(parseProfile('0.5x4')).toEqual([{ rate: 0.5, seconds: 4 }]);
+  });
+
+  for (const bad of ['5x', 'ax3', '5x0', 'x3', '5', '', '5x3,,2x2', '5x1.5', '-1x3', '5x3x2', '0x5']) {
+    test(`rejects malformed profile '${bad}' with a UsageError naming --profile`, () => {
+      expect(() => parseProfile(bad)).toThrow(UsageError);
+      expect(() => parseProfile(bad)).toThrow(/--profile/);
+    });
+  }
+});
+
+describe('schedule', () => {
+  test('a fractional rate carries its remainder: 0.5/s gives a line every other second', () => {
+    expect([...secondCounts([{ rate: 0.5, seconds: 4 }])]).toEqual([0, 1, 0, 1]);
+    expect([...secondCounts([{ rate: 2.5, seconds: 4 }])]).toEqual([2, 3, 2, 3]);
+  });
+
+  test('0.1/s over 10 s makes exactly one line despite float rounding', () => {
+    const counts = [...secondCounts([{ rate: 0.1, seconds: 10 }])];
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(counts[9]).toBe(1);
+  });
+});
+
+describe('lines', () => {
+  test('timestamps are dd/Mon/yyyy:HH:MM:SS in UTC, or local time at an offset', () => {
+    expect(formatTimestamp(1525881639)).toBe('09/May/2018:16:00:39 +0000');
+    expect(formatTimestamp(1525881639, 330)).toBe('09/May/2018:21:30:39 +0530');
+    expect(formatTimestamp(1525881639 - 17 * 3600, -480)).toBe('08/May/2018:15:00:39 -0800');
+  });
+
+  test('generated traffic has realistic variety and skewed section popularity', () => {
+    const rng = mulberry32(42);
+    const lines = Array.from({ length: 5000 }, () => parse(makeLine(rng, START_S, { format: 'clf', offsetMinutes: 0 }).trimEnd()));
+    expect(lines.some((l) => l.host.includes(':'))).toBe(true);
+    expect(lines.some((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l.host))).toBe(true);
+    expect(new Set(lines.map((l) => l.host)).size).toBeGreaterThan(10);
+    const anonymous = lines.filter((l) => l.user === '-').length / lines.length;
+    expect(anonymous).toBeGreaterThan(0.7);
+    expect(anonymous).toBeLessThan(0.98);
+    expect(lines.filter((l) => l.method === 'GET').length / lines.length).toBeGreaterThan(0.6);
+    for (const m of ['POST', 'PUT', 'DELETE', 'HEAD']) expect(lines.some((l) => l.method === m)).toBe(true);
+    expect(lines.some((l) => l.target.includes('?'))).toBe(true);
+    expect(lines.some((l) => l.target === '/')).toBe(true);
+    expect(lines.some((l) => l.target.split('/').length > 3)).toBe(true);
+    expect(lines.filter((l) => l.status === 200).length / lines.length).toBeGreaterThan(0.5);
+    for (const cls of [3, 4, 5]) expect(lines.some((l) => Math.floor(l.status / 100) === cls)).toBe(true);
+    expect(lines.some((l) => l.bytes === '-')).toBe(true);
+    expect(new Set(lines.map((l) => l.bytes)).size).toBeGreaterThan(100);
+    const sections = new Map<string, number>();
+    for (const l of lines) {
+      const s = `/${l.target.split(/[/?]/)[1]}`;
+      sections.set(s, (sections.get(s) ?? 0) + 1);
+    }
+    const top3 = [...sections.values()].sort((a, b) => b - a).slice(0, 3).reduce((a, b) => a + b, 0);
+    expect(sections.size).toBeGreaterThan(6);
+    expect(top3 / lines.length).toBeGreaterThan(0.5);
+  });
+});
+
+describe('backfill', () => {
+  test('profile 5x3,25x2 writes 5,5,5,25,25 well-formed lines stamped from --start', async () => {
+    const file = tmp();
+    const r = await run('-f', file, '--profile', '5x3,25x2', '--backfill', '--start', START, '--seed', '1');
+    expect(r).toEqual({ code: 0, out: [], err: [`wrote 65 lines to ${file}`] });
+    const perSecond = new Map<number, number>();
+    for (const line of linesOf(file)) {
+      const p = parse(line);
+      expect(p.zone).toBe('+0000');
+      expect(p.extra).toBeUndefined();
+      perSecond.set(p.second, (perSecond.get(p.second) ?? 0) + 1);
+    }
+    expect([...perSecond]).toEqual([[START_S, 5], [START_S + 1, 5], [START_S + 2, 5], [START_S + 3, 25], [START_S + 4, 25]]);
+  });
+
+  test('--start as Unix seconds equals the same instant in ISO-8601', async () => {
+    const a = tmp();
+    const b = tmp();
+    await run('-f', a, '-r', '3', '-d', '2', '--backfill', '--start', START, '--seed', '9');
+    await run('-f', b, '-r', '3', '-d', '2', '--backfill', '--start', String(START_S), '--seed', '9');
+    expect(readFileSync(a, 'utf8')).toBe(readFileSync(b, 'utf8'));
+    expect(parseStart('2026-01-01T00:00:00')).toBe(START_S);
+    expect(parseStart('2026-01-01T05:30:00+05:30')).toBe(START_S);
+  });
+
+  test('fractional rate 0.5 over 4 s backfills 2 lines', async () => {
+    const file = tmp();
+    expect((await run('-f', file, '-r', '0.5', '-d', '4', '--backfill', '--start', START)).code).toBe(0);
+    expect(linesOf(file).map((l) => parse(l).second)).toEqual([START_S + 1, START_S + 3]);
+  });
+
+  test('same seed gives identical bytes, a different seed different ones', async () => {
+    const [a, b, c] = [tmp(), tmp(), tmp()];
+    const args = ['--profile', '10x5,50x2', '--backfill', '--start', START];
+    await run('-f', a, ...args, '--seed', '123');
+    await run('-f', b, ...args, '--seed', '123');
+    await run('-f', c, ...args, '--seed', '124');
+    expect(readFileSync(a)).toEqual(readFileSync(b));
+    expect(readFileSync(a, 'utf8')).not.toBe(readFileSync(c, 'utf8'));
+  });
+
+  test('without --seed two runs differ', async () => {
+    const [a, b] = [tmp(), tmp()];
+    await run('-f', a, '-r', '20', '-d', '2', '--backfill', '--start', START);
+    await run('-f', b, '-r', '20', '-d', '2', '--backfill', '--start', START);
+    expect(readFileSync(a, 'utf8')).not.toBe(readFileSync(b, 'utf8'));
+  });
+
+  test('combined format adds a quoted referer and user-agent to each line', async () => {
+    const [clf, combined] = [tmp(), tmp()];
+    await run('-f', clf, '-r', '20', '-d', '1', '--backfill', '--start', START, '--seed', '5');
+    await run('-f', combined, '-r', '20', '-d', '1', '--backfill', '--start', START, '--seed', '5', '--format', 'combined');
+    const lines = linesOf(combined);
+    expect(lines).toHaveLength(20);
+    for (const line of lines) {
+      const p = parse(line);
+      expect(p.extra).toMatch(/^ "(-|https?:\/\/[^"]+)" "[^"]+"$/);
+    }
+    expect(linesOf(clf).every((l) => parse(l).extra === undefined)).toBe(true);
+  });
+
+  test('offset +0530 writes local time that maps to the same instant as UTC', async () => {
+    const [utc, ist] = [tmp(), tmp()];
+    await run('-f', utc, '--profile', '2x3', '--backfill', '--start', '2026-01-01T20:00:00Z', '--seed', '8');
+    await run('-f', ist, '--profile', '2x3', '--backfill', '--start', '2026-01-01T20:00:00Z', '--seed', '8', '--offset', '+0530');
+    const a = linesOf(utc).map(parse);
+    const b = linesOf(ist).map(parse);
+    expect(b.map((p) => p.zone)).toEqual(Array(6).fill('+0530'));
+    expect(b.map((p) => p.second)).toEqual(a.map((p) => p.second));
+    expect(linesOf(ist)[0]).toContain('[02/Jan/2026:01:30:00 +0530]');
+    expect(b.map((p) => p.target)).toEqual(a.map((p) => p.target));
+  });
+
+  test('default start is now minus the profile length, ending at the last second', async () => {
+    const file = tmp();
+    const before = Math.floor(Date.now() / 1000);
+    await run('-f', file, '-r', '1', '-d', '10', '--backfill');
+    const after = Math.floor(Date.now() / 1000);
+    const seconds = linesOf(file).map((l) => parse(l).second);
+    expect(seconds).toHaveLength(10);
+    expect(seconds[0]).toBeGreaterThanOrEqual(before - 10);
+    expect(seconds[9]).toBeLessThanOrEqual(after - 1);
+  });
+
+  test('creates missing directories and appends to an existing file', async () => {
+    const file = tmp('deep/er/access.log');
+    await run('-f', file, '-r', '2', '-d', '1', '--backfill', '--start', START);
+    expect(existsSync(file)).toBe(true);
+    await run('-f', file, '-r', '3', '-d', '1', '--backfill', '--start', START);
+    expect(linesOf(file)).toHaveLength(5);
+  });
+});
+
+describe('live', () => {
+  /** A clock that jumps forward instead of sleeping. */
+  function fakeClock(startMs: number): Clock & { ms: number } {
+    const clock = {
+      ms: startMs,
+      now: () => clock.ms,
+      sleepUntil: async (ms: number) => void (clock.ms = Math.max(clock.ms, ms)),
+    };
+    return clock;
+  }
+
+  test('each second is written during that second, stamped with it, in groups spread over it', async () => {
+    const clock = fakeClock(START_S * 1000 + 400);
+    const writes: { at: number; text: string }[] = [];
+    const total = await live([{ rate: 20, seconds: 2 }, { rate: 0.5, seconds: 2 }], 3, { format: 'clf', offsetMinutes: 0 },
+      (text) => void writes.push({ at: clock.ms, text }), clock);
+    expect(total).toBe(41);
+    const lines = writes.flatMap((w) => w.text.split('\n').slice(0, -1).map((l) => ({ at: w.at, ...parse(l) })));
+    expect(lines).toHaveLength(41);
+    for (const l of lines) {
+      expect(l.at).toBeGreaterThanOrEqual(l.second * 1000);
+      expect(l.at).toBeLessThan((l.second + 1) * 1000);
+    }
+    const counts = [0, 1, 2, 3].map((k) => lines.filter((l) => l.second === START_S + k).length);
+    expect(counts).toEqual([20, 20, 0, 1]);
+    // The first (partial) second starts at once; the second is spread over its whole second.
+    expect(writes[0]!.at).toBe(START_S * 1000 + 400);
+    const second = writes.filter((w) => w.at >= (START_S + 1) * 1000 && w.at < (START_S + 2) * 1000);
+    expect(second.length).toBeGreaterThanOrEqual(5);
+    expect(second[second.length - 1]!.at - second[0]!.at).toBeGreaterThanOrEqual(500);
+    expect(clock.ms).toBe((START_S + 4) * 1000); // it runs to the end of its last second
+  });
+
+  test('an abort stops it early', async () => {
+    const clock = fakeClock(START_S * 1000);
+    const stop = new AbortController();
+    let written = 0;
+    const total = await live([{ rate: 10, seconds: 100 }], 1, { format: 'clf', offsetMinutes: 0 }, (text) => {
+      written += text.split('\n').length - 1;
+      if (written >= 25) stop.abort();
+    }, clock, stop.signal);
+    expect(total).toBe(written);
+    expect(total).toBeLessThan(40);
+  });
+});
+
+describe('runGenerate', () => {
+  const bad: [string[], RegExp][] = [
+    [['-r', '-1', '-d', '2'], /--rate/],
+    [['-r', '5', '-d', 'abc'], /--duration/],
+    [['-r', '5', '-d', '0'], /--duration/],
+    [['-r', '5', '-d', '1.5'], /--duration/],
+    [['-r', '5'], /--duration/],
+    [['-d', '5'], /--rate/],
+    [[], /--rate/],
+    [['--profile', '5x'], /--profile/],
+    [['--profile', 'ax3'], /--profile/],
+    [['--profile', '5x0'], /--profile/],
+    [['--profile', '5x3', '-r', '2'], /--profile/],
+    [['-r', '5', '-d', '2', '--bogus'], /--bogus/],
+    [['-r', '5', '-d', '2', '--format', 'json'], /--format/],
+    [['-r', '5', '-d', '2', '--offset', '+5'], /--offset/],
+    [['-r', '5', '-d', '2', '--backfill', '--start', 'yesterday'], /--start/],
+    [['-r', '5', '-d', '2', '--start', START], /--start/],
+    [['-r', '5', '-d', '2', '--seed', 'x'], /--seed/],
+    [['-r', '5', '-d', '2', 'extra'], /extra/],
+  ];
+  for (const [args, flag] of bad) {
+    test(`bad arguments '${args.join(' ')}' exit 2 with one message and the usage line`, async () => {
+      const file = tmp();
+      const r = await run('-f', file, ...args);
+      expect(r.code).toBe(2);
+      expect(r.out).toEqual([]);
+      expect(r.err).toHaveLength(2);
+      expect(r.err[0]).toStartWith('generate: ');
+      expect(r.err[0]).toMatch(flag);
+      expect(r.err[1]).toBe(USAGE);
+      expect(existsSync(file)).toBe(false);
+    });
+  }
+
+  test('an unwritable path exits 1 with one line and no stack trace', async () => {
+    const blocker = join(dir, 'not-a-dir');
+    writeFileSync(blocker, '');
+    const r = await run('-f', join(blocker, 'access.log'), '-r', '1', '-d', '1', '--backfill');
+    expect(r.code).toBe(1);
+    expect(r.err).toHaveLength(1);
+    expect(r.err[0]).toMatch(/^generate: \S.*/);
+    expect(r.err[0]).not.toContain('\n');
+    expect(r.err[0]).not.toContain(' at ');
+  });
+
+  test('--help prints the usage to stdout and exits 0', async () => {
+    const r = await run('--help');
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    expect(r.out.join('\n')).toContain('--profile');
+    expect(r.out.join('\n')).toContain('--backfill');
+  });
+});
+
+describe('as a process', () => {
+  const script = join(import.meta.dir, 'fixtures/generator/run-generate.ts');
+  const spawn = (...args: string[]) => Bun.spawnSync([process.execPath, script, ...args], { stdout: 'pipe', stderr: 'pipe' });
+
+  test('bad flags exit 2 printing only the message and the usage line to stderr', () => {
+    const p = spawn('-r', '-1', '-d', '2', '-f', tmp());
+    expect(p.exitCode).toBe(2);
+    expect(p.stdout.toString()).toBe('');
+    expect(p.stderr.toString()).toBe(`generate: -r/--rate must be a positive number, got '-1'\n${USAGE}\n`);
+  });
+
+  test('live -r 20 -d 1 writes about 20 lines with current timestamps and one summary line', () => {
+    const file = tmp();
+    const before = Math.floor(Date.now() / 1000);
+    const p = spawn('-f', file, '-r', '20', '-d', '1');
+    const after = Math.floor(Date.now() / 1000);
+    expect(p.exitCode).toBe(0);
+    expect(p.stdout.toString()).toBe('');
+    expect(p.stderr.toString()).toBe(`wrote 20 lines to ${file}\n`);
+    const seconds = linesOf(file).map((l) => parse(l).second);
+    expect(seconds).toHaveLength(20);
+    for (const s of seconds) {
+      expect(s).toBeGreaterThanOrEqual(before);
+      expect(s).toBeLessThanOrEqual(after);
+    }
+  });
+});
