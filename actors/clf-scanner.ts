@@ -220,7 +220,7 @@ export class ClfScanner {
       seg.hits++;
       bump(seg.perSecond, second);
       const statusClass = Math.floor(this.status / 100);
-      seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]++;
+      seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
       bump(seg.hosts, this.hostKeys.get(buf, start, this.hostEnd));
       const userStart = this.userStart;

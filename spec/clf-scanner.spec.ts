@@ -119,8 +119,22 @@ describe('line formats', () => {
     expect(single(clf({ bytes: '-', tail: ' "-" "curl"' })).bytes).toBe(0);
   });
 
-  test('a `-` user is no user', () => {
+  test('a `-` user is no user, but a user that only starts with `-` is one', () => {
     expect(single(clf({ user: '-' })).user).toBeNull();
+    expect(single(clf({ user: '-bob' })).user).toBe('-bob');
+    expect(single(clf({ user: '--' })).user).toBe('--');
+  });
+
+  test('many distinct keys are each counted under their own string (the key cache never mixes them up)', () => {
+    const hosts = Array.from({ length: 10000 }, (_, i) => `h${String(i).padStart(4, '0')}`);
+    const sections = hosts.map((h) => `/${h}`);
+    const text = hosts.map((host, i) => clf({ host, request: `GET ${sections[i]}/x HTTP/1.1` })).join('\n');
+    const scanner = new ClfScanner();
+    for (let round = 0; round < 2; round++) {
+      const t = totals(scanner.scan(enc(text)));
+      expect(t.hosts).toEqual(new Map(hosts.map((h) => [h, 1])));
+      expect(t.sections).toEqual(new Map(sections.map((s) => [s, 1])));
+    }
   });
 
   test('an IPv6 host is a normal token', () => {
@@ -153,6 +167,9 @@ describe('line formats', () => {
     expect([hit.method, hit.section, hit.statusClass, hit.bytes]).toEqual(['GET', '/search', 2, 123]);
     // a quote followed by a space but not by a status does not close the request either
     expect(single(clf({ request: 'GET /a\\" x HTTP/1.1' })).method).toBe('(none)');
+    // nor does a quote followed by four digits: the status field is exactly three
+    const fourDigits = single(clf({ request: 'GET /a\\" 2000 x', bytes: '77' }));
+    expect([fourDigits.method, fourDigits.bytes]).toEqual(['(none)', 77]);
   });
 
   test('UTF-8 keys are decoded, invalid UTF-8 becomes U+FFFD without throwing', () => {
@@ -250,6 +267,17 @@ describe('timestamps', () => {
     ]) {
       expect([ts, isInvalid(clf({ ts }))]).toEqual([ts, true]);
       expect(parseLine(clf({ ts }))).toBeNull();
+    }
+  });
+
+  test('any non-digit where the timestamp has a digit makes the line invalid', () => {
+    const digitAt = [...TS].flatMap((c, i) => (/\d/.test(c) ? [i] : []));
+    expect(digitAt.length).toBe(16);
+    for (const i of digitAt) {
+      for (const bad of ['/', ':', 'a', ' ']) {
+        const ts = TS.slice(0, i) + bad + TS.slice(i + 1);
+        expect([ts, isInvalid(clf({ ts }))]).toEqual([ts, true]);
+      }
     }
   });
 
@@ -452,6 +480,7 @@ function buildCorpus(): string[] {
     clf({ request: 'GET index.html HTTP/1.0' }),
     clf({ request: 'GET /a/b HTTP/1.1 extra' }),
     clf({ request: 'GET /x" 200 1 HTTP/1.1' }),
+    clf({ request: 'GET /x\\" 2001 x' }),
     clf() + '\r',
     '',
     '   ',
@@ -546,8 +575,8 @@ describe('the fast scanner against parseLine', () => {
     expect(t.hits).toBe(entries.length);
     expect(t.invalid).toBe(corpus.filter((l) => !isBlank(l) && parseLine(l) === null).length);
     expect(t.bytes).toBe(entries.reduce((sum, e) => sum + e.bytes, 0));
-    const count = (key: (e: Entry) => string | number | null) => {
-      const m = new Map<string | number, number>();
+    const count = <K>(key: (e: Entry) => K | null) => {
+      const m = new Map<K, number>();
       for (const e of entries) {
         const k = key(e);
         if (k !== null) m.set(k, (m.get(k) ?? 0) + 1);
@@ -558,7 +587,7 @@ describe('the fast scanner against parseLine', () => {
     expect(t.hosts).toEqual(count((e) => e.host));
     expect(t.users).toEqual(count((e) => e.user));
     expect(t.methods).toEqual(count((e) => e.method));
-    expect(t.perSecond).toEqual(count((e) => e.second) as Map<number, number>);
+    expect(t.perSecond).toEqual(count((e) => e.second));
   });
 
   test('a property: lines assembled from valid and broken fields agree with parseLine', () => {
@@ -581,7 +610,7 @@ describe('the fast scanner against parseLine', () => {
           `${f.host} ${f.ident} ${f.user} [${f.ts}] "${f.method}${f.method || f.target ? ' ' : ''}${f.target}${f.proto}" ${f.status} ${f.bytes}${f.tail}`,
       );
     const pieces = fc.array(
-      field(' ', '"', '[', ']', '-', '/', '\t', '\r', '200', '09/May/2018:16:00:39 +0000', 'GET', '/a/b', '\\"', 'é', '1', '" 200 1'),
+      field(' ', '"', '[', ']', '-', '/', '\t', '\r', '200', '09/May/2018:16:00:39 +0000', 'GET', '/a/b', '\\"', 'é', '1', '" 200 1', '" 2001 '),
       { maxLength: 30 },
     );
     const scanner = new ClfScanner();
