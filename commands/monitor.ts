@@ -84,7 +84,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     now = () => sim.now();
   }
   const actor = createActor(monitorMachine, {
-    clock,
+    ...(clock ? { clock } : {}),
     systemId: 'monitor',
     input: { ...options, now, clock, out, err },
   });
