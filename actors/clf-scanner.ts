@@ -4,10 +4,11 @@
  *   127.0.0.1 - james [09/May/2018:16:00:39 +0000] "GET /report HTTP/1.0" 200 123 "referer" "ua"
  *
  * `ClfScanner.scan` walks a chunk of complete lines with index arithmetic on the bytes: no regex,
- * no backtracking, no per-line object, and strings only for the keys it counts (host, user,
- * method, section), which go through small caches so that a key seen recently is not decoded
- * again. `parseLine` is a deliberately plain, regex-based parser of one line that the tests hold
- * the scanner to; `sectionOf` is the section rule on a string.
+ * no backtracking, no per-line object or string. The keys it counts (host, user, method, section)
+ * are counted by their bytes in small tables (`KeyCounter`) that decode each distinct key once and
+ * update the segment's Maps once per distinct key and segment. `parseLine` is a deliberately
+ * plain, regex-based parser of one line that the tests hold the scanner to; `sectionOf` is the
+ * section rule on a string.
  *
  * Grammar, as both parsers read it (fields are separated by exactly one space):
  *
@@ -22,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { emptySegment, type Batch, type Segment } from './messages.ts';
+import { emptySegment, type Batch, type Counts, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
 export const MAX_LINE = 65536;
@@ -105,21 +106,36 @@ function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-const CACHE_SLOTS = 512; // a power of two
-const CACHE_MAX_KEY = 128;
+const TABLE_SLOTS = 8192; // a power of two
+const TABLE_MAX_KEYS = 4096; // at most half full, so that probes stay short
+const TABLE_MAX_KEY_LEN = 128;
 
 /**
- * A direct-mapped cache from key bytes to their string: a key met again (the same host, the same
- * section) costs a hash and a compare instead of a new string. Pure-ASCII keys decode as latin1;
- * others as UTF-8, where invalid sequences become U+FFFD (Buffer's decoder never throws).
+ * Counts keys by their bytes, so that the string and the Map update are paid once per distinct
+ * key and segment instead of once per line. An open-addressing table maps key bytes to a slot
+ * holding the decoded string (made once, the first time the key is seen) and the count since the
+ * last `flush`, which adds the counts into a segment's Map. When the table is full it is flushed
+ * and emptied. Keys longer than TABLE_MAX_KEY_LEN bytes go straight to the Map.
+ *
+ * Pure-ASCII keys decode as latin1; others as UTF-8, where invalid sequences become U+FFFD
+ * (Buffer's decoder never throws).
  */
-class KeyCache {
-  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(CACHE_SLOTS).fill(undefined);
-  private readonly strings: string[] = new Array<string>(CACHE_SLOTS).fill('');
+class KeyCounter {
+  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TABLE_SLOTS).fill(undefined);
+  private readonly strings: string[] = new Array<string>(TABLE_SLOTS).fill('');
+  private readonly counts = new Int32Array(TABLE_SLOTS);
+  /** Slots whose count is not 0, in first-seen order. */
+  private readonly touched = new Int32Array(TABLE_SLOTS);
+  private touchedCount = 0;
+  private size = 0;
 
-  get(buf: Buffer, start: number, end: number): string {
+  /** Counts one occurrence of the key buf[start..end); `into` is the current segment's Map. */
+  count(buf: Buffer, start: number, end: number, into: Counts): void {
     const len = end - start;
-    if (len > CACHE_MAX_KEY) return decode(buf, start, end, !isAscii(buf, start, end));
+    if (len > TABLE_MAX_KEY_LEN) {
+      bump(into, decode(buf, start, end, !isAscii(buf, start, end)));
+      return;
+    }
     let h = 0x811c9dc5 ^ len;
     let high = 0;
     for (let i = start; i < end; i++) {
@@ -127,19 +143,46 @@ class KeyCache {
       high |= c;
       h = Math.imul(h ^ c, 0x01000193);
     }
-    const slot = (h ^ (h >>> 16)) & (CACHE_SLOTS - 1);
-    const key = this.keys[slot];
-    if (key !== undefined && key.length === len) {
-      let i = 0;
-      while (i < len && key[i] === buf[start + i]) i++;
-      if (i === len) return this.strings[slot]!;
+    h ^= h >>> 15;
+    const keys = this.keys;
+    let slot = h & (TABLE_SLOTS - 1);
+    for (let key = keys[slot]; key !== undefined; key = keys[slot]) {
+      if (key.length === len) {
+        let i = 0;
+        while (i < len && key[i] === buf[start + i]) i++;
+        if (i === len) {
+          if (this.counts[slot]!++ === 0) this.touched[this.touchedCount++] = slot;
+          return;
+        }
+      }
+      slot = (slot + 1) & (TABLE_SLOTS - 1);
     }
-    const s = decode(buf, start, end, high > 127);
+    if (this.size === TABLE_MAX_KEYS) {
+      this.flush(into);
+      keys.fill(undefined);
+      this.strings.fill('');
+      this.size = 0;
+      slot = h & (TABLE_SLOTS - 1);
+    }
     const copy = new Uint8Array(len);
     for (let i = 0; i < len; i++) copy[i] = buf[start + i]!;
-    this.keys[slot] = copy;
-    this.strings[slot] = s;
-    return s;
+    keys[slot] = copy;
+    this.strings[slot] = decode(buf, start, end, high > 127);
+    this.size++;
+    this.counts[slot] = 1;
+    this.touched[this.touchedCount++] = slot;
+  }
+
+  /** Adds the counts since the last flush into `into` and zeroes them. */
+  flush(into: Counts): void {
+    const { counts, touched, strings } = this;
+    for (let t = 0; t < this.touchedCount; t++) {
+      const slot = touched[t]!;
+      const key = strings[slot]!;
+      into.set(key, (into.get(key) ?? 0) + counts[slot]!);
+      counts[slot] = 0;
+    }
+    this.touchedCount = 0;
   }
 }
 
@@ -152,8 +195,8 @@ function decode(buf: Buffer, start: number, end: number, utf8: boolean): string 
   return buf.toString(utf8 ? 'utf8' : 'latin1', start, end);
 }
 
-function bump<K>(counts: Map<K, number>, key: K): void {
-  counts.set(key, (counts.get(key) ?? 0) + 1);
+function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
+  counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
 export class ClfScanner {
@@ -179,10 +222,13 @@ export class ClfScanner {
   /** A fixed section (`(no request)`, `(not a path)`, `/`), or null for the bytes above. */
   private sectionConst: string | null = null;
 
-  private readonly hostKeys = new KeyCache();
-  private readonly userKeys = new KeyCache();
-  private readonly methodKeys = new KeyCache();
-  private readonly sectionKeys = new KeyCache();
+  private readonly hostKeys = new KeyCounter();
+  private readonly userKeys = new KeyCounter();
+  private readonly methodKeys = new KeyCounter();
+  private readonly sectionKeys = new KeyCounter();
+  // perSecond of the current segment, run-length: consecutive lines mostly share their second.
+  private runSecond = 0;
+  private runCount = 0;
 
   /** High-water second: the newest valid timestamp seen so far (Unix seconds), -Infinity before any. */
   get highWater(): number {
@@ -215,23 +261,43 @@ export class ClfScanner {
       }
       const second = this.second;
       if (second > this.hw) this.hw = second;
-      if (seg === null || seg.second !== this.hw) segments.push((seg = emptySegment(this.hw)));
+      if (seg === null || seg.second !== this.hw) {
+        if (seg !== null) this.flush(seg);
+        segments.push((seg = emptySegment(this.hw)));
+      }
       if (buf === null) buf = asBuffer(bytes);
       seg.hits++;
-      bump(seg.perSecond, second);
+      if (this.runCount > 0 && this.runSecond === second) this.runCount++;
+      else {
+        if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
+        this.runSecond = second;
+        this.runCount = 1;
+      }
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      bump(seg.hosts, this.hostKeys.get(buf, start, this.hostEnd));
+      this.hostKeys.count(buf, start, this.hostEnd, seg.hosts);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        bump(seg.users, this.userKeys.get(buf, userStart, this.userEnd));
+        this.userKeys.count(buf, userStart, this.userEnd, seg.users);
       }
-      bump(seg.methods, this.methodStart < 0 ? NO_METHOD : this.methodKeys.get(buf, this.methodStart, this.methodEnd));
-      const fixed = this.sectionConst;
-      bump(seg.sections, fixed !== null ? fixed : this.sectionKeys.get(buf, this.sectionStart, this.sectionEnd));
+      if (this.methodStart < 0) bump(seg.methods, NO_METHOD);
+      else this.methodKeys.count(buf, this.methodStart, this.methodEnd, seg.methods);
+      if (this.sectionConst !== null) bump(seg.sections, this.sectionConst);
+      else this.sectionKeys.count(buf, this.sectionStart, this.sectionEnd, seg.sections);
     }
+    if (seg !== null) this.flush(seg);
     return { segments };
+  }
+
+  /** Moves the counts held back while scanning into `seg`. */
+  private flush(seg: Segment): void {
+    if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
+    this.runCount = 0;
+    this.hostKeys.flush(seg.hosts);
+    this.userKeys.flush(seg.users);
+    this.methodKeys.flush(seg.methods);
+    this.sectionKeys.flush(seg.sections);
   }
 
   /** Parses the line b[s..e) into the fields above; returns BLANK, INVALID or VALID. */
@@ -375,7 +441,7 @@ export class ClfScanner {
       if (j === TS_LEN) return this.tsSecond;
     }
     // dd/Mon/yyyy:HH:MM:SS +zzzz
-    // 0123456789012345678901234 5
+    // 0 2 4 6 8 10  14  18 21  25   (offsets)
     if (b[t + 2] !== SLASH || b[t + 6] !== SLASH || b[t + 11] !== COLON || b[t + 14] !== COLON || b[t + 17] !== COLON) {
       return NaN;
     }
@@ -415,6 +481,9 @@ export class ClfScanner {
  * Section of a request target: drop an `http://` or `https://` scheme (any case) with its
  * authority, then the query string and fragment; a path is cut before its second '/'
  * (`/pages/create` → `/pages`, `/` → `/`); anything that is not a path is `(not a path)`.
+ *
+ * The authority ends at the first '/', '?' or '#' (as in a URL), and an absolute URL without a
+ * path is `/`: `http://h?next=/a/b` → `/`, not `/a`.
  */
 export function sectionOf(target: string): string {
   let path = target;

@@ -1,7 +1,7 @@
 import { describe, test, expect } from 'bun:test';
 import fc from 'fast-check';
-import { ClfScanner, MAX_LINE, parseLine, sectionOf, type Entry } from '../actors/clf-scanner.ts';
-import type { Batch, Segment } from '../actors/messages.ts';
+import { ClfScanner, MAX_LINE, parseLine, sectionOf, type Entry } from '../actors/clf-scanner';
+import type { Batch, Segment } from '../actors/messages';
 
 const encoder = new TextEncoder();
 const enc = (text: string) => encoder.encode(text);
