@@ -1,0 +1,120 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createActor, SimulatedClock, toPromise } from 'xstate';
+import { firstSecond } from '../actors/replay-clock';
+import { type MonitorInput, monitorMachine } from '../machines/monitor';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'monitor-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const T0 = Date.UTC(2026, 0, 1) / 1000;
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function clf(second: number, section = '/pages/x'): string {
+  const d = new Date(second * 1000);
+  const p = (n: number) => String(n).padStart(2, '0');
+  const ts = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+  return `10.0.0.1 - - [${ts}] "GET ${section} HTTP/1.1" 200 100\n`;
+}
+
+/** A log with `rate` lines a second for each phase, from T0. */
+function profileLog(name: string, phases: [rate: number, seconds: number][]): string {
+  let second = T0;
+  let text = '';
+  for (const [rate, seconds] of phases) {
+    for (let s = 0; s < seconds; s++, second++) text += clf(second).repeat(rate);
+  }
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** Runs the root machine over files in replay mode, in this process; returns the NDJSON lines. */
+async function replay(paths: string[], options: Partial<MonitorInput> = {}) {
+  const clock = new SimulatedClock();
+  clock.set((firstSecond(paths) ?? 0) * 1000);
+  const out: string[] = [];
+  const err: string[] = [];
+  const actor = createActor(monitorMachine, {
+    clock,
+    systemId: 'monitor',
+    input: {
+      paths,
+      mode: 'replay',
+      json: true,
+      quiet: false,
+      threshold: 10,
+      windowSeconds: 120,
+      intervalSeconds: 10,
+      timeSource: 'log',
+      now: () => clock.now(),
+      clock,
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+      pollMs: 250,
+      watch: false,
+      limit: 10,
+      ...options,
+    },
+  });
+  actor.start();
+  await toPromise(actor);
+  return { records: out.map((l) => JSON.parse(l)), err };
+}
+
+const secondsAfterT0 = (iso: string) => Date.parse(iso) / 1000 - T0;
+
+describe('monitor (root machine), replaying with a simulated clock', () => {
+  test('profile 5x300,25x200,5x400: one alert at 331 s and one recovery at 590 s', async () => {
+    const file = profileLog('profile.log', [[5, 300], [25, 200], [5, 400]]);
+    const { records } = await replay([file]);
+    const alerts = records.filter((r) => r.type !== 'stats');
+    expect(alerts.map((r) => [r.type, secondsAfterT0(r.at), r.hits])).toEqual([
+      ['alert', 331, 1220],
+      ['recovered', 590, 1200],
+    ]);
+    const stats = records.filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(5 * 300 + 25 * 200 + 5 * 400);
+    expect(stats.length).toBe(90);
+    expect(stats.every((s, i) => secondsAfterT0(s.start) === i * 10 && secondsAfterT0(s.end) === i * 10 + 10)).toBe(true);
+  });
+
+  test('stats and alerts come out in the order a live run would print them', async () => {
+    const file = path.join(dir, 'order.log');
+    fs.writeFileSync(file, clf(T0) + clf(T0 + 5).repeat(200) + clf(T0 + 26));
+    const { records } = await replay([file], { windowSeconds: 10, threshold: 10 });
+    expect(records.map((r) => [r.type, secondsAfterT0(r.at ?? r.end), r.hits])).toEqual([
+      ['alert', 6, 201],
+      ['stats', 10, 201],
+      ['recovered', 16, 0],
+      ['stats', 20, 0],
+      // The replay ends one second after its last line, with the partial interval.
+      ['stats', 27, 1],
+    ]);
+    expect(records.at(-1).final).toBe(true);
+  });
+
+  test('a silence of three days is jumped over, not printed as 26,000 empty intervals', async () => {
+    const file = path.join(dir, 'gap.log');
+    fs.writeFileSync(file, clf(T0).repeat(1500) + clf(T0 + 3 * 86400).repeat(3));
+    const { records } = await replay([file]);
+    const types = records.map((r) => r.type);
+    expect(types.filter((t) => t === 'alert').length).toBe(1);
+    expect(types.filter((t) => t === 'recovered').length).toBe(1);
+    expect(records.find((r) => r.type === 'recovered').at).toBe(new Date((T0 + 121) * 1000).toISOString());
+    expect(records.length).toBeLessThan(40);
+    const stats = records.filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(1503);
+    expect(stats.at(-1).final).toBe(true);
+  });
+
+  test('--time-source arrival in a replay counts every line at the replay clock', async () => {
+    const file = profileLog('arrival.log', [[30, 5]]);
+    const { records } = await replay([file], { timeSource: 'arrival', windowSeconds: 10, threshold: 10 });
+    const stats = records.filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(150);
+    expect(records.filter((r) => r.type === 'alert').length).toBe(1);
+  });
+});

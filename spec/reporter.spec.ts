@@ -1,0 +1,97 @@
+import { describe, expect, test } from 'bun:test';
+import type { IntervalStats } from '../actors/messages';
+import {
+  alertJson,
+  alertMessage,
+  bytesText,
+  duration,
+  localIso,
+  recoveryJson,
+  recoveryMessage,
+  statsJson,
+  statsText,
+} from '../actors/reporter';
+
+const at = Date.UTC(2026, 0, 1, 0, 5, 31);
+const alert = { at, hits: 1220, threshold: 10, window: 120 };
+
+describe('reporter', () => {
+  test('the alert line is exactly the required text, with local time and its offset', () => {
+    expect(alertMessage(alert)).toBe(`High traffic generated an alert - hits = 1220, triggered at ${localIso(at)}`);
+    expect(localIso(at)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    expect(new Date(localIso(at)).getTime()).toBe(at);
+  });
+
+  test('the recovery line says when and how long the alert lasted', () => {
+    const recovery = { ...alert, at: at + 259_000, hits: 1200, since: at };
+    expect(recoveryMessage(recovery)).toBe(
+      `High traffic alert recovered - hits = 1200, recovered at ${localIso(at + 259_000)} (alert lasted 4m 19s)`,
+    );
+    const json = JSON.parse(recoveryJson(recovery));
+    expect(json).toMatchObject({ type: 'recovered', hits: 1200, average: 10, duration: 259, window: 120 });
+    expect(json.at).toBe('2026-01-01T00:09:50.000Z');
+    expect(json.message).toBe(recoveryMessage(recovery));
+  });
+
+  test('alert JSON carries the average and the exact message', () => {
+    const json = JSON.parse(alertJson(alert));
+    expect(json).toEqual({
+      type: 'alert',
+      at: '2026-01-01T00:05:31.000Z',
+      hits: 1220,
+      average: 1220 / 120,
+      threshold: 10,
+      window: 120,
+      message: alertMessage(alert),
+    });
+  });
+
+  test('durations and byte counts read naturally', () => {
+    expect(duration(45)).toBe('45s');
+    expect(duration(259)).toBe('4m 19s');
+    expect(duration(3720)).toBe('1h 02m 00s');
+    expect(bytesText(999)).toBe('999 B');
+    expect(bytesText(1_500_000)).toBe('1.5 MB');
+  });
+
+  const stats: IntervalStats = {
+    start: at,
+    end: at + 10_000,
+    hits: 25,
+    invalid: 2,
+    late: 1,
+    sections: [['/api', 20], ['/pages', 5]],
+    users: [['ann', 3]],
+    hosts: [['10.0.0.1', 25]],
+    methods: [['GET', 25]],
+    status: { '1xx': 0, '2xx': 20, '3xx': 0, '4xx': 5, '5xx': 0, other: 0 },
+    bytes: 1234,
+    final: false,
+  };
+
+  test('stats text shows rate, sections, status classes, invalid and late lines', () => {
+    const text = statsText(stats);
+    expect(text).toContain('25 hits, 2.5 req/s, 1.2 kB, 2 invalid, 1 late');
+    expect(text).toContain('sections  /api 20 · /pages 5');
+    expect(text).toContain('2xx 20 · 3xx 0 · 4xx 5 · 5xx 0');
+    expect(text).not.toContain('partial');
+    expect(statsText({ ...stats, final: true })).toContain('(partial)');
+  });
+
+  test('stats JSON has the documented fields', () => {
+    const json = JSON.parse(statsJson(stats));
+    expect(json).toMatchObject({
+      type: 'stats',
+      start: '2026-01-01T00:05:31.000Z',
+      end: '2026-01-01T00:05:41.000Z',
+      hits: 25,
+      invalid: 2,
+      late: 1,
+      rps: 2.5,
+      sections: [{ section: '/api', hits: 20 }, { section: '/pages', hits: 5 }],
+      status: { '2xx': 20, '4xx': 5 },
+      bytes: 1234,
+      final: false,
+    });
+  });
+});
