@@ -69,6 +69,8 @@ export class FileFollower {
   private dev = 0;
   private offset = 0;
   private waiting = false;
+  /** The last open failure, said once until it changes. */
+  private failure = '';
   private readonly carry: LineCarry;
 
   constructor(
@@ -96,19 +98,27 @@ export class FileFollower {
         this.startAtEnd = false;
         return;
       }
-      this.open(st);
+      this.open();
       this.readOpen();
     }
   }
 
-  private open(st: fs.Stats) {
+  private open() {
     try {
       this.fd = fs.openSync(this.path, 'r');
+      if (fs.fstatSync(this.fd).isDirectory()) {
+        fs.closeSync(this.fd);
+        this.fd = null;
+        throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+      }
     } catch (error) {
-      this.notice('error', `cannot read ${this.path}: ${reason(error)}`);
+      const failure = `cannot read ${this.path}: ${reason(error)}`;
+      if (failure !== this.failure) this.notice('error', failure);
+      this.failure = failure;
       this.startAtEnd = false;
       return;
     }
+    this.failure = '';
     const fst = fs.fstatSync(this.fd);
     this.ino = fst.ino;
     this.dev = fst.dev;
@@ -117,7 +127,6 @@ export class FileFollower {
     this.waiting = false;
     this.startAtEnd = false;
     this.carry.drop();
-    void st;
   }
 
   private readOpen() {

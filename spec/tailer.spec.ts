@@ -147,3 +147,26 @@ describe('FileFollower', () => {
     t.f.close();
   });
 });
+
+describe('FileFollower, unreadable files', () => {
+  test('a file it may not read is reported once, not at every poll', () => {
+    if (process.getuid?.() === 0) {
+      // root reads anything; a directory at the path is unreadable as a log for everyone
+      const dir = tmp();
+      const file = path.join(dir, 'a.log');
+      fs.mkdirSync(file);
+      const t = follow(file);
+      t.f.poll();
+      t.f.poll();
+      t.f.poll();
+      expect(t.notices.filter((n) => n.startsWith('cannot read')).length).toBe(1);
+      return;
+    }
+    const file = path.join(tmp(), 'a.log');
+    fs.writeFileSync(file, 'x\n', { mode: 0o000 });
+    const t = follow(file);
+    t.f.poll();
+    t.f.poll();
+    expect(t.notices.filter((n) => n.startsWith('cannot read')).length).toBe(1);
+  });
+});
