@@ -99,7 +99,7 @@ export class FileFollower {
         return;
       }
       this.open();
-      this.readOpen();
+      if (this.fd !== null) this.readOpen();
     }
   }
 
