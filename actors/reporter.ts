@@ -135,6 +135,14 @@ export function recoveryJson(r: RecoveryEvent): string {
   });
 }
 
+/**
+ * The final interval of a run that ended on an interval boundary: NDJSON still gets it (the
+ * one `final` record marks a clean end), a person has nothing to read in it.
+ */
+export function isEmptyEnd(s: IntervalStats): boolean {
+  return s.final && s.start === s.end && s.hits === 0 && s.invalid === 0;
+}
+
 /** consola with a reporter that writes lines as they are: report lines out, notices err. */
 export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): ConsolaInstance {
   return createConsola({
@@ -157,7 +165,8 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
   receive((message) => {
     switch (message.type) {
       case 'stats':
-        if (!input.quiet) output.log(input.json ? statsJson(message.stats) : statsText(message.stats));
+        if (input.quiet || (!input.json && isEmptyEnd(message.stats))) break;
+        output.log(input.json ? statsJson(message.stats) : statsText(message.stats));
         break;
       case 'alert':
         output.log(input.json ? alertJson(message.alert) : alertMessage(message.alert));

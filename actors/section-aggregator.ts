@@ -93,9 +93,6 @@ export function createIntervalStore(start: number, limit: number) {
         interval: addBatch(context.interval, event.batch, event.late),
       }),
       flush: (context, event, enq) => {
-        const empty = context.interval.hits === 0 && context.interval.invalid === 0;
-        // A final interval that has not begun (the run ended on an interval boundary) says nothing.
-        if (event.final && empty && event.at === context.interval.start) return context;
         enq.emit.stats({ stats: summarize(context.interval, event.at, limit, event.final) });
         return { interval: newInterval(event.at) };
       },
@@ -104,6 +101,8 @@ export function createIntervalStore(start: number, limit: number) {
 }
 
 export interface AggregatorInput {
+  /** When the first interval begins, ms. */
+  start: number;
   now: () => number;
   windowSeconds: number;
   /** How many sections, users, hosts and methods each interval reports. */
@@ -119,7 +118,7 @@ export function mostlyLate(stats: IntervalStats): boolean {
 
 export const sectionAggregator = fromCallback<BatchMessage | FlushMessage, AggregatorInput>(
   ({ input, receive, system }) => {
-    const store = createIntervalStore(input.now(), input.limit);
+    const store = createIntervalStore(input.start, input.limit);
     let warned = false;
     const subscription = store.on('stats', ({ stats }) => {
       const reporter = system.get('reporter');

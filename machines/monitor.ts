@@ -35,17 +35,32 @@ export interface MonitorInput {
   limit: number;
 }
 
+export interface MonitorContext extends MonitorInput {
+  /** Intervals close at startedAt + k × interval, so they do not drift with timer latency. */
+  startedAt: number;
+}
+
 export type MonitorEvent = { type: 'end' } | { type: 'stop' };
+
+/** The interval boundary nearest to now: where a timer that fired a little late meant to be. */
+export function boundary(context: MonitorContext): number {
+  const ms = context.intervalSeconds * 1000;
+  return context.startedAt + Math.round((context.now() - context.startedAt) / ms) * ms;
+}
 
 export const monitorMachine = setup({
   types: {
     input: {} as MonitorInput,
-    context: {} as MonitorInput,
+    context: {} as MonitorContext,
     events: {} as MonitorEvent,
   },
   actors: { tailer, parser, sectionAggregator, alertMonitor, reporter, replayClock },
   delays: {
-    statsEvery: ({ context }) => context.intervalSeconds * 1000,
+    /** Until the next interval boundary. */
+    statsEvery: ({ context }) => {
+      const ms = context.intervalSeconds * 1000;
+      return ms - (((context.now() - context.startedAt) % ms) + ms) % ms || ms;
+    },
   },
   actions: {
     startActors: enqueueActions(({ enqueue, context: c }) => {
@@ -60,6 +75,7 @@ export const monitorMachine = setup({
         id: 'aggregator',
         systemId: 'aggregator',
         input: {
+          start: c.startedAt,
           now: c.now,
           windowSeconds: c.windowSeconds,
           limit: c.limit,
@@ -106,13 +122,14 @@ export const monitorMachine = setup({
     }),
     /** Closes the interval in progress; runs synchronously so a final flush lands before exit. */
     flushStats: ({ context, system }, params: { final: boolean }) => {
-      const message: FlushMessage = { type: 'flush', at: context.now(), final: params.final };
+      const at = params.final ? context.now() : boundary(context);
+      const message: FlushMessage = { type: 'flush', at, final: params.final };
       system.get('aggregator')?.send(message);
     },
   },
 }).createMachine({
   id: 'monitor',
-  context: ({ input }) => input,
+  context: ({ input }) => ({ ...input, startedAt: input.now() }),
   entry: 'startActors',
   initial: 'running',
   states: {

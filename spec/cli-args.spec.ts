@@ -1,12 +1,13 @@
 import { describe, expect, test } from 'bun:test';
+import type { ArgsDef } from 'citty';
 import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
 
 const def = {
-  file: { type: 'string', alias: ['f', 'filename'] },
+  file: { type: 'string', alias: ['f', 'filename'] as string[] },
   threshold: { type: 'string', alias: 't', default: '10' },
   watch: { type: 'boolean', default: true },
   json: { type: 'boolean' },
-} as const;
+} satisfies ArgsDef;
 
 describe('cli args', () => {
   test('repeated flags and positionals are all kept', () => {

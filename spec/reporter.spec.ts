@@ -5,6 +5,7 @@ import {
   alertMessage,
   bytesText,
   duration,
+  isEmptyEnd,
   localIso,
   recoveryJson,
   recoveryMessage,
@@ -76,6 +77,13 @@ describe('reporter', () => {
     expect(text).toContain('2xx 20 · 3xx 0 · 4xx 5 · 5xx 0');
     expect(text).not.toContain('partial');
     expect(statsText({ ...stats, final: true })).toContain('(partial)');
+  });
+
+  test('an empty final interval of no length is left out of the text but kept in NDJSON', () => {
+    const end = { ...stats, start: at, end: at, hits: 0, invalid: 0, final: true };
+    expect(isEmptyEnd(end)).toBe(true);
+    expect(isEmptyEnd({ ...end, final: false })).toBe(false);
+    expect(isEmptyEnd({ ...end, invalid: 1 })).toBe(false);
   });
 
   test('stats JSON has the documented fields', () => {
