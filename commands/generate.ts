@@ -4,7 +4,8 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type ArgsDef, defineCommand, renderUsage } from 'citty';
+import { type ArgsDef, defineCommand } from 'citty';
+import { usageText } from '../lib/usage';
 import { UsageError, positiveNumber, readArgs } from '../lib/cli-args';
 import {
   type Clock,
@@ -133,7 +134,7 @@ export async function runGenerate(rawArgs: string[], io: Io = processIo): Promis
   try {
   const opts = parseGenerateArgs(rawArgs);
   if (!opts) {
-    io.out(await renderUsage(generateCommand));
+    io.out(await usageText(generateCommand));
     return 0;
   }
   let lines: number;

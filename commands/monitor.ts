@@ -3,7 +3,8 @@
  * Arguments → validated config → the root actor; nothing else lives here.
  */
 import * as fs from 'node:fs';
-import { type ArgsDef, defineCommand, renderUsage } from 'citty';
+import { type ArgsDef, defineCommand } from 'citty';
+import { usageText } from '../lib/usage';
 import { createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
 import { reason } from '../actors/tailer';
@@ -30,7 +31,7 @@ const monitorArgs = {
 } satisfies ArgsDef;
 
 export const monitorCommand = defineCommand({
-  meta: { name: 'http-log-monitor', description: 'Follow an HTTP access log and report its traffic' },
+  meta: { name: 'bun run entry.ts', description: 'http-log-monitor: follow HTTP access logs and report their traffic' },
   args: monitorArgs,
 });
 
@@ -111,7 +112,7 @@ export async function runMonitorCommand(rawArgs: string[]): Promise<number> {
   try {
     const options = parseMonitorArgs(rawArgs);
     if (!options) {
-      writeLine(1, await renderUsage(monitorCommand));
+      writeLine(1, await usageText(monitorCommand));
       return 0;
     }
     return await runMonitor(options);
