@@ -10,6 +10,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromCallback } from 'xstate';
+import { FileServer, type Notice, reason } from './file-follower';
+import { LineCarry, type Send } from './line-carry';
 import type { ChunkMessage, EndMessage, ReporterMessage } from './messages';
 
 const CHUNK = 1 << 20;
@@ -22,150 +24,8 @@ export interface TailerInput {
   pollMs: number;
   /** Use fs.watch as a hint (off: polling alone). */
   watch: boolean;
-}
-
-type Send = (bytes: Uint8Array) => void;
-type Notice = (level: 'info' | 'warn' | 'error', message: string) => void;
-
-/** Splits reads into complete lines, holding a partial last line until its newline arrives. */
-export class LineCarry {
-  private pending: Uint8Array = new Uint8Array(0);
-
-  constructor(private readonly send: Send) {}
-
-  push(bytes: Uint8Array) {
-    const last = bytes.lastIndexOf(10);
-    if (last === -1) {
-      this.pending = concat(this.pending, bytes);
-      return;
-    }
-    this.send(concat(this.pending, bytes.subarray(0, last + 1)));
-    this.pending = bytes.slice(last + 1);
-  }
-
-  /** The held partial line, for a source that has ended for good (replay, stdin). */
-  flush() {
-    if (this.pending.length > 0) this.send(this.pending);
-    this.pending = new Uint8Array(0);
-  }
-
-  drop() {
-    this.pending = new Uint8Array(0);
-  }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b.slice();
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-/** One followed path: which file is open there, and how far it has been read. */
-export class FileFollower {
-  private fd: number | null = null;
-  private ino = 0;
-  private dev = 0;
-  private offset = 0;
-  private waiting = false;
-  /** The last open failure, said once until it changes. */
-  private failure = '';
-  private readonly carry: LineCarry;
-
-  constructor(
-    readonly path: string,
-    private readonly buffer: Uint8Array,
-    send: Send,
-    private readonly notice: Notice,
-    /** Start existing files at their end (follow); a file that appears later starts at 0. */
-    private startAtEnd: boolean,
-  ) {
-    this.carry = new LineCarry(send);
-  }
-
-  /** Reads whatever is new; handles truncation, replacement and deletion. */
-  poll() {
-    const st = statOrNull(this.path);
-    if (this.fd !== null) {
-      this.readOpen();
-      if (!st || st.ino !== this.ino || st.dev !== this.dev) this.close();
-    }
-    if (this.fd === null) {
-      if (!st) {
-        if (!this.waiting) this.notice('info', `waiting for ${this.path} to appear`);
-        this.waiting = true;
-        this.startAtEnd = false;
-        return;
-      }
-      this.open();
-      if (this.fd !== null) this.readOpen();
-    }
-  }
-
-  private open() {
-    try {
-      this.fd = fs.openSync(this.path, 'r');
-      if (fs.fstatSync(this.fd).isDirectory()) {
-        fs.closeSync(this.fd);
-        this.fd = null;
-        throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      }
-    } catch (error) {
-      const failure = `cannot read ${this.path}: ${reason(error)}`;
-      if (failure !== this.failure) this.notice('error', failure);
-      this.failure = failure;
-      this.startAtEnd = false;
-      return;
-    }
-    this.failure = '';
-    const fst = fs.fstatSync(this.fd);
-    this.ino = fst.ino;
-    this.dev = fst.dev;
-    this.offset = this.startAtEnd ? fst.size : 0;
-    if (this.waiting) this.notice('info', `reading ${this.path}`);
-    this.waiting = false;
-    this.startAtEnd = false;
-    this.carry.drop();
-  }
-
-  private readOpen() {
-    const fd = this.fd!;
-    const size = fs.fstatSync(fd).size;
-    if (size < this.offset) {
-      this.notice('info', `${this.path} was truncated; reading it from the start`);
-      this.offset = 0;
-      this.carry.drop();
-    }
-    for (;;) {
-      const n = fs.readSync(fd, this.buffer, 0, this.buffer.length, this.offset);
-      if (n <= 0) break;
-      this.offset += n;
-      this.carry.push(this.buffer.subarray(0, n));
-    }
-  }
-
-  close() {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
-    this.carry.drop();
-  }
-}
-
-function statOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.statSync(p);
-  } catch {
-    return null;
-  }
-}
-
-export function reason(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  if (e?.code === 'EACCES') return 'permission denied';
-  if (e?.code === 'ENOENT') return 'no such file';
-  if (e?.code === 'EISDIR') return 'it is a directory';
-  return e?.message ?? String(error);
+  /** How long a rotated or deleted file is still read, ms. */
+  graceMs?: number;
 }
 
 /** Reads files from head to end, chunk by chunk, yielding to the event loop between chunks. */
@@ -220,17 +80,14 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
   if (files.length < input.paths.length) {
     setImmediate(() => readStdin(send, () => stopped).then(() => !stopped && end(), fail));
   }
-  const buffer = new Uint8Array(CHUNK);
-  const followers = files.map((p) => new FileFollower(p, buffer, send, notice, true));
-  const pollAll = () => {
-    for (const f of followers) {
-      try {
-        f.poll();
-      } catch (error) {
-        notice('error', `${f.path}: ${reason(error)}`);
-      }
-    }
-  };
+  const server = new FileServer(files, {
+    send,
+    notice,
+    buffer: new Uint8Array(CHUNK),
+    graceMs: input.graceMs ?? 5000,
+    now: Date.now,
+  });
+  const pollAll = () => server.poll();
   const first = setImmediate(pollAll);
   const timer = setInterval(pollAll, input.pollMs);
   let soon: ReturnType<typeof setTimeout> | null = null;
@@ -242,7 +99,9 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
   };
   const watchers: fs.FSWatcher[] = [];
   if (input.watch) {
-    for (const dir of new Set(files.map((p) => path.dirname(path.resolve(p))))) {
+    // The directory of each path (of a glob: the part before its first wildcard).
+    const dirs = files.map((p) => path.dirname(path.resolve(p.split(/[*?[{]/)[0]! + 'x')));
+    for (const dir of new Set(dirs)) {
       try {
         watchers.push(fs.watch(dir, hint));
       } catch {
@@ -257,6 +116,6 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     clearInterval(timer);
     if (soon) clearTimeout(soon);
     for (const w of watchers) w.close();
-    for (const f of followers) f.close();
+    server.close();
   };
 });

@@ -7,7 +7,7 @@ import { type ArgsDef, defineCommand } from 'citty';
 import { usageText } from '../lib/usage';
 import { createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
-import { reason } from '../actors/tailer';
+import { reason } from '../actors/file-follower';
 import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
 import { writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
