@@ -54,6 +54,8 @@ export interface IntervalStats {
   methods: [string, number][];
   status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
   bytes: number;
+  /** Tables whose counts became approximate (bounded heavy-hitters): 'hosts', … */
+  approximate: string[];
   final: boolean;
 }
 

@@ -69,6 +69,10 @@ const rate = (s: IntervalStats) => {
   return seconds > 0 ? s.hits / seconds : 0;
 };
 
+/** `≈` before a table whose counts are approximate (too many distinct keys to keep them all). */
+const row = (s: IntervalStats, table: 'sections' | 'users' | 'hosts' | 'methods', n: number) =>
+  `  ${table.padEnd(8)}${s.approximate.includes(table) ? ' ≈ ' : '  '}${list(s[table], n)}`;
+
 /** The human block for one interval. */
 export function statsText(s: IntervalStats): string {
   const st = s.status;
@@ -81,11 +85,11 @@ export function statsText(s: IntervalStats): string {
     (st['1xx'] + st.other > 0 ? ` · other ${st['1xx'] + st.other}` : '');
   return [
     head,
-    `  sections  ${list(s.sections, 5)}`,
+    row(s, 'sections', 5),
     `  status    ${status}`,
-    `  methods   ${list(s.methods, 5)}`,
-    `  users     ${list(s.users, 3)}`,
-    `  hosts     ${list(s.hosts, 3)}`,
+    row(s, 'methods', 5),
+    row(s, 'users', 3),
+    row(s, 'hosts', 3),
   ].join('\n');
 }
 
@@ -105,6 +109,7 @@ export function statsJson(s: IntervalStats): string {
     users: s.users.map(([user, hits]) => ({ user, hits })),
     hosts: s.hosts.map(([host, hits]) => ({ host, hits })),
     methods: s.methods.map(([method, hits]) => ({ method, hits })),
+    approximate: s.approximate,
     final: s.final,
   });
 }

@@ -6,18 +6,24 @@
  */
 import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
+import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './alert-monitor';
-import type { Batch, BatchMessage, Counts, FlushMessage, IntervalStats, ReporterMessage } from './messages';
+import type { Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
+
+/** Keys kept per table: memory stays bounded when every line brings a new host. */
+export const TABLE_CAPACITY = 1000;
+
+export const TABLES = ['sections', 'users', 'hosts', 'methods'] as const;
 
 export interface Interval {
   start: number;
   hits: number;
   invalid: number;
   late: number;
-  sections: Counts;
-  users: Counts;
-  hosts: Counts;
-  methods: Counts;
+  sections: SpaceSaving;
+  users: SpaceSaving;
+  hosts: SpaceSaving;
+  methods: SpaceSaving;
   status: number[];
   bytes: number;
 }
@@ -28,17 +34,13 @@ export function newInterval(start: number): Interval {
     hits: 0,
     invalid: 0,
     late: 0,
-    sections: new Map(),
-    users: new Map(),
-    hosts: new Map(),
-    methods: new Map(),
+    sections: new SpaceSaving(TABLE_CAPACITY),
+    users: new SpaceSaving(TABLE_CAPACITY),
+    hosts: new SpaceSaving(TABLE_CAPACITY),
+    methods: new SpaceSaving(TABLE_CAPACITY),
     status: [0, 0, 0, 0, 0, 0],
     bytes: 0,
   };
-}
-
-function merge(into: Counts, from: Counts) {
-  for (const [key, n] of from) into.set(key, (into.get(key) ?? 0) + n);
 }
 
 /** Adds a batch to the interval in place (intervals are private to the store). */
@@ -48,20 +50,13 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
     interval.invalid += s.invalid;
     interval.bytes += s.bytes;
     for (let i = 0; i < 6; i++) interval.status[i]! += s.status[i]!;
-    merge(interval.sections, s.sections);
-    merge(interval.users, s.users);
-    merge(interval.hosts, s.hosts);
-    merge(interval.methods, s.methods);
+    interval.sections.addAll(s.sections);
+    interval.users.addAll(s.users);
+    interval.hosts.addAll(s.hosts);
+    interval.methods.addAll(s.methods);
   }
   interval.late += late;
   return interval;
-}
-
-/** The `n` largest counts, ties broken by key so that output is stable. */
-export function top(counts: Counts, n: number): [string, number][] {
-  return [...counts]
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-    .slice(0, n);
 }
 
 export function summarize(interval: Interval, end: number, limit: number, final = false): IntervalStats {
@@ -72,10 +67,11 @@ export function summarize(interval: Interval, end: number, limit: number, final 
     hits: interval.hits,
     invalid: interval.invalid,
     late: interval.late,
-    sections: top(interval.sections, limit),
-    users: top(interval.users, limit),
-    hosts: top(interval.hosts, limit),
-    methods: top(interval.methods, limit),
+    sections: interval.sections.top(limit),
+    users: interval.users.top(limit),
+    hosts: interval.hosts.top(limit),
+    methods: interval.methods.top(limit),
+    approximate: TABLES.filter((t) => interval[t].approximate),
     status: { '1xx': c1, '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5, other },
     bytes: interval.bytes,
     final,

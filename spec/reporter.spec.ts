@@ -67,6 +67,7 @@ describe('reporter', () => {
     methods: [['GET', 25]],
     status: { '1xx': 0, '2xx': 20, '3xx': 0, '4xx': 5, '5xx': 0, other: 0 },
     bytes: 1234,
+    approximate: [],
     final: false,
   };
 
@@ -77,6 +78,8 @@ describe('reporter', () => {
     expect(text).toContain('2xx 20 · 3xx 0 · 4xx 5 · 5xx 0');
     expect(text).not.toContain('partial');
     expect(statsText({ ...stats, final: true })).toContain('(partial)');
+    expect(text).not.toContain('≈');
+    expect(statsText({ ...stats, approximate: ['hosts'] })).toContain('  hosts    ≈ 10.0.0.1 25');
   });
 
   test('an empty final interval of no length is left out of the text but kept in NDJSON', () => {

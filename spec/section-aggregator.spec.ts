@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import { emptySegment, type Batch, type IntervalStats } from '../actors/messages';
-import { addBatch, createIntervalStore, mostlyLate, newInterval, summarize, top } from '../actors/section-aggregator';
+import { addBatch, createIntervalStore, mostlyLate, newInterval, summarize, TABLE_CAPACITY } from '../actors/section-aggregator';
 
 function batch(parts: { section: string; user?: string; status: number; bytes: number; second?: number }[]): Batch {
   const s = emptySegment(100);
@@ -30,9 +30,27 @@ describe('section aggregator', () => {
     expect(s.status).toEqual({ '1xx': 0, '2xx': 1, '3xx': 0, '4xx': 1, '5xx': 1, other: 0 });
   });
 
-  test('top breaks ties by name so that output is stable, and keeps only n', () => {
-    const counts = new Map([['/z', 2], ['/a', 2], ['/m', 5], ['/q', 1]]);
-    expect(top(counts, 3)).toEqual([['/m', 5], ['/a', 2], ['/z', 2]]);
+  test('ties are broken by name so that output is stable, and only the top n are reported', () => {
+    const i = newInterval(0);
+    const parts = ['/z', '/a', '/m', '/q', '/m', '/z', '/a', '/m', '/m', '/m'].map((section) => ({ section, status: 200, bytes: 0 }));
+    addBatch(i, batch(parts), 0);
+    expect(summarize(i, 1, 3).sections).toEqual([['/m', 5], ['/a', 2], ['/z', 2]]);
+  });
+
+  test('an interval in which every line has a new host stays bounded and says its counts are approximate', () => {
+    const i = newInterval(0);
+    for (let b = 0; b < 50; b++) {
+      const s = batch([]).segments[0]!;
+      for (let h = 0; h < 1000; h++) s.hosts.set(`10.${b}.${h >> 8}.${h & 255}`, 1);
+      s.hosts.set('203.0.113.9', 3);
+      s.hits = 1003;
+      addBatch(i, { segments: [s] }, 0);
+    }
+    expect(i.hosts.size).toBeLessThan(2 * TABLE_CAPACITY);
+    const stats = summarize(i, 1, 10);
+    expect(stats.approximate).toEqual(['hosts']);
+    expect(stats.hosts[0]![0]).toBe('203.0.113.9');
+    expect(stats.hosts[0]![1]).toBeGreaterThanOrEqual(150);
   });
 
   test('flush emits the interval and starts the next one at the flush instant', () => {
