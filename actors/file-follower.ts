@@ -128,9 +128,10 @@ export class FileFollower {
       if (!st || identity(st) !== file.id) {
         this.draining.push({ file, until: this.o.now() + this.o.graceMs });
         this.current = null;
-        this.sweep();
       }
     }
+    // With no file open, any file that was at the path since the last look has been rotated away.
+    if (!this.current && !this.startAtEnd) this.sweep();
     this.lastLook = look;
     if (this.current) return;
     if (!st) {
@@ -155,7 +156,7 @@ export class FileFollower {
       return;
     }
     for (const name of names) {
-      if (!name.startsWith(base) || !'.-_'.includes(name[base.length] ?? '')) continue;
+      if (name.length <= base.length || !name.startsWith(base) || !'.-_'.includes(name[base.length]!)) continue;
       if (/\.(gz|bz2|xz|zst|lz4|zip|Z)$/.test(name)) continue;
       const sibling = nodePath.join(dir, name);
       const st = statOrNull(sibling);
