@@ -15,6 +15,8 @@ export interface ParserInput {
   endTo: string;
   timeSource: TimeSource;
   now: () => number;
+  /** Told the running total of hits after each batch has been delivered (latency benchmark). */
+  probe?: (hits: number) => void;
 }
 
 /** Every line counts at `second`, whatever its timestamp says. */
@@ -29,6 +31,7 @@ export function restamp(batch: Batch, second: number): Batch {
 export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
   ({ input, receive, system }) => {
     const scanner = new ClfScanner();
+    let total = 0;
     receive((message) => {
       if (message.type === 'end') {
         system.get(input.endTo)?.send(message);
@@ -38,6 +41,10 @@ export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
       if (batch.segments.length === 0) return;
       if (input.timeSource === 'arrival') batch = restamp(batch, Math.floor(input.now() / 1000));
       for (const id of input.to) system.get(id)?.send({ type: 'batch', batch });
+      if (input.probe) {
+        for (const s of batch.segments) total += s.hits;
+        input.probe(total);
+      }
     });
   },
 );

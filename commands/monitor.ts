@@ -87,7 +87,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   const actor = createActor(monitorMachine, {
     ...(clock ? { clock } : {}),
     systemId: 'monitor',
-    input: { ...options, now, clock, out, err },
+    input: { ...options, now, clock, out, err, probe: latencyProbe() },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({
@@ -106,6 +106,15 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   return code;
+}
+
+/**
+ * HLM_PROBE=1: after each batch reaches the alert window, print `probe <hits so far> <epoch ms>`
+ * on stderr, so that a benchmark can tell how long an appended line took to be counted.
+ */
+function latencyProbe(): ((hits: number) => void) | undefined {
+  if (!process.env.HLM_PROBE) return undefined;
+  return (hits) => writeLine(2, `probe ${hits} ${Date.now()}`);
 }
 
 export async function runMonitorCommand(rawArgs: string[]): Promise<number> {

@@ -33,6 +33,8 @@ export interface MonitorInput {
   watch: boolean;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
+  /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
+  probe?: (hits: number) => void;
 }
 
 export interface MonitorContext extends MonitorInput {
@@ -112,6 +114,7 @@ export const monitorMachine = setup({
           endTo: replay ? 'replay-clock' : 'monitor',
           timeSource: c.timeSource,
           now: c.now,
+          probe: c.probe,
         },
       });
       enqueue.spawnChild('tailer', {
