@@ -129,21 +129,18 @@ class KeyCounter {
   private touchedCount = 0;
   private size = 0;
 
-  /** Counts one occurrence of the key buf[start..end); `into` is the current segment's Map. */
-  count(buf: Buffer, start: number, end: number, into: Counts): void {
+  /**
+   * Counts one occurrence of the key buf[start..end), whose FNV-1a hash (`fnv`, see FNV_SEED)
+   * and OR of bytes (`high`) the parser computed while it scanned the field; `into` is the
+   * current segment's Map.
+   */
+  count(buf: Buffer, start: number, end: number, fnv: number, high: number, into: Counts): void {
     const len = end - start;
     if (len > TABLE_MAX_KEY_LEN) {
-      bump(into, decode(buf, start, end, !isAscii(buf, start, end)));
+      bump(into, decode(buf, start, end, high > 127));
       return;
     }
-    let h = 0x811c9dc5 ^ len;
-    let high = 0;
-    for (let i = start; i < end; i++) {
-      const c = buf[i]!;
-      high |= c;
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    h ^= h >>> 15;
+    const h = (fnv ^ len) ^ ((fnv ^ len) >>> 15);
     const keys = this.keys;
     let slot = h & (TABLE_SLOTS - 1);
     for (let key = keys[slot]; key !== undefined; key = keys[slot]) {
@@ -186,10 +183,9 @@ class KeyCounter {
   }
 }
 
-function isAscii(buf: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) if (buf[i]! > 127) return false;
-  return true;
-}
+/** FNV-1a: h = imul(h ^ byte, FNV_PRIME) for each byte of a key, from FNV_SEED. */
+const FNV_SEED = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
 
 function decode(buf: Buffer, start: number, end: number, utf8: boolean): string {
   return buf.toString(utf8 ? 'utf8' : 'latin1', start, end);
@@ -203,7 +199,9 @@ export class ClfScanner {
   private hw = -Infinity;
 
   // The last valid timestamp's bytes and second: most lines repeat the previous line's second.
-  private readonly tsBytes = new Uint8Array(TS_LEN);
+  /** The cached timestamp as six 32-bit words and a 16-bit tail: 7 loads instead of 26. */
+  private readonly tsWords = new Int32Array(7);
+  private view: DataView = new DataView(new ArrayBuffer(0));
   private tsCached = false;
   private tsSecond = 0;
 
@@ -214,6 +212,14 @@ export class ClfScanner {
   private hostEnd = 0;
   private userStart = 0;
   private userEnd = 0;
+  // FNV-1a hashes and byte ORs of the keys, made while scanning them (see KeyCounter.count).
+  private hostHash = 0;
+  private hostHigh = 0;
+  private userHash = 0;
+  private userHigh = 0;
+  private methodHash = 0;
+  private sectionHash = 0;
+  private sectionHigh = 0;
   /** -1: no method (the request did not have the shape). */
   private methodStart = -1;
   private methodEnd = 0;
@@ -242,6 +248,7 @@ export class ClfScanner {
   scan(bytes: Uint8Array): Batch {
     const segments: Segment[] = [];
     let seg: Segment | null = null;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = bytes.length;
     let buf: Buffer | null = null;
     let pos = 0;
@@ -276,15 +283,15 @@ export class ClfScanner {
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      this.hostKeys.count(buf, start, this.hostEnd, seg.hosts);
+      this.hostKeys.count(buf, start, this.hostEnd, this.hostHash, this.hostHigh, seg.hosts);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.userKeys.count(buf, userStart, this.userEnd, seg.users);
+        this.userKeys.count(buf, userStart, this.userEnd, this.userHash, this.userHigh, seg.users);
       }
       if (this.methodStart < 0) bump(seg.methods, NO_METHOD);
-      else this.methodKeys.count(buf, this.methodStart, this.methodEnd, seg.methods);
+      else this.methodKeys.count(buf, this.methodStart, this.methodEnd, this.methodHash, 0, seg.methods);
       if (this.sectionConst !== null) bump(seg.sections, this.sectionConst);
-      else this.sectionKeys.count(buf, this.sectionStart, this.sectionEnd, seg.sections);
+      else this.sectionKeys.count(buf, this.sectionStart, this.sectionEnd, this.sectionHash, this.sectionHigh, seg.sections);
     }
     if (seg !== null) this.flush(seg);
     return { segments };
@@ -313,17 +320,33 @@ export class ClfScanner {
 
     // host SP ident SP authuser SP
     let i = s;
-    while (i < e && b[i] !== SP) i++;
+    let h = FNV_SEED;
+    let high = 0;
+    while (i < e && (c = b[i]!) !== SP) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      high |= c;
+      i++;
+    }
     if (i === s || i === e) return INVALID;
     this.hostEnd = i;
+    this.hostHash = h;
+    this.hostHigh = high;
     const identStart = ++i;
     while (i < e && b[i] !== SP) i++;
     if (i === identStart || i === e) return INVALID;
     const userStart = ++i;
-    while (i < e && b[i] !== SP) i++;
+    h = FNV_SEED;
+    high = 0;
+    while (i < e && (c = b[i]!) !== SP) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      high |= c;
+      i++;
+    }
     if (i === userStart || i === e) return INVALID;
     this.userStart = userStart;
     this.userEnd = i;
+    this.userHash = h;
+    this.userHigh = high;
 
     // "[" timestamp "]" SP DQUOTE
     i++;
@@ -338,8 +361,8 @@ export class ClfScanner {
     const reqStart = i + TS_LEN + 4;
     let k = reqStart;
     for (;;) {
-      k = b.indexOf(QUOTE, k);
-      if (k < 0 || k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
+      while (k < e && b[k] !== QUOTE) k++; // a loop: cheaper than a native indexOf call here
+      if (k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
       if (b[k + 1] === SP && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && isDigit(b[k + 4]!) && b[k + 5] === SP) break;
       k++;
     }
@@ -372,7 +395,12 @@ export class ClfScanner {
   /** METHOD SP target [SP protocol], or no request. */
   private request(b: Uint8Array, start: number, end: number): void {
     let m = start;
-    while (m < end && METHOD_CHAR[b[m]!] === 1) m++;
+    let h = FNV_SEED;
+    let c = 0;
+    while (m < end && METHOD_CHAR[(c = b[m]!)] === 1) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      m++;
+    }
     const len = m - start;
     if (len >= 1 && len <= MAX_METHOD && m < end && b[m] === SP) {
       const targetStart = m + 1;
@@ -390,6 +418,7 @@ export class ClfScanner {
       if (shaped) {
         this.methodStart = start;
         this.methodEnd = m;
+        this.methodHash = h;
         this.section(b, targetStart, t);
         return;
       }
@@ -426,7 +455,15 @@ export class ClfScanner {
       return;
     }
     let q = p + 1;
-    while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) q++;
+    let h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
+    let high = 0;
+    while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      high |= c;
+      q++;
+    }
+    this.sectionHash = h;
+    this.sectionHigh = high;
     this.sectionConst = null;
     this.sectionStart = p;
     this.sectionEnd = q;
@@ -434,11 +471,19 @@ export class ClfScanner {
 
   /** Unix seconds of the 26 timestamp bytes at b[t..], or NaN if they are not a real instant. */
   private timestamp(b: Uint8Array, t: number): number {
-    const cached = this.tsBytes;
-    if (this.tsCached) {
-      let j = 0;
-      while (j < TS_LEN && b[t + j] === cached[j]) j++;
-      if (j === TS_LEN) return this.tsSecond;
+    const v = this.view;
+    const w = this.tsWords;
+    if (
+      this.tsCached &&
+      v.getInt32(t + 16, true) === w[4] && // ":SS +" first: the part that changes
+      v.getInt32(t + 12, true) === w[3] &&
+      v.getInt32(t + 20, true) === w[5] &&
+      v.getUint16(t + 24, true) === w[6] &&
+      v.getInt32(t + 8, true) === w[2] &&
+      v.getInt32(t + 4, true) === w[1] &&
+      v.getInt32(t, true) === w[0]
+    ) {
+      return this.tsSecond;
     }
     // dd/Mon/yyyy:HH:MM:SS +zzzz
     // 0 2 4 6 8 10  14  18 21  25   (offsets)
@@ -470,7 +515,8 @@ export class ClfScanner {
     if (day < 1 || day > days) return NaN;
     const offset = (zoneH * 3600 + zoneM * 60) * (sign === PLUS ? 1 : -1);
     const second = daysFromCivil(year, month + 1, day) * 86400 + hour * 3600 + minute * 60 + sec - offset;
-    for (let j = 0; j < TS_LEN; j++) cached[j] = b[t + j]!;
+    for (let j = 0; j < 6; j++) w[j] = v.getInt32(t + 4 * j, true);
+    w[6] = v.getUint16(t + 24, true);
     this.tsCached = true;
     this.tsSecond = second;
     return second;

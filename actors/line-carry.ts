@@ -8,6 +8,11 @@
  */
 import { MAX_LINE } from './clf-scanner';
 
+/**
+ * Receives complete lines. The bytes may be a view into a reused read buffer: they are valid
+ * for the duration of the call only (the actors downstream consume a chunk synchronously and
+ * keep no reference to it), which saves copying every read.
+ */
 export type Send = (bytes: Uint8Array) => void;
 
 const KEEP = MAX_LINE + 1;
@@ -34,9 +39,9 @@ export class LineCarry {
       this.send(this.pending);
       this.pending = new Uint8Array(0);
       this.dropped = 0;
-      if (first < last) this.send(bytes.slice(first + 1, last + 1));
+      if (first < last) this.send(bytes.subarray(first + 1, last + 1));
     } else {
-      this.send(bytes.slice(0, last + 1));
+      this.send(bytes.subarray(0, last + 1));
     }
     this.pending = new Uint8Array(0);
     this.hold(bytes.subarray(last + 1));

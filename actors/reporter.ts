@@ -2,7 +2,7 @@
  * stats and alerts → text: human lines through consola, or NDJSON with `--json`.
  * Report lines go to stdout; notices (diagnostics) go to stderr, in both modes.
  */
-import { createConsola, type ConsolaInstance } from 'consola';
+import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import type { AlertEvent, IntervalStats, RecoveryEvent, ReporterMessage } from './messages';
 

@@ -37,10 +37,12 @@ export async function replayFiles(paths: string[], send: Send, stopped: () => bo
     await new Promise((resolve) => setImmediate(resolve));
     const fd = fs.openSync(p, 'r');
     const carry = new LineCarry(send);
+    let chunks = 0;
     try {
       let offset = 0;
       for (let n; (n = fs.readSync(fd, buffer, 0, CHUNK, offset)) > 0; offset += n) {
         carry.push(buffer.subarray(0, n));
+        if (++chunks % 8 === 0) Bun.gc(false);
         await new Promise((resolve) => setImmediate(resolve));
         if (stopped()) return;
       }

@@ -1,0 +1,114 @@
+/**
+ * Spawn a command, time it (wall clock) and take its peak RSS: from GNU `/usr/bin/time -f %M`
+ * when it exists, otherwise by polling VmHWM in /proc/PID/status every 20 ms.
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TIME = '/usr/bin/time';
+export const hasGnuTime = existsSync(TIME);
+
+export interface Run {
+  ms: number;
+  /** Peak resident set size, KiB (null if it could not be read). */
+  peakKB: number | null;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Where stdout goes: a file path, or /dev/null by default. */
+  stdout?: string;
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Fails with one line naming the step. */
+export function fail(message: string): never {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+/** Runs `cmd` to completion; any non-zero exit fails the benchmark with the command's stderr. */
+export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
+  const rssFile = join(tmpdir(), `hlm-bench-rss-${process.pid}`);
+  const argv = hasGnuTime ? [TIME, '-f', '%M', '-o', rssFile, ...cmd] : cmd;
+  const start = performance.now();
+  let proc;
+  try {
+    proc = Bun.spawn(argv, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdin: 'ignore',
+      stdout: opts.stdout ? Bun.file(opts.stdout) : 'ignore',
+      stderr: 'pipe',
+    });
+  } catch (error) {
+    fail(`cannot start ${cmd[0]}: ${(error as Error).message}`);
+  }
+  let polledKB = 0;
+  const poll = hasGnuTime ? null : setInterval(() => (polledKB = Math.max(polledKB, vmHWM(proc.pid) ?? 0)), 20);
+  const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+  const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+  const ms = performance.now() - start;
+  clearTimeout(timer);
+  if (poll) clearInterval(poll);
+  if (code !== 0) {
+    const why = stderr.trim().split('\n').filter((l) => !/^Command (exited|terminated)/.test(l)).pop() ?? '';
+    fail(`'${cmd.join(' ')}' exited with ${code ?? proc.signalCode}${why ? `: ${why}` : ''}`);
+  }
+  let peakKB: number | null = polledKB || null;
+  if (hasGnuTime) {
+    const text = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n').pop() : '';
+    peakKB = Number(text) || null;
+    rmSync(rssFile, { force: true });
+  }
+  return { ms, peakKB, stderr };
+}
+
+/** Runs `cmd` `times` times, one after the other. */
+export async function repeat(times: number, cmd: string[], opts: RunOptions = {}): Promise<Run[]> {
+  const runs: Run[] = [];
+  for (let i = 0; i < times; i++) runs.push(await run(cmd, opts));
+  return runs;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The value below which `p` (0..1) of the values fall, nearest rank. */
+export function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+}
+
+/** VmHWM of a live process, KiB. */
+export function vmHWM(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** utime + stime of a live process (all its threads), in clock ticks. */
+export function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/** `getconf CLK_TCK`, or 100 (Linux's usual value) if getconf is missing. */
+export function clockTicks(): number {
+  try {
+    const out = Bun.spawnSync(['getconf', 'CLK_TCK']);
+    return Number(out.stdout.toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * `npm run bench`: throughput, memory, startup, follow latency and idle CPU of the monitor, with
+ * a newline-counting loop (the ceiling) and GoAccess (if installed) as baselines. Prints Markdown
+ * tables and writes them, with the machine, to bench/results/latest.md.
+ *
+ * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { followLatency, idleCpu, type LatencyResult, startupFollow } from './follow';
+import { type Input, prepareInputs } from './inputs';
+import { clockTicks, fail, hasGnuTime, median, repeat, run, type Run } from './measure';
+
+const ROOT = join(import.meta.dir, '..');
+const BUN = process.execPath;
+const DIR = process.env.BENCH_DIR || '/tmp/hlm-bench';
+const RUNS = 3;
+const log = (message: string) => console.error(`bench: ${message}`);
+
+/** A hash of the product's sources, to tell whether they changed while the benchmark ran. */
+function productHash(): string {
+  const hash = createHash('sha256');
+  const files = ['entry.ts', ...['actors', 'commands', 'lib', 'machines'].flatMap((d) =>
+    readdirSync(join(ROOT, d)).filter((f) => f.endsWith('.ts')).sort().map((f) => join(d, f)))];
+  for (const f of files) hash.update(f).update(readFileSync(join(ROOT, f)));
+  return hash.digest('hex').slice(0, 12);
+}
+
+function gitCommit(): string {
+  try {
+    const out = Bun.spawnSync(['git', '-C', ROOT, 'log', '-1', '--format=%h']);
+    return out.exitCode === 0 ? out.stdout.toString().trim() : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The GoAccess command, installing it first if BENCH_INSTALL=1; null (with a note) if absent. */
+function goaccess(notes: string[]): string | null {
+  const version = () => {
+    try {
+      const out = Bun.spawnSync(['goaccess', '--version']);
+      return out.exitCode === 0 ? out.stdout.toString().split('\n')[0]!.trim() : null;
+    } catch {
+      return null;
+    }
+  };
+  let v = version();
+  if (!v && process.env.BENCH_INSTALL === '1') {
+    log('installing goaccess (BENCH_INSTALL=1)');
+    const out = Bun.spawnSync(['apt-get', 'install', '-y', 'goaccess'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (out.exitCode !== 0) log(`apt-get install goaccess failed: ${out.stderr.toString().trim().split('\n').pop()}`);
+    v = version();
+  }
+  if (!v) {
+    notes.push('goaccess not installed: apt-get install goaccess (or run with BENCH_INSTALL=1)');
+    return null;
+  }
+  notes.push(`GoAccess: ${v}, \`goaccess FILE --log-format=COMMON -o report.json\`, 1 M file only.`);
+  return 'goaccess';
+}
+
+interface Row {
+  what: string;
+  input: Input;
+  runs: Run[];
+  /** Lines/s of the newline loop on the same file (best run), for the ratio. */
+  ceiling?: number;
+}
+
+const fmt = (n: number, digits = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
+const rate = (input: Input, ms: number) => input.lines / (ms / 1000);
+const mb = (kb: number | null) => (kb === null ? 'n/a' : fmt(kb / 1024, 0));
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
+}
+
+/** Checks a replay's NDJSON: the stats intervals add up to every line of the input. */
+function checkReplay(input: Input, ndjson: string) {
+  let hits = 0;
+  let invalid = 0;
+  for (const line of ndjson.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const o = JSON.parse(line) as { type?: string; hits?: number; invalid?: number };
+    if (o.type === 'stats') {
+      hits += o.hits ?? 0;
+      invalid += o.invalid ?? 0;
+    }
+  }
+  if (hits !== input.lines || invalid !== 0) {
+    fail(`the monitor's replay of ${input.path} counted ${hits} hits and ${invalid} invalid, expected ${input.lines} hits`);
+  }
+}
+
+async function main() {
+  const began = Date.now();
+  const hashBefore = productHash();
+  const commit = gitCommit();
+  const notes: string[] = [];
+  const inputs = await prepareInputs(DIR, BUN, ROOT);
+  const [small, big] = inputs as [Input, Input, Input];
+  const rows: Row[] = [];
+
+  // The ceiling: newline counting, on every input (its ratio column is 1 by definition).
+  const ceilings = new Map<Input, number>();
+  for (const input of inputs) {
+    log(`newline loop on ${input.name}`);
+    const out = join(DIR, 'newline.out');
+    await run([BUN, join(ROOT, 'bench/newline.ts'), input.path], { stdout: out });
+    const counted = Number(readFileSync(out, 'utf8').trim());
+    if (counted !== input.lines) fail(`${input.path} has ${counted} lines, expected ${input.lines}: delete it to regenerate`);
+    const runs = await repeat(RUNS, [BUN, join(ROOT, 'bench/newline.ts'), input.path]);
+    ceilings.set(input, rate(input, Math.min(...runs.map((r) => r.ms))));
+    rows.push({ what: 'newline loop (ceiling)', input, runs, ceiling: ceilings.get(input) });
+  }
+
+  const ga = goaccess(notes);
+  if (ga) {
+    log(`goaccess on ${small.name}`);
+    const runs = await repeat(RUNS, [ga, small.path, '--log-format=COMMON', '--no-global-config', '-o', join(DIR, 'goaccess.json')]);
+    rows.push({ what: 'GoAccess', input: small, runs, ceiling: ceilings.get(small) });
+  }
+
+  for (const input of inputs) {
+    log(`monitor --replay --json on ${input.name}`);
+    const cmd = [BUN, 'entry.ts', '--replay', '--json', '-f', input.path];
+    const out = join(DIR, 'replay.ndjson');
+    await run(cmd, { cwd: ROOT, stdout: out }); // warm-up, and a check that it counts every line
+    checkReplay(input, readFileSync(out, 'utf8'));
+    const runs = await repeat(RUNS, cmd, { cwd: ROOT });
+    rows.push({ what: 'monitor `--replay --json`', input, runs, ceiling: ceilings.get(input) });
+  }
+
+  // Startup.
+  log('startup');
+  const oneLine = join(DIR, 'one-line.log');
+  writeFileSync(oneLine, readFileSync(small.path).subarray(0, 200).toString().split('\n')[0] + '\n');
+  const STARTS = 10;
+  const floor = (await repeat(STARTS, [BUN, '-e', '0'])).map((r) => r.ms);
+  const replayOne = (await repeat(STARTS, [BUN, 'entry.ts', '--replay', '--json', '-f', oneLine], { cwd: ROOT })).map((r) => r.ms);
+  const followFirst: number[] = [];
+  for (let i = 0; i < STARTS; i++) followFirst.push(await startupFollow(BUN, ROOT, DIR));
+
+  // Follow latency and idle CPU, with file-system events (default) and polling alone.
+  const load = { rate: 50_000, seconds: 10, batchLines: 100, pollMs: 250 };
+  const clk = clockTicks();
+  const modes: { name: string; args: string[]; latency?: LatencyResult; idle?: number }[] = [
+    { name: 'watch + poll 250 ms (default)', args: [] },
+    { name: '`--no-watch`, poll 250 ms', args: ['--no-watch'] },
+  ];
+  for (const mode of modes) {
+    log(`follow latency, ${mode.name}`);
+    mode.latency = await followLatency(BUN, ROOT, DIR, { ...load, args: mode.args });
+    if (mode.latency.stderr.length) notes.push(`follow (${mode.name}) stderr: ${mode.latency.stderr.slice(0, 3).join(' | ')}`);
+    log(`idle CPU, ${mode.name}`);
+    mode.idle = await idleCpu(BUN, ROOT, DIR, ['--poll-ms', String(load.pollMs), ...mode.args], 10, clk);
+  }
+
+  // Tables.
+  const throughput = table(
+    ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'wall s (best)'],
+    rows.map(({ what, input, runs, ceiling }) => {
+      const ms = runs.map((r) => r.ms);
+      const best = Math.min(...ms);
+      return [
+        what,
+        input.name,
+        fmt(rate(input, best)),
+        fmt(rate(input, median(ms))),
+        ceiling ? fmt(rate(input, best) / ceiling, 2) : 'n/a',
+        mb(Math.max(...runs.map((r) => r.peakKB ?? 0)) || null),
+        fmt(best / 1000, 2),
+      ];
+    }),
+  );
+  const follow = table(
+    ['follow, 50,000 lines/s for 10 s', 'p50 ms', 'p99 ms', 'max ms', 'kept up', 'max backlog (lines)', 'counted / written', 'peak RSS MB', 'idle CPU % of a core'],
+    modes.map(({ name, latency: l, idle }) => [
+      name,
+      fmt(l!.p50),
+      fmt(l!.p99),
+      fmt(l!.max),
+      l!.keptUp ? 'yes' : '**no**',
+      fmt(l!.maxBacklog),
+      `${fmt(l!.counted)} / ${fmt(l!.written)}`,
+      mb(l!.peakKB),
+      fmt(idle!, 2),
+    ]),
+  );
+  const startup = table(
+    [`startup (${STARTS} runs)`, 'median ms', 'min ms', 'max ms'],
+    [
+      ['`--replay --json` of a 1-line file, whole process', replayOne],
+      ['follow: spawn → first appended line counted (probe)', followFirst],
+      ['`bun -e 0` (Bun alone, the floor)', floor],
+    ].map(([what, v]) => [what as string, fmt(median(v as number[]), 1), fmt(Math.min(...(v as number[])), 1), fmt(Math.max(...(v as number[])), 1)]),
+  );
+  const writeRates = modes.map((m) => fmt(m.latency!.writeRate)).join(' and ');
+  notes.push(
+    `Throughput: best and median of ${RUNS} runs after one warm-up run (whose output is checked: every line counted); wall time of the whole process, stdout to /dev/null. Peak RSS: ${hasGnuTime ? '`/usr/bin/time -f %M`' : 'VmHWM polled every 20 ms'}, max over the runs.`,
+    `Follow: the harness writes ${load.batchLines} lines every ${(load.batchLines / load.rate) * 1000} ms (achieved ${writeRates} lines/s) with current timestamps; latency = first \`probe\` (HLM_PROBE=1) whose count covers a batch − the time its write returned. Kept up = every line counted and the backlog never above 1 s of traffic.`,
+    'Startup (follow): lines are appended every 5 ms after spawning (follow mode starts existing files at their end and prints nothing when ready), so it includes up to ~5 ms of that granularity and the 5 ms watch-hint delay.',
+  );
+  const hashAfter = productHash();
+  const machine = [
+    `- commit ${commit}, product sources sha256 ${hashBefore}${hashAfter === hashBefore ? ' (unchanged during the run)' : ` → ${hashAfter}: **the product changed during the run**`}`,
+    `- ${new Date(began).toISOString()}, ${((Date.now() - began) / 1000).toFixed(0)} s`,
+    `- ${cpus().length} cores (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${readOs()}`,
+    `- Bun ${Bun.version}; inputs in ${DIR}`,
+  ].join('\n');
+  const report = [
+    '## Throughput (replay)',
+    '',
+    throughput,
+    '',
+    '## Follow mode',
+    '',
+    follow,
+    '',
+    startup,
+    '',
+    '## Notes',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    '## Machine',
+    '',
+    machine,
+    '',
+  ].join('\n');
+  console.log(report);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/latest.md'), `# Benchmark results\n\n${report}`);
+  log('wrote bench/results/latest.md');
+}
+
+function cpuModel(): string {
+  const m = /model name\s*:\s*(.*)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '');
+  return m?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown CPU';
+}
+
+function readOs(): string {
+  const m = /PRETTY_NAME="(.*)"/.exec(existsSync('/etc/os-release') ? readFileSync('/etc/os-release', 'utf8') : '');
+  return m?.[1] ?? '';
+}
+
+await main();
