@@ -676,3 +676,39 @@ describe('robustness', () => {
     expect(totals(new ClfScanner().scan(view)).users).toEqual(new Map([['inside', 1]]));
   });
 });
+
+describe('the fast scanner against parseLine, on fixtures and generated traffic', () => {
+  /** Every .log fixture of the spec folder, scanned whole, agrees with the reference line by line. */
+  const fixtures = [...new Bun.Glob('fixtures/**/*.log').scanSync({ cwd: import.meta.dir, absolute: true })];
+
+  test('there are fixtures to check', () => {
+    expect(fixtures.length).toBeGreaterThan(0);
+  });
+
+  for (const file of fixtures) {
+    test(`agrees on ${file.slice(file.indexOf('fixtures/'))}`, () => {
+      const text = require('node:fs').readFileSync(file, 'latin1') as string;
+      const lines = text.split('\n');
+      if (lines.at(-1) === '') lines.pop();
+      const scanner = new ClfScanner();
+      for (const line of lines) expectAgreement(scanner, line, true);
+    });
+  }
+
+  test('agrees on generated traffic: both formats, several seeds and offsets', () => {
+    const { makeLine, mulberry32 } = require('../lib/generator') as typeof import('../lib/generator');
+    const scanner = new ClfScanner();
+    for (const [seed, format, offsetMinutes] of [
+      [1, 'clf', 0],
+      [2, 'combined', 0],
+      [3, 'clf', 330],
+      [4, 'combined', -420],
+    ] as const) {
+      const rng = mulberry32(seed);
+      for (let i = 0; i < 500; i++) {
+        const line = makeLine(rng, 1_767_225_600 + i, { format, offsetMinutes }).replace(/\n$/, '');
+        expect(expectAgreement(scanner, line, true)).toBe(true);
+      }
+    }
+  });
+});
