@@ -2,7 +2,7 @@
  * Spawn a command, time it (wall clock) and take its peak RSS: from GNU `/usr/bin/time -f %M`
  * when it exists, otherwise by polling VmHWM in /proc/PID/status every 20 ms.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -34,6 +34,7 @@ export function fail(message: string): never {
 export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
   const rssFile = join(tmpdir(), `hlm-bench-rss-${process.pid}`);
   const argv = hasGnuTime ? [TIME, '-f', '%M', '-o', rssFile, ...cmd] : cmd;
+  if (opts.stdout) writeFileSync(opts.stdout, ''); // Bun.file as stdout does not truncate
   const start = performance.now();
   let proc;
   try {

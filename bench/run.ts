@@ -42,7 +42,7 @@ function goaccess(notes: string[]): string | null {
   const version = () => {
     try {
       const out = Bun.spawnSync(['goaccess', '--version']);
-      return out.exitCode === 0 ? out.stdout.toString().split('\n')[0]!.trim() : null;
+      return out.exitCode === 0 ? out.stdout.toString().split('\n')[0]!.trim().replace(/\.$/, '') : null;
     } catch {
       return null;
     }
@@ -58,7 +58,7 @@ function goaccess(notes: string[]): string | null {
     notes.push('goaccess not installed: apt-get install goaccess (or run with BENCH_INSTALL=1)');
     return null;
   }
-  notes.push(`GoAccess: ${v}, \`goaccess FILE --log-format=COMMON -o report.json\`, 1 M file only.`);
+  notes.push(`GoAccess: ${v}, \`goaccess FILE --log-format=COMMON --no-global-config -o report.json\`, 1 M file only.`);
   return 'goaccess';
 }
 
@@ -72,6 +72,8 @@ interface Row {
 
 const fmt = (n: number, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a';
+/** Two decimals, or two significant digits below 0.1 (GoAccess is far below the ceiling). */
+const ratio = (r: number) => (r >= 0.1 ? r.toFixed(2) : r.toPrecision(2));
 const rate = (input: Input, ms: number) => input.lines / (ms / 1000);
 const mb = (kb: number | null) => (kb === null ? 'n/a' : fmt(kb / 1024, 0));
 
@@ -123,6 +125,8 @@ async function main() {
   if (ga) {
     log(`goaccess on ${small.name}`);
     const runs = await repeat(RUNS, [ga, small.path, '--log-format=COMMON', '--no-global-config', '-o', join(DIR, 'goaccess.json')]);
+    const report = JSON.parse(readFileSync(join(DIR, 'goaccess.json'), 'utf8')) as { general?: { valid_requests?: number } };
+    if (report.general?.valid_requests !== small.lines) notes.push(`GoAccess counted ${report.general?.valid_requests} valid requests of ${small.lines}`);
     rows.push({ what: 'GoAccess', input: small, runs, ceiling: ceilings.get(small) });
   }
 
@@ -172,7 +176,7 @@ async function main() {
         input.name,
         fmt(rate(input, best)),
         fmt(rate(input, median(ms))),
-        ceiling ? fmt(rate(input, best) / ceiling, 2) : 'n/a',
+        ceiling ? ratio(rate(input, best) / ceiling) : 'n/a',
         mb(Math.max(...runs.map((r) => r.peakKB ?? 0)) || null),
         fmt(best / 1000, 2),
       ];
