@@ -1,13 +1,13 @@
 /**
  * Bounded heavy-hitters counting (Space-Saving, pruned in batches).
  *
- * Keeps at most 2 × capacity keys. When that fills, the smallest half is evicted and `floor`
- * becomes the largest count evicted so far; a key that enters afterwards starts at `floor`, so a
- * reported count is never below the true one and at most `floor` above it. While nothing has
- * been evicted the counts are exact.
+ * Keeps at most 4 × capacity keys. When that fills, every key not strictly above the
+ * capacity-th largest count is evicted, and `floor` becomes the largest count evicted so far; a
+ * key that enters afterwards starts at `floor`, so a reported count is never below the true one
+ * and at most `floor` above it. While nothing has been evicted the counts are exact.
  */
 export class SpaceSaving {
-  private counts = new Map<string, number>();
+  private readonly counts = new Map<string, number>();
   /** The largest count evicted so far: the most any reported count can be over. */
   floor = 0;
 
@@ -20,7 +20,7 @@ export class SpaceSaving {
       return;
     }
     this.counts.set(key, this.floor + n);
-    if (this.counts.size >= 2 * this.capacity) this.prune();
+    if (this.counts.size >= 4 * this.capacity) this.prune();
   }
 
   addAll(counts: Map<string, number>) {
@@ -37,17 +37,22 @@ export class SpaceSaving {
 
   /** The `n` largest counts, ties broken by key so that output is stable. */
   top(n: number): [string, number][] {
-    return sorted(this.counts).slice(0, n);
+    return [...this.counts]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, n);
   }
 
   private prune() {
-    const entries = sorted(this.counts);
-    const evicted = entries[this.capacity]![1];
+    // The capacity-th largest count, by a native numeric sort of the counts alone.
+    const values = Float64Array.from(this.counts.values()).sort();
+    const keep = values[values.length - this.capacity]!;
+    let evicted = 0;
+    for (const [key, count] of this.counts) {
+      if (count <= keep) {
+        this.counts.delete(key);
+        if (count > evicted) evicted = count;
+      }
+    }
     this.floor = Math.max(this.floor, evicted);
-    this.counts = new Map(entries.slice(0, this.capacity));
   }
-}
-
-function sorted(counts: Map<string, number>): [string, number][] {
-  return [...counts].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }

@@ -46,7 +46,7 @@ describe('section aggregator', () => {
       s.hits = 1003;
       addBatch(i, { segments: [s] }, 0);
     }
-    expect(i.hosts.size).toBeLessThan(2 * TABLE_CAPACITY);
+    expect(i.hosts.size).toBeLessThan(4 * TABLE_CAPACITY);
     const stats = summarize(i, 1, 10);
     expect(stats.approximate).toEqual(['hosts']);
     expect(stats.hosts[0]![0]).toBe('203.0.113.9');
