@@ -4,7 +4,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type ArgsDef, defineCommand } from 'citty';
+import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
 import { UsageError, positiveNumber, readArgs } from '../lib/cli-args';
 import {
@@ -39,10 +39,11 @@ const generateArgs = {
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
-export const generateCommand = defineCommand({
+/** A citty command definition; citty itself is loaded only to render --help. */
+export const generateCommand: CommandDef<any> = {
   meta: { name: 'generate', description: 'Append realistic access-log lines to a file' },
   args: generateArgs,
-});
+};
 
 export interface GenerateOptions {
   file: string;

@@ -3,7 +3,7 @@
  * Arguments → validated config → the root actor; nothing else lives here.
  */
 import * as fs from 'node:fs';
-import { type ArgsDef, defineCommand } from 'citty';
+import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
 import { createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
@@ -30,10 +30,11 @@ const monitorArgs = {
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
-export const monitorCommand = defineCommand({
+/** A citty command definition; citty itself is loaded only to render --help. */
+export const monitorCommand: CommandDef<any> = {
   meta: { name: 'bun run entry.ts', description: 'http-log-monitor: follow HTTP access logs and report their traffic' },
   args: monitorArgs,
-});
+};
 
 export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err'>;
 
