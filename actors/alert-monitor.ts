@@ -46,6 +46,15 @@ export class SecondWindow implements HitWindow {
     return late;
   }
 
+  series(second: number): number[] {
+    const out = new Array<number>(this.size).fill(0);
+    for (let i = 0; i < this.size; i++) {
+      const s = this.seconds[i]!;
+      if (s >= second - this.size && s < second) out[s - (second - this.size)] = this.counts[i]!;
+    }
+    return out;
+  }
+
   hitsBefore(second: number): number {
     let hits = 0;
     for (let i = 0; i < this.size; i++) {
@@ -74,6 +83,15 @@ export function countLate(batch: Batch, nowMs: number, windowSeconds: number): n
 /** The alert statechart wired to the reporter (systemId `reporter`). */
 export const alertMonitor = alertMachine.provide({
   actions: {
+    reportSample: sendTo(
+      ({ system }) => system.get('reporter'),
+      ({ context }): ReporterMessage => ({
+        type: 'window',
+        at: context.at,
+        hits: context.hits,
+        series: context.hitWindow.series(context.at / 1000),
+      }),
+    ),
     announceAlert: sendTo(
       ({ system }) => system.get('reporter'),
       ({ context }): ReporterMessage => ({ type: 'alert', alert: alertEvent(context) }),

@@ -71,12 +71,19 @@ export interface RecoveryEvent extends AlertEvent {
   since: number;
 }
 
-/** aggregator / alert monitor / anyone → reporter. */
+/** aggregator / alert monitor / parser / the terminal edge → reporter. */
 export type ReporterMessage =
   | { type: 'stats'; stats: IntervalStats }
   | { type: 'alert'; alert: AlertEvent }
   | { type: 'recovered'; recovery: RecoveryEvent }
-  | { type: 'notice'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'notice'; level: 'info' | 'warn' | 'error'; message: string }
+  /** Every evaluation (1 s): the window's hits and its per-second series, oldest first. */
+  | { type: 'window'; at: number; hits: number; series: number[] }
+  /** Replay progress: bytes and lines read since the last report. */
+  | { type: 'progress'; bytes: number; lines: number }
+  /** Keys and terminal events, from the edge: pause/resume the redraw, redraw after a resize. */
+  | { type: 'pause' }
+  | { type: 'redraw' };
 
 export function emptySegment(second: number): Segment {
   return {

@@ -16,6 +16,8 @@ export interface HitWindow {
   record(batch: Batch, nowMs: number): number;
   /** Hits in the W whole seconds before `second`: [second - W, second). */
   hitsBefore(second: number): number;
+  /** Hits of each of those seconds, oldest first. */
+  series(second: number): number[];
 }
 
 export interface AlertInput {
@@ -39,7 +41,8 @@ export interface AlertContext extends AlertInput {
 export type AlertMachineEvent = { type: 'batch'; batch: Batch };
 export type AlertEmitted =
   | { type: 'alert'; alert: AlertEvent }
-  | { type: 'recovered'; recovery: RecoveryEvent };
+  | { type: 'recovered'; recovery: RecoveryEvent }
+  | { type: 'sample'; at: number; hits: number; series: number[] };
 
 /**
  * hits > threshold × W, exactly: the threshold is taken as the decimal the user wrote
@@ -85,6 +88,13 @@ export const alertMachine = setup({
       const second = Math.floor(context.now() / 1000);
       return { at: second * 1000, hits: context.hitWindow.hitsBefore(second) };
     }),
+    /** Tells whoever watches (a dashboard) what the window holds; no effect on the state. */
+    reportSample: emit(({ context }) => ({
+      type: 'sample' as const,
+      at: context.at,
+      hits: context.hits,
+      series: context.hitWindow.series(context.at / 1000),
+    })),
     markAlertStart: assign({ since: ({ context }) => context.at }),
     announceAlert: emit(({ context }) => ({
       type: 'alert' as const,
@@ -105,7 +115,7 @@ export const alertMachine = setup({
   states: {
     normal: {
       after: {
-        evaluateEvery: { target: 'normal', reenter: true, actions: 'sampleWindow' },
+        evaluateEvery: { target: 'normal', reenter: true, actions: ['sampleWindow', 'reportSample'] },
       },
       always: {
         guard: 'overThreshold',
@@ -115,7 +125,7 @@ export const alertMachine = setup({
     },
     alerting: {
       after: {
-        evaluateEvery: { target: 'alerting', reenter: true, actions: 'sampleWindow' },
+        evaluateEvery: { target: 'alerting', reenter: true, actions: ['sampleWindow', 'reportSample'] },
       },
       always: {
         guard: 'atOrBelowThreshold',

@@ -21,13 +21,18 @@ function scenario({ threshold = 10, window = 120 } = {}) {
     clock,
     input: { threshold, windowSeconds: window, hitWindow: new SecondWindow(window), now: () => clock.now() },
   });
-  const events: AlertEmitted[] = [];
-  actor.on('*', (e) => events.push(e as AlertEmitted));
+  type Transition = Exclude<AlertEmitted, { type: 'sample' }>;
+  const events: Transition[] = [];
+  const samples: Extract<AlertEmitted, { type: 'sample' }>[] = [];
+  actor.on('alert', (e) => events.push(e));
+  actor.on('recovered', (e) => events.push(e));
+  actor.on('sample', (e) => samples.push(e));
   actor.start();
   let peak = 0;
   const second = () => Math.floor(clock.now() / 1000);
   return {
     events,
+    samples,
     actor,
     peak: () => peak,
     /** The lines of the current second arrive, then the clock moves on one second. */
@@ -47,7 +52,7 @@ function scenario({ threshold = 10, window = 120 } = {}) {
   };
 }
 
-const secondsAfterStart = (e: AlertEmitted) =>
+const secondsAfterStart = (e: Exclude<AlertEmitted, { type: 'sample' }>) =>
   ((e.type === 'alert' ? e.alert.at : e.recovery.at) / 1000) - START;
 
 describe('alert statechart (W=120, T=10)', () => {
@@ -183,6 +188,22 @@ describe('alert statechart, other settings', () => {
     clock.increment(600);
     expect(actor.getSnapshot().value).toBe('alerting');
     expect(actor.getSnapshot().context.at).toBe((START + 1) * 1000);
+  });
+});
+
+describe('window samples (for a dashboard)', () => {
+  test('every evaluation reports the hits and the per-second series of the window, oldest first', () => {
+    const s = scenario({ window: 5 });
+    s.tick(3);
+    s.tick(0);
+    s.tick(7);
+    const last = s.samples.at(-1)!;
+    expect(s.samples.length).toBe(3);
+    expect(last.at).toBe((START + 3) * 1000);
+    expect(last.series).toEqual([0, 0, 3, 0, 7]);
+    expect(last.hits).toBe(10);
+    s.ticks(3);
+    expect(s.samples.at(-1)!.series).toEqual([0, 7, 0, 0, 0]);
   });
 });
 
