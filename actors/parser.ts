@@ -4,7 +4,7 @@
  */
 import { fromCallback } from 'xstate';
 import { ClfScanner } from './clf-scanner';
-import type { Batch, ChunkMessage, EndMessage } from './messages';
+import type { Batch, ChunkMessage, EndMessage, ReporterMessage } from './messages';
 
 export type TimeSource = 'log' | 'arrival';
 
@@ -17,6 +17,8 @@ export interface ParserInput {
   now: () => number;
   /** Told the running total of hits after each batch has been delivered (latency benchmark). */
   probe?: (hits: number) => void;
+  /** Tell the reporter how many bytes and lines each chunk held (a replay's progress line). */
+  progress?: boolean;
 }
 
 /** Every line counts at `second`, whatever its timestamp says. */
@@ -44,6 +46,11 @@ export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
       if (input.probe) {
         for (const s of batch.segments) total += s.hits;
         input.probe(total);
+      }
+      if (input.progress) {
+        let lines = 0;
+        for (const s of batch.segments) lines += s.hits + s.invalid;
+        system.get('reporter')?.send({ type: 'progress', bytes: message.bytes.length, lines } satisfies ReporterMessage);
       }
     });
   },

@@ -2,9 +2,14 @@
  * stats and alerts → text: human lines through consola, or NDJSON with `--json`.
  * Report lines go to stdout; notices (diagnostics) go to stderr, in both modes.
  */
+import * as ansi from 'ansi-escapes';
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
+import { bytesText, duration, localIso } from '../lib/format';
+import { type DashboardSnapshot, renderDashboard } from './dashboard';
 import type { AlertEvent, IntervalStats, RecoveryEvent, ReporterMessage } from './messages';
+
+export { bytesText, duration, localIso };
 
 export interface ReporterInput {
   json: boolean;
@@ -12,33 +17,30 @@ export interface ReporterInput {
   quiet?: boolean;
   out: (line: string) => void;
   err: (line: string) => void;
+  /** A full-screen view instead of lines (a terminal, following). */
+  dashboard?: DashboardOptions;
+  /** A progress line on stderr (a replay, stderr a terminal). */
+  progress?: ProgressOptions;
 }
 
-/** `2026-01-01T10:00:00+01:00`: local time with its offset, for people. */
-export function localIso(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(Math.abs(n)).padStart(2, '0');
-  const offset = -d.getTimezoneOffset();
-  const sign = offset >= 0 ? '+' : '-';
-  return (
-    `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` +
-    `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}` +
-    `${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
-  );
+export interface DashboardOptions {
+  files: string[];
+  threshold: number;
+  windowSeconds: number;
+  startedAt: number;
+  now: () => number;
+  color: boolean;
+  /** Raw writes to the terminal, and its size. */
+  write: (text: string) => void;
+  size: () => { columns: number; rows: number };
+}
+
+export interface ProgressOptions {
+  totalBytes: number;
+  write: (text: string) => void;
 }
 
 const utcIso = (ms: number) => new Date(ms).toISOString();
-
-/** `4m 19s`, `1h 02m 00s`, `45s`. */
-export function duration(seconds: number): string {
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (h > 0) return `${h}h ${pad(m)}m ${pad(s % 60)}s`;
-  if (m > 0) return `${m}m ${pad(s % 60)}s`;
-  return `${s}s`;
-}
 
 export function alertMessage(a: AlertEvent): string {
   return `High traffic generated an alert - hits = ${a.hits}, triggered at ${localIso(a.at)}`;
@@ -49,16 +51,6 @@ export function recoveryMessage(r: RecoveryEvent): string {
     `High traffic alert recovered - hits = ${r.hits}, recovered at ${localIso(r.at)}` +
     ` (alert lasted ${duration((r.at - r.since) / 1000)})`
   );
-}
-
-export function bytesText(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
 }
 
 const list = (pairs: [string, number][], n: number) =>
@@ -166,9 +158,14 @@ export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): Consola
 }
 
 export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
+  if (input.dashboard) return dashboardReporter(input, input.dashboard, receive);
   const output = createOutput(input);
+  const progress = input.progress ? progressLine(input.progress) : null;
   receive((message) => {
     switch (message.type) {
+      case 'progress':
+        progress?.add(message.bytes, message.lines);
+        break;
       case 'stats':
         if (input.quiet || (!input.json && isEmptyEnd(message.stats))) break;
         output.log(input.json ? statsJson(message.stats) : statsText(message.stats));
@@ -184,4 +181,114 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
         break;
     }
   });
+  return () => progress?.clear();
 });
+
+/** `12.3 MB of 80.0 MB (15%) · 3.1 M lines/s · 2s left`, redrawn in place at most 5 times a second. */
+function progressLine(o: ProgressOptions) {
+  const started = Date.now();
+  let bytes = 0;
+  let lines = 0;
+  let shown = 0;
+  let visible = false;
+  return {
+    add(b: number, l: number) {
+      bytes += b;
+      lines += l;
+      const now = Date.now();
+      if (now - shown < 200) return;
+      shown = now;
+      const seconds = Math.max(0.001, (now - started) / 1000);
+      const left = ((o.totalBytes - bytes) / (bytes / seconds)) | 0;
+      const share = o.totalBytes > 0 ? ` (${((100 * bytes) / o.totalBytes).toFixed(0)}%)` : '';
+      o.write(
+        `\r${bytesText(bytes)} of ${bytesText(o.totalBytes)}${share} · ` +
+          `${(lines / seconds / 1e6).toFixed(2)} M lines/s · ${duration(Math.max(0, left))} left${ansi.eraseEndLine}`,
+      );
+      visible = true;
+    },
+    clear() {
+      if (visible) o.write(`\r${ansi.eraseEndLine}`);
+    },
+  };
+}
+
+/** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
+function dashboardReporter(
+  input: ReporterInput,
+  o: DashboardOptions,
+  receive: (listener: (message: ReporterMessage) => void) => void,
+) {
+  const snapshot: DashboardSnapshot = {
+    files: o.files,
+    startedAt: o.startedAt,
+    now: o.now(),
+    threshold: o.threshold,
+    windowSeconds: o.windowSeconds,
+    windowHits: 0,
+    series: [],
+    state: 'normal',
+    since: null,
+    last: null,
+    history: [],
+    notice: null,
+    paused: false,
+    color: o.color,
+  };
+  const draw = () => {
+    snapshot.now = o.now();
+    const { columns, rows } = o.size();
+    const lines = renderDashboard(snapshot, columns, rows);
+    o.write(
+      ansi.beginSynchronizedOutput +
+        ansi.cursorTo(0, 0) +
+        lines.join(`${ansi.eraseEndLine}\n`) +
+        ansi.eraseEndLine +
+        ansi.eraseDown +
+        ansi.endSynchronizedOutput,
+    );
+  };
+  o.write(ansi.enterAlternativeScreen + ansi.cursorHide);
+  draw();
+  receive((message) => {
+    switch (message.type) {
+      case 'window':
+        snapshot.windowHits = message.hits;
+        snapshot.series = message.series;
+        break;
+      case 'stats':
+        snapshot.last = message.stats;
+        break;
+      case 'alert':
+        snapshot.state = 'alerting';
+        snapshot.since = message.alert.at;
+        snapshot.history.unshift({ type: 'alert', at: message.alert.at, message: alertMessage(message.alert) });
+        break;
+      case 'recovered':
+        snapshot.state = 'normal';
+        snapshot.since = null;
+        snapshot.history.unshift({
+          type: 'recovered',
+          at: message.recovery.at,
+          message: recoveryMessage(message.recovery),
+        });
+        break;
+      case 'notice':
+        snapshot.notice = `${message.level === 'info' ? '' : `${message.level}: `}${message.message}`;
+        break;
+      case 'pause':
+        snapshot.paused = !snapshot.paused;
+        break;
+      case 'redraw':
+      case 'progress':
+        break;
+    }
+    if (!snapshot.paused || message.type === 'pause' || message.type === 'redraw') draw();
+  });
+  return () => {
+    // Back to the normal screen; what the run said stays in the scrollback.
+    o.write(ansi.exitAlternativeScreen + ansi.cursorShow);
+    for (const h of [...snapshot.history].reverse()) input.out(h.message);
+    if (snapshot.last) input.out(statsText(snapshot.last));
+  };
+}

@@ -5,16 +5,17 @@
 import * as fs from 'node:fs';
 import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
-import { createActor, SimulatedClock } from 'xstate';
+import * as ansi from 'ansi-escapes';
+import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
 import { reason } from '../actors/file-follower';
 import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
-import { writeLine } from '../lib/write-line';
+import { write, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
 export const USAGE =
   'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
-  '[--replay] [--json] [--quiet] [--time-source log|arrival]';
+  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival]';
 
 const monitorArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; - is standard input (default /tmp/access.log)' },
@@ -24,6 +25,8 @@ const monitorArgs = {
   replay: { type: 'boolean', description: 'Read the files from start to end with their own timestamps as the clock, then exit' },
   json: { type: 'boolean', description: 'One JSON object per line (NDJSON) on stdout' },
   quiet: { type: 'boolean', description: 'Print only alerts and recoveries' },
+  plain: { type: 'boolean', description: 'Lines of text even on a terminal (no full-screen dashboard)' },
+  color: { type: 'boolean', default: true, description: 'Colours on a terminal (--no-color, or NO_COLOR, for none)' },
   'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
   'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked' },
   watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
@@ -36,7 +39,10 @@ export const monitorCommand: CommandDef<any> = {
   args: monitorArgs,
 };
 
-export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err'>;
+export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
+  plain: boolean;
+  color: boolean;
+};
 
 /** Reads and validates the raw arguments; `null` means --help. Throws `UsageError`. */
 export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
@@ -61,6 +67,8 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     pollMs: positiveNumber(args['poll-ms'], '--poll-ms'),
     watch: Boolean(args.watch),
     limit: 10,
+    plain: Boolean(args.plain),
+    color: Boolean(args.color) && !process.env.NO_COLOR,
   };
 }
 
@@ -85,10 +93,16 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     clock = sim;
     now = () => sim.now();
   }
+  const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
+  const screen = dashboard ? terminalScreen(options.color) : undefined;
+  const progress =
+    options.mode === 'replay' && process.stderr.isTTY === true
+      ? { totalBytes: options.paths.reduce((n, p) => n + fs.statSync(p).size, 0), write: (t: string) => write(2, t) }
+      : undefined;
   const actor = createActor(monitorMachine, {
     ...(clock ? { clock } : {}),
     systemId: 'monitor',
-    input: { ...options, now, clock, out, err, probe: latencyProbe() },
+    input: { ...options, now, clock, out, err, probe: latencyProbe(), screen, progress },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({
@@ -99,14 +113,62 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
       },
     });
   });
-  const stop = () => actor.send({ type: 'stop' });
+  let keys: (() => void) | undefined;
+  // The terminal leaves raw mode before the final lines are printed, so that they print as lines.
+  const stop = () => {
+    keys?.();
+    keys = undefined;
+    actor.send({ type: 'stop' });
+  };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   actor.start();
+  if (screen) keys = listenToKeys(actor, stop);
   const code = await done;
+  keys?.();
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   return code;
+}
+
+/** The terminal the dashboard draws on; whatever happens, the screen is given back on exit. */
+function terminalScreen(color: boolean) {
+  let active = false; // on the alternate screen
+  process.on('exit', () => {
+    if (active) write(1, ansi.exitAlternativeScreen + ansi.cursorShow);
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+  });
+  return {
+    color,
+    write: (text: string) => {
+      if (text.includes(ansi.enterAlternativeScreen)) active = true;
+      if (text.includes(ansi.exitAlternativeScreen)) active = false;
+      write(1, text);
+    },
+    size: () => ({ columns: process.stdout.columns || 80, rows: process.stdout.rows || 24 }),
+  };
+}
+
+/** q or Ctrl-C quits, p pauses the redraw, a resize redraws. Returns what undoes it. */
+function listenToKeys(actor: Actor<typeof monitorMachine>, stop: () => void): () => void {
+  const reporter = () => actor.system.get('reporter');
+  const redraw = () => reporter()?.send({ type: 'redraw' });
+  process.stdout.on('resize', redraw);
+  if (!process.stdin.isTTY) return () => process.stdout.off('resize', redraw);
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  const onKey = (data: Buffer) => {
+    const key = data.toString();
+    if (key === 'q' || key === 'Q' || key === '\u0003') stop();
+    else if (key === 'p' || key === 'P') reporter()?.send({ type: 'pause' });
+  };
+  process.stdin.on('data', onKey);
+  return () => {
+    process.stdin.off('data', onKey);
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
+    process.stdout.off('resize', redraw);
+  };
 }
 
 /**

@@ -5,7 +5,12 @@ import * as fs from 'node:fs';
  * through a pipe, `tee` or into a file is there as soon as it is printed.
  */
 export function writeLine(fd: number, text: string) {
-  let bytes = Buffer.from(`${text}\n`);
+  write(fd, `${text}\n`);
+}
+
+/** Writes text as it is, at once (escape codes for a terminal, in order with the lines). */
+export function write(fd: number, text: string) {
+  let bytes = Buffer.from(text);
   while (bytes.length > 0) {
     try {
       bytes = bytes.subarray(fs.writeSync(fd, bytes));

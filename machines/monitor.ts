@@ -10,7 +10,7 @@ import { alertMonitor, SecondWindow } from '../actors/alert-monitor';
 import type { FlushMessage } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
 import { replayClock } from '../actors/replay-clock';
-import { reporter } from '../actors/reporter';
+import { type DashboardOptions, type ProgressOptions, reporter } from '../actors/reporter';
 import { sectionAggregator } from '../actors/section-aggregator';
 import { tailer } from '../actors/tailer';
 
@@ -35,6 +35,10 @@ export interface MonitorInput {
   limit: number;
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
   probe?: (hits: number) => void;
+  /** A terminal to draw the dashboard on (following, stdout a terminal, not --plain). */
+  screen?: Pick<DashboardOptions, 'write' | 'size' | 'color'>;
+  /** A progress line during a replay (stderr a terminal). */
+  progress?: ProgressOptions;
 }
 
 export interface MonitorContext extends MonitorInput {
@@ -71,7 +75,21 @@ export const monitorMachine = setup({
       enqueue.spawnChild('reporter', {
         id: 'reporter',
         systemId: 'reporter',
-        input: { json: c.json, quiet: c.quiet, out: c.out, err: c.err },
+        input: {
+          json: c.json,
+          quiet: c.quiet,
+          out: c.out,
+          err: c.err,
+          progress: c.progress,
+          dashboard: c.screen && {
+            ...c.screen,
+            files: c.paths,
+            threshold: c.threshold,
+            windowSeconds: c.windowSeconds,
+            startedAt: c.startedAt,
+            now: c.now,
+          },
+        },
       });
       enqueue.spawnChild('sectionAggregator', {
         id: 'aggregator',
@@ -115,6 +133,7 @@ export const monitorMachine = setup({
           timeSource: c.timeSource,
           now: c.now,
           probe: c.probe,
+          progress: Boolean(c.progress),
         },
       });
       enqueue.spawnChild('tailer', {

@@ -1,0 +1,128 @@
+/**
+ * The full-screen view, as a pure function from a snapshot to lines of text that fit a given
+ * width and height. The reporter keeps the snapshot and writes the lines; nothing here touches
+ * the terminal, so it is tested with plain strings.
+ */
+import cliTruncate from 'cli-truncate';
+import { createColors } from 'picocolors';
+import stringWidth from 'string-width';
+import type { IntervalStats } from './messages';
+import { bytesText, duration, localIso } from '../lib/format';
+
+export interface HistoryEntry {
+  type: 'alert' | 'recovered';
+  at: number;
+  message: string;
+}
+
+export interface DashboardSnapshot {
+  files: string[];
+  startedAt: number;
+  now: number;
+  threshold: number;
+  windowSeconds: number;
+  /** Hits in the window at the last evaluation. */
+  windowHits: number;
+  /** Hits of each second of the window, oldest first. */
+  series: number[];
+  state: 'normal' | 'alerting';
+  /** When the current alert began, ms. */
+  since: number | null;
+  last: IntervalStats | null;
+  /** Every alert and recovery of the run, newest first. */
+  history: HistoryEntry[];
+  /** The last diagnostic (a file it waits for, a read error), shown above the keys. */
+  notice: string | null;
+  paused: boolean;
+  color: boolean;
+}
+
+const BARS = '▁▂▃▄▅▆▇█';
+
+/** A sparkline of `values` in at most `width` cells (adjacent values summed when it must shrink). */
+export function sparkline(values: number[], width: number): string {
+  if (width <= 0 || values.length === 0) return '';
+  const per = Math.ceil(values.length / width);
+  const cells: number[] = [];
+  for (let i = 0; i < values.length; i += per) cells.push(values.slice(i, i + per).reduce((a, b) => a + b, 0));
+  const max = Math.max(...cells);
+  return cells.map((v) => (max === 0 || v === 0 ? ' ' : BARS[Math.min(7, Math.floor((v / max) * 7.999))])).join('');
+}
+
+/** `[██████░░░░]` filled to `ratio` (capped at 1) in `width` cells. */
+export function bar(ratio: number, width: number): string {
+  const inner = Math.max(0, width - 2);
+  const full = Math.round(Math.min(1, Math.max(0, ratio)) * inner);
+  return `[${'█'.repeat(full)}${'░'.repeat(inner - full)}]`;
+}
+
+const clock = (ms: number) => localIso(ms).slice(11, 19);
+const pairs = (list: [string, number][], n: number) =>
+  list.length === 0 ? '-' : list.slice(0, n).map(([k, v]) => `${k} ${v}`).join(' · ');
+
+/** The lines of the dashboard: exactly `height` of them (or fewer when there is less to say), none wider than `width`. */
+export function renderDashboard(s: DashboardSnapshot, width: number, height: number): string[] {
+  const c = createColors(s.color);
+  const rule = (title: string) => c.dim(`─ ${title} ${'─'.repeat(Math.max(0, width - stringWidth(title) - 3))}`);
+  const average = s.windowHits / s.windowSeconds;
+  const lines: string[] = [];
+
+  const title = `${c.bold('http-log-monitor')} · ${s.files.join(', ')} · up ${duration((s.now - s.startedAt) / 1000)}`;
+  const right = `${clock(s.now)}${s.paused ? c.yellow(' (paused)') : ''}`;
+  const gap = Math.max(1, width - stringWidth(title) - stringWidth(right));
+  lines.push(`${title}${' '.repeat(gap)}${right}`);
+
+  const state =
+    s.state === 'alerting'
+      ? c.bold(c.red(`● HIGH TRAFFIC ALERT since ${clock(s.since ?? s.now)} (${duration((s.now - (s.since ?? s.now)) / 1000)})`))
+      : c.green('● normal');
+  lines.push(`State    ${state}`);
+  const now = s.series.at(-1) ?? 0;
+  lines.push(
+    `Rate     ${now} req/s last second · window average ${average.toFixed(2)} req/s · threshold ${s.threshold} req/s`,
+  );
+  const ratio = average / s.threshold;
+  const colorBar = ratio > 1 ? c.red : ratio > 0.8 ? c.yellow : c.green;
+  lines.push(
+    `Average  ${colorBar(bar(ratio, Math.min(42, Math.max(12, width - 40))))} ${(ratio * 100).toFixed(0)}% of threshold ` +
+      `(${s.windowHits} hits in ${s.windowSeconds} s)`,
+  );
+  const sparkWidth = Math.max(1, Math.min(s.series.length, width - 9));
+  lines.push(`Req/s    ${c.cyan(sparkline(s.series, sparkWidth))}`);
+
+  const l = s.last;
+  if (l) {
+    const seconds = (l.end - l.start) / 1000;
+    lines.push(rule(`last interval ${clock(l.start)} → ${clock(l.end)}`));
+    lines.push(
+      `Hits     ${l.hits} · ${(seconds > 0 ? l.hits / seconds : 0).toFixed(1)} req/s · ${bytesText(l.bytes)} · ` +
+        `invalid ${l.invalid} · late ${l.late}`,
+    );
+    const st = l.status;
+    lines.push(
+      `Status   2xx ${st['2xx']} · 3xx ${st['3xx']} · ${c.yellow(`4xx ${st['4xx']}`)} · ${c.red(`5xx ${st['5xx']}`)}`,
+    );
+    const approx = (t: string) => (l.approximate.includes(t) ? '≈ ' : '');
+    lines.push(`Sections ${approx('sections')}${pairs(l.sections, 8)}`);
+    lines.push(`Methods  ${approx('methods')}${pairs(l.methods, 6)}`);
+    lines.push(`Users    ${approx('users')}${pairs(l.users, 6)}`);
+    lines.push(`Hosts    ${approx('hosts')}${pairs(l.hosts, 6)}`);
+  } else {
+    lines.push(rule('last interval'));
+    lines.push(c.dim('waiting for the first interval to close…'));
+  }
+
+  const footer = c.dim('q quit · p pause');
+  const notice = s.notice ? [c.yellow(s.notice)] : [];
+  const room = Math.max(0, height - lines.length - 2 - notice.length);
+  lines.push(rule(`alert history (${s.history.length})`));
+  if (s.history.length === 0) {
+    if (room > 0) lines.push(c.dim('no alerts yet'));
+  } else {
+    for (const h of s.history.slice(0, room)) {
+      lines.push(h.type === 'alert' ? c.red(h.message) : c.green(h.message));
+    }
+  }
+  lines.push(...notice, footer);
+  return lines.slice(0, Math.max(1, height)).map((line) => cliTruncate(line, Math.max(1, width)));
+}
