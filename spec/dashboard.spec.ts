@@ -1,0 +1,120 @@
+import { describe, expect, test } from 'bun:test';
+import stringWidth from 'string-width';
+import { bar, type DashboardSnapshot, renderDashboard, sparkline } from '../actors/dashboard';
+import type { IntervalStats } from '../actors/messages';
+
+const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+
+const last: IntervalStats = {
+  start: T - 10_000,
+  end: T,
+  hits: 250,
+  invalid: 3,
+  late: 1,
+  sections: [['/api', 93], ['/pages', 47], ['/report', 28]],
+  users: [['alice', 11]],
+  hosts: [['127.0.0.1', 64], ['10.0.0.12', 46]],
+  methods: [['GET', 210], ['POST', 21]],
+  status: { '1xx': 0, '2xx': 194, '3xx': 25, '4xx': 28, '5xx': 3, other: 0 },
+  bytes: 1_800_000,
+  approximate: [],
+  final: false,
+};
+
+function snapshot(over: Partial<DashboardSnapshot> = {}): DashboardSnapshot {
+  return {
+    files: ['/tmp/access.log'],
+    startedAt: T - 125_000,
+    now: T,
+    threshold: 10,
+    windowSeconds: 120,
+    windowHits: 1476,
+    series: Array.from({ length: 120 }, (_, i) => (i < 60 ? 5 : 20)),
+    state: 'alerting',
+    since: T - 30_000,
+    last,
+    history: [
+      { type: 'alert', at: T - 30_000, message: 'High traffic generated an alert - hits = 1201, triggered at 2026-01-01T11:59:30+00:00' },
+      { type: 'recovered', at: T - 100_000, message: 'High traffic alert recovered - hits = 1200, recovered at 2026-01-01T11:58:20+00:00 (alert lasted 1m 00s)' },
+      { type: 'alert', at: T - 160_000, message: 'High traffic generated an alert - hits = 1300, triggered at 2026-01-01T11:57:20+00:00' },
+    ],
+    notice: null,
+    paused: false,
+    color: false,
+    ...over,
+  };
+}
+
+describe('dashboard', () => {
+  test('shows the file, the alert state, the average against the threshold, the last interval and the history', () => {
+    const text = renderDashboard(snapshot(), 120, 40).join('\n');
+    expect(text).toContain('/tmp/access.log');
+    expect(text).toContain('up 2m 05s');
+    expect(text).toContain('HIGH TRAFFIC ALERT since');
+    expect(text).toContain('(30s)');
+    expect(text).toContain('window average 12.30 req/s · threshold 10 req/s');
+    expect(text).toContain('123% of threshold (1476 hits in 120 s)');
+    expect(text).toContain('Sections /api 93 · /pages 47 · /report 28');
+    expect(text).toContain('invalid 3 · late 1');
+    expect(text).toContain('alert history (3)');
+    // newest first
+    const first = text.indexOf('hits = 1201');
+    const second = text.indexOf('recovered - hits = 1200');
+    const third = text.indexOf('hits = 1300');
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(second);
+    expect(second).toBeLessThan(third);
+  });
+
+  test('normal state and no alerts yet', () => {
+    const text = renderDashboard(snapshot({ state: 'normal', since: null, history: [], last: null }), 100, 30).join('\n');
+    expect(text).toContain('● normal');
+    expect(text).not.toContain('HIGH TRAFFIC');
+    expect(text).toContain('no alerts yet');
+    expect(text).toContain('waiting for the first interval');
+  });
+
+  for (const [width, height] of [[120, 40], [80, 24], [50, 14], [30, 8]] as const) {
+    test(`fits ${width}×${height}: no line wider, no more lines`, () => {
+      const lines = renderDashboard(snapshot({ color: true }), width, height);
+      expect(lines.length).toBeLessThanOrEqual(height);
+      for (const line of lines) expect(stringWidth(line)).toBeLessThanOrEqual(width);
+    });
+  }
+
+  test('a short screen keeps the newest alerts and the keys line', () => {
+    const lines = renderDashboard(snapshot(), 120, 16);
+    const text = lines.join('\n');
+    expect(text).toContain('hits = 1201');
+    expect(text).not.toContain('hits = 1300');
+    expect(lines.at(-1)).toContain('q quit · p pause');
+  });
+
+  test('colours only when asked', () => {
+    expect(renderDashboard(snapshot({ color: false }), 100, 30).join('')).not.toContain('\x1b[');
+    expect(renderDashboard(snapshot({ color: true }), 100, 30).join('')).toContain('\x1b[31m');
+  });
+
+  test('paused, approximate tables and a notice are said', () => {
+    const text = renderDashboard(
+      snapshot({ paused: true, last: { ...last, approximate: ['hosts'] }, notice: 'waiting for /tmp/b.log to appear' }),
+      120,
+      40,
+    ).join('\n');
+    expect(text).toContain('(paused)');
+    expect(text).toContain('Hosts    ≈ 127.0.0.1 64');
+    expect(text).toContain('waiting for /tmp/b.log to appear');
+  });
+
+  test('sparkline scales to the largest value and shrinks by summing neighbours', () => {
+    expect(sparkline([0, 1, 2, 4, 8], 5)).toBe(' ▁▂▄█');
+    expect(sparkline([1, 1, 1, 1, 4, 4], 3)).toBe('▂▂█');
+    expect(sparkline([0, 0], 2)).toBe('  ');
+  });
+
+  test('bar fills to the ratio and stops at full', () => {
+    expect(bar(0.5, 12)).toBe('[█████░░░░░]');
+    expect(bar(3, 6)).toBe('[████]');
+    expect(bar(0, 4)).toBe('[░░]');
+  });
+});
