@@ -39,13 +39,17 @@ export interface DashboardSnapshot {
 
 const BARS = '▁▂▃▄▅▆▇█';
 
-/** A sparkline of `values` in at most `width` cells (adjacent values summed when it must shrink). */
-export function sparkline(values: number[], width: number): string {
+/**
+ * A sparkline of `values` in at most `width` cells (adjacent values summed when it must shrink),
+ * scaled to the largest cell or to `reference` per value (the threshold), whichever is larger, so
+ * that a quiet log draws low bars rather than a wall.
+ */
+export function sparkline(values: number[], width: number, reference = 0): string {
   if (width <= 0 || values.length === 0) return '';
   const per = Math.ceil(values.length / width);
   const cells: number[] = [];
   for (let i = 0; i < values.length; i += per) cells.push(values.slice(i, i + per).reduce((a, b) => a + b, 0));
-  const max = Math.max(...cells);
+  const max = Math.max(...cells, reference * per);
   return cells.map((v) => (max === 0 || v === 0 ? ' ' : BARS[Math.min(7, Math.floor((v / max) * 7.999))])).join('');
 }
 
@@ -88,7 +92,7 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
       `(${s.windowHits} hits in ${s.windowSeconds} s)`,
   );
   const sparkWidth = Math.max(1, Math.min(s.series.length, width - 9));
-  lines.push(`Req/s    ${c.cyan(sparkline(s.series, sparkWidth))}`);
+  lines.push(`Req/s    ${c.cyan(sparkline(s.series, sparkWidth, s.threshold))}`);
 
   const l = s.last;
   if (l) {

@@ -110,6 +110,9 @@ describe('dashboard', () => {
     expect(sparkline([0, 1, 2, 4, 8], 5)).toBe(' ▁▂▄█');
     expect(sparkline([1, 1, 1, 1, 4, 4], 3)).toBe('▂▂█');
     expect(sparkline([0, 0], 2)).toBe('  ');
+    // Below the reference (the threshold), bars are drawn against it: a quiet log stays low.
+    expect(sparkline([2, 2, 2], 3, 10)).toBe('▂▂▂');
+    expect(sparkline([5, 10, 20], 3, 10)).toBe('▂▄█');
   });
 
   test('bar fills to the ratio and stops at full', () => {

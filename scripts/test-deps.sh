@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# What the test suite needs beyond npm packages: tmux (the dashboard under a real terminal).
+# Installed from Debian's packages when missing and we may (root); otherwise say what to install.
+set -u
+missing=()
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test-deps: installing ${missing[*]} (apt-get)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >/dev/null 2>&1 \
+    || { echo "test-deps: apt-get install ${missing[*]} failed"; exit 1; }
+else
+  echo "test-deps: the tests need ${missing[*]}: sudo apt-get install ${missing[*]}"
+  exit 1
+fi
