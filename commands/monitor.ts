@@ -15,7 +15,7 @@ import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
 export const USAGE =
   'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
-  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival]';
+  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]]';
 
 const monitorArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; - is standard input (default /tmp/access.log)' },
@@ -27,6 +27,8 @@ const monitorArgs = {
   quiet: { type: 'boolean', description: 'Print only alerts and recoveries' },
   plain: { type: 'boolean', description: 'Lines of text even on a terminal (no full-screen dashboard)' },
   color: { type: 'boolean', default: true, description: 'Colours on a terminal (--no-color, or NO_COLOR, for none)' },
+  inspect: { type: 'boolean', description: 'Serve a live page of the alert statechart on 127.0.0.1 (URL on stderr)' },
+  'inspect-port': { type: 'string', default: '0', valueHint: 'PORT', description: 'Port of the --inspect page (0: any free port)' },
   'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
   'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked' },
   watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
@@ -42,6 +44,8 @@ export const monitorCommand: CommandDef<any> = {
 export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
   plain: boolean;
   color: boolean;
+  inspect: boolean;
+  inspectPort: number;
 };
 
 /** Reads and validates the raw arguments; `null` means --help. Throws `UsageError`. */
@@ -69,7 +73,16 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     limit: 10,
     plain: Boolean(args.plain),
     color: Boolean(args.color) && !process.env.NO_COLOR,
+    inspect: Boolean(args.inspect),
+    inspectPort: port(args['inspect-port']),
   };
+}
+
+function port(value: unknown): number {
+  const text = String(value);
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 0 && n <= 65535)) throw new UsageError(`--inspect-port must be a port number (0-65535), got '${text}'`);
+  return n;
 }
 
 /** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
@@ -99,8 +112,11 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     options.mode === 'replay' && process.stderr.isTTY === true
       ? { totalBytes: options.paths.reduce((n, p) => n + fs.statSync(p).size, 0), write: (t: string) => write(2, t) }
       : undefined;
+  const inspector = options.inspect ? await openInspector(options) : undefined;
+  if (inspector) err(`inspector: ${inspector.url}`);
   const actor = createActor(monitorMachine, {
     ...(clock ? { clock } : {}),
+    ...(inspector ? { inspect: inspector.observe } : {}),
     systemId: 'monitor',
     input: { ...options, now, clock, out, err, probe: latencyProbe(), screen, progress },
   });
@@ -128,7 +144,37 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   keys?.();
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
+  if (inspector) {
+    if (options.mode === 'replay') {
+      // The replay is over in a moment; the page stays up to be looked at.
+      err(`replay finished; the inspector stays at ${inspector.url} until Ctrl-C`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    }
+    inspector.stop();
+  }
   return code;
+}
+
+async function openInspector(options: MonitorOptions) {
+  const [{ startInspector }, { renderChart }, { alertMachine }] = await Promise.all([
+    import('../lib/inspector'),
+    import('./chart'),
+    import('../machines/alert'),
+  ]);
+  try {
+    return startInspector({
+      port: options.inspectPort,
+      files: options.paths,
+      threshold: options.threshold,
+      windowSeconds: options.windowSeconds,
+      svg: await renderChart(alertMachine, 'svg'),
+    });
+  } catch (error) {
+    throw new Error(`cannot serve the inspector on 127.0.0.1:${options.inspectPort}: ${reason(error)}`);
+  }
 }
 
 /** The terminal the dashboard draws on; whatever happens, the screen is given back on exit. */

@@ -1,0 +1,128 @@
+// The inspector page: one EventSource, no polling, no inline code (the page runs under a strict CSP).
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let model = null;
+
+function text(el, value) {
+  el.textContent = String(value);
+}
+
+async function loadChart() {
+  const response = await fetch('/statechart.svg');
+  const svg = new DOMParser().parseFromString(await response.text(), 'image/svg+xml').documentElement;
+  $('chart').replaceChildren(document.importNode(svg, true));
+  for (const node of document.querySelectorAll('#chart g.node')) {
+    const title = node.querySelector('title');
+    if (title) node.dataset.state = title.textContent;
+  }
+  showState();
+}
+
+function showState() {
+  if (!model) return;
+  text($('state'), model.state);
+  $('state').dataset.state = model.state;
+  for (const node of document.querySelectorAll('#chart g.node')) {
+    node.classList.toggle('active', node.dataset.state === model.state);
+  }
+}
+
+function showWindow() {
+  const average = model.windowHits / model.windowSeconds;
+  text($('avg'), average.toFixed(2));
+  text($('hits'), model.windowHits);
+  text($('window'), model.windowSeconds);
+  text($('threshold'), model.threshold);
+  // The meter spans 0 to twice the threshold; the threshold mark sits in the middle.
+  const ratio = Math.min(1, average / (2 * model.threshold));
+  $('meter-fill').style.width = `${(ratio * 100).toFixed(1)}%`;
+  $('meter-fill').classList.toggle('over', average > model.threshold);
+  const series = model.series;
+  const max = Math.max(model.threshold * 1.25, ...series, 1);
+  const step = series.length > 1 ? 600 / (series.length - 1) : 600;
+  $('series-line').setAttribute(
+    'points',
+    series.map((v, i) => `${(i * step).toFixed(1)},${(120 - (v / max) * 115).toFixed(1)}`).join(' '),
+  );
+  const y = (120 - (model.threshold / max) * 115).toFixed(1);
+  $('series-threshold').setAttribute('y1', y);
+  $('series-threshold').setAttribute('y2', y);
+}
+
+function clock(ms) {
+  return new Date(ms).toLocaleTimeString();
+}
+
+function showStats() {
+  const rows = model.sections.map(([section, hits]) => {
+    const tr = document.createElement('tr');
+    const a = document.createElement('td');
+    const b = document.createElement('td');
+    text(a, section);
+    text(b, hits);
+    tr.append(a, b);
+    return tr;
+  });
+  $('sections-body').replaceChildren(...rows);
+  const last = model.last;
+  text($('interval'), last ? `${clock(last.start)} → ${clock(last.end)} · ${last.hits} hits · ${last.invalid} invalid` : '');
+}
+
+function showHistory() {
+  $('history-list').replaceChildren(
+    ...model.history.map((h) => {
+      const li = document.createElement('li');
+      li.className = h.type;
+      text(li, h.message);
+      return li;
+    }),
+  );
+}
+
+function apply(update) {
+  switch (update.type) {
+    case 'model':
+      model = update.model;
+      text($('files'), model.files.join(', '));
+      showState();
+      showWindow();
+      showStats();
+      showHistory();
+      break;
+    case 'state':
+      model.state = update.state;
+      showState();
+      break;
+    case 'window':
+      model.windowHits = update.hits;
+      model.series = update.series;
+      showWindow();
+      break;
+    case 'stats':
+      model.sections = update.sections;
+      model.last = update.last;
+      showStats();
+      break;
+    case 'history':
+      model.history.unshift(update.entry);
+      showHistory();
+      break;
+  }
+}
+
+function connect() {
+  const events = new EventSource('/events');
+  events.onopen = () => {
+    text($('connection'), 'live');
+    $('connection').className = 'online';
+  };
+  events.onerror = () => {
+    text($('connection'), 'disconnected (retrying)');
+    $('connection').className = 'offline';
+  };
+  events.onmessage = (message) => apply(JSON.parse(message.data));
+}
+
+loadChart();
+connect();
