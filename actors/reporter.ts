@@ -162,6 +162,8 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
   const output = createOutput(input);
   const progress = input.progress ? progressLine(input.progress) : null;
   receive((message) => {
+    // A report line must not land behind the progress line when both go to one terminal.
+    if (message.type !== 'progress') progress?.clear();
     switch (message.type) {
       case 'progress':
         progress?.add(message.bytes, message.lines);
@@ -209,6 +211,8 @@ function progressLine(o: ProgressOptions) {
     },
     clear() {
       if (visible) o.write(`\r${ansi.eraseEndLine}`);
+      visible = false;
+      shown = 0; // redraw with the next chunk
     },
   };
 }

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# What the test suite needs beyond npm packages: tmux (the dashboard under a real terminal).
+# What the test suite needs beyond npm packages: tmux (the dashboard under a real terminal) and
+# Chromium (the --inspect page in a real browser, driven by playwright-core).
 # Installed from Debian's packages when missing and we may (root); otherwise say what to install.
 set -u
 missing=()
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "test-deps: installing ${missing[*]} (apt-get)"

@@ -1,0 +1,130 @@
+/// <reference lib="dom" />
+import { afterAll, describe, expect, test } from 'bun:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium } from 'playwright-core';
+import { CSP, type InspectorModel, reduce } from '../lib/inspector';
+
+const ROOT = path.join(import.meta.dir, '..');
+const BUN = path.join(ROOT, 'node_modules/.bin/bun');
+const CHROMIUM = '/usr/bin/chromium';
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-inspect-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+function clfNow(section: string): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  const ts = `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+  return `127.0.0.1 - - [${ts}] "GET ${section} HTTP/1.1" 200 12\n`;
+}
+
+/** Reads a stream line by line until `match` is seen (or the deadline). */
+async function waitForLine(stream: ReadableStream<Uint8Array>, match: RegExp, ms: number): Promise<string> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = Date.now() + ms;
+  try {
+    while (Date.now() < deadline) {
+      const chunk = await Promise.race([reader.read(), Bun.sleep(deadline - Date.now()).then(() => null)]);
+      if (!chunk || chunk.done) break;
+      text += decoder.decode(chunk.value, { stream: true });
+      const found = text.split('\n').find((l) => match.test(l));
+      if (found) return found;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  throw new Error(`no line matching ${match} in: ${text}`);
+}
+
+describe('inspector page, in a real browser', () => {
+  test('the highlighted state goes from normal to alerting and back while traffic flows', async () => {
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(log, '');
+    const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '-s', '1', '-a', '4', '-t', '2', '--plain', '--poll-ms', '100'], {
+      cwd: ROOT,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const line = await waitForLine(monitor.stderr, /^inspector: http:\/\/127\.0\.0\.1:\d+\/$/, 10_000);
+      const url = line.slice('inspector: '.length);
+      const page = await browser.newPage();
+      const violations: string[] = [];
+      page.on('console', (m) => {
+        if (/Content Security Policy|Refused/.test(m.text())) violations.push(m.text());
+      });
+      const response = await page.goto(url);
+      expect(response?.headers()['content-security-policy']).toBe(CSP);
+      const active = () => page.locator('#chart g.node.active title').textContent({ timeout: 10_000 });
+      await page.waitForSelector('#connection.online', { timeout: 10_000 });
+      await page.waitForSelector('#chart g.node.active', { timeout: 10_000 });
+      expect(await active()).toBe('normal');
+      expect(await page.locator('#state').textContent()).toBe('normal');
+
+      // 30 lines in one second: 30 > 2 × 4, so the next evaluation alerts.
+      fs.appendFileSync(log, Array.from({ length: 30 }, () => clfNow('/pages/alert')).join(''));
+      await page.waitForSelector('#chart g.node.active[data-state="alerting"]', { timeout: 10_000 });
+      expect(await active()).toBe('alerting');
+      expect(await page.locator('#history-list li.alert').first().textContent()).toContain('High traffic generated an alert - hits = 30');
+      await page.waitForFunction(() => document.querySelector('#sections-body')?.textContent?.includes('/pages'), undefined, { timeout: 10_000 });
+
+      // No more traffic: after the window has passed, it recovers.
+      await page.waitForSelector('#chart g.node.active[data-state="normal"]', { timeout: 15_000 });
+      expect(await active()).toBe('normal');
+      expect(await page.locator('#history-list li.recovered').first().textContent()).toContain('High traffic alert recovered');
+      expect(violations).toEqual([]);
+      if (process.env.INSPECTOR_SCREENSHOT) await page.screenshot({ path: process.env.INSPECTOR_SCREENSHOT, fullPage: true });
+    } finally {
+      await browser.close();
+      monitor.kill('SIGINT');
+      await monitor.exited;
+    }
+  }, 60_000);
+
+  test('binds to 127.0.0.1 only and serves nothing from elsewhere', async () => {
+    const log = path.join(dir, 'bind.log');
+    fs.writeFileSync(log, '');
+    const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '--plain'], { cwd: ROOT, stdout: 'ignore', stderr: 'pipe' });
+    try {
+      const line = await waitForLine(monitor.stderr, /^inspector: /, 10_000);
+      const port = Number(new URL(line.slice('inspector: '.length)).port);
+      const html = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      // Every script, style and image the page names is its own.
+      for (const ref of html.matchAll(/(?:src|href)="([^"]+)"/g)) expect(ref[1]!.startsWith('/')).toBe(true);
+      const svg = await (await fetch(`http://127.0.0.1:${port}/statechart.svg`)).text();
+      expect(svg).toContain('<title>normal</title>');
+      expect(svg).toContain('<title>alerting</title>');
+      const listening = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').filter((l) => l.includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `) && / 0A /.test(l));
+      expect(listening.length).toBeGreaterThan(0);
+      // 0100007F is 127.0.0.1 in /proc/net/tcp's little-endian hex; 00000000 would be every address.
+      for (const l of listening) expect(l.trim().split(/\s+/)[1]!.startsWith('0100007F:')).toBe(true);
+    } finally {
+      monitor.kill('SIGINT');
+      await monitor.exited;
+    }
+  }, 30_000);
+});
+
+describe('inspector model', () => {
+  test('alert snapshots and reporter messages become updates; anything else is ignored', () => {
+    const model: InspectorModel = {
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [],
+    };
+    const ref = (id: string) => ({ id }) as never;
+    expect(reduce(model, { type: '@xstate.snapshot', actorRef: ref('alert'), rootId: 'x', event: { type: 'x' }, snapshot: { value: 'alerting' } as never })).toEqual({ type: 'state', state: 'alerting' });
+    expect(reduce(model, { type: '@xstate.snapshot', actorRef: ref('alert'), rootId: 'x', event: { type: 'x' }, snapshot: { value: 'alerting' } as never })).toBeNull();
+    expect(reduce(model, { type: '@xstate.event', actorRef: ref('reporter'), rootId: 'x', sourceRef: undefined, event: { type: 'window', at: 5000, hits: 9, series: [4, 5] } })).toEqual({ type: 'window', at: 5000, hits: 9, series: [4, 5] });
+    expect(reduce(model, { type: '@xstate.event', actorRef: ref('aggregator'), rootId: 'x', sourceRef: undefined, event: { type: 'window', at: 1, hits: 1, series: [] } })).toBeNull();
+    const alert = reduce(model, { type: '@xstate.event', actorRef: ref('reporter'), rootId: 'x', sourceRef: undefined, event: { type: 'alert', alert: { at: 5000, hits: 9, threshold: 2, window: 4 } } });
+    expect(alert).toMatchObject({ type: 'history', entry: { type: 'alert', at: 5000 } });
+    expect(model).toMatchObject({ state: 'alerting', windowHits: 9, series: [4, 5], history: [{ type: 'alert' }] });
+  });
+});
