@@ -359,12 +359,18 @@ export class ClfScanner {
 
     // request DQUOTE SP status SP: the first quote followed by SP, 3 digits and SP closes it.
     const reqStart = i + TS_LEN + 4;
-    let k = reqStart;
-    for (;;) {
-      while (k < e && b[k] !== QUOTE) k++; // a loop: cheaper than a native indexOf call here
-      if (k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
-      if (b[k + 1] === SP && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && isDigit(b[k + 4]!) && b[k + 5] === SP) break;
-      k++;
+    // Most requests are `METHOD target PROTO"`: read them in one pass. Anything else (escaped
+    // quotes, extra tokens, junk) takes the general path: find the closing quote, then the shape.
+    let k = this.plainRequest(b, reqStart, e);
+    const plain = k >= 0;
+    if (!plain) {
+      k = reqStart;
+      for (;;) {
+        while (k < e && b[k] !== QUOTE) k++; // a loop: cheaper than a native indexOf call here
+        if (k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
+        if (b[k + 1] === SP && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && isDigit(b[k + 4]!) && b[k + 5] === SP) break;
+        k++;
+      }
     }
     const reqEnd = k;
     const status = (b[k + 2]! - 48) * 100 + (b[k + 3]! - 48) * 10 + (b[k + 4]! - 48);
@@ -388,8 +394,43 @@ export class ClfScanner {
     this.second = second;
     this.status = status;
     this.bytes = count;
-    this.request(b, reqStart, reqEnd);
+    if (!plain) this.request(b, reqStart, reqEnd);
     return VALID;
+  }
+
+  /**
+   * `METHOD SP target [SP protocol]` closed by the first quote, which is followed by SP, three
+   * digits and SP: sets the method and section and returns the quote's index; -1 for anything
+   * else (nothing set), which the general path then reads.
+   */
+  private plainRequest(b: Uint8Array, start: number, e: number): number {
+    let m = start;
+    let h = FNV_SEED;
+    let c = 0;
+    while (m < e && METHOD_CHAR[(c = b[m]!)] === 1) {
+      h = Math.imul(h ^ c, FNV_PRIME);
+      m++;
+    }
+    const len = m - start;
+    if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
+    const targetStart = m + 1;
+    let t = targetStart;
+    while (t < e && (c = b[t]!) !== SP && c !== QUOTE) t++;
+    if (t === targetStart || t >= e) return -1;
+    let q = t;
+    if (c === SP) {
+      q = t + 1;
+      while (q < e && (c = b[q]!) !== SP && c !== QUOTE) q++;
+      if (q === t + 1 || q >= e || c !== QUOTE) return -1;
+    }
+    if (q + 6 >= e || b[q + 1] !== SP || !isDigit(b[q + 2]!) || !isDigit(b[q + 3]!) || !isDigit(b[q + 4]!) || b[q + 5] !== SP) {
+      return -1;
+    }
+    this.methodStart = start;
+    this.methodEnd = m;
+    this.methodHash = h;
+    this.section(b, targetStart, t);
+    return q;
   }
 
   /** METHOD SP target [SP protocol], or no request. */

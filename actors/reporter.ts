@@ -2,14 +2,16 @@
  * stats and alerts → text: human lines through consola, or NDJSON with `--json`.
  * Report lines go to stdout; notices (diagnostics) go to stderr, in both modes.
  */
-import * as ansi from 'ansi-escapes';
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
-import { type DashboardSnapshot, renderDashboard } from './dashboard';
 import type { AlertEvent, IntervalStats, RecoveryEvent, ReporterMessage } from './messages';
 
 export { bytesText, duration, localIso };
+
+/** Erase to the end of the line (CSI K): the one escape the line reporter needs; loading a
+ * library of them costs 5 MB of RSS, so the dashboard's reporter alone loads ansi-escapes. */
+const ERASE_END_LINE = '\x1b[K';
 
 export interface ReporterInput {
   json: boolean;
@@ -158,7 +160,6 @@ export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): Consola
 }
 
 export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
-  if (input.dashboard) return dashboardReporter(input, input.dashboard, receive);
   const output = createOutput(input);
   const progress = input.progress ? progressLine(input.progress) : null;
   receive((message) => {
@@ -205,94 +206,14 @@ function progressLine(o: ProgressOptions) {
       const share = o.totalBytes > 0 ? ` (${((100 * bytes) / o.totalBytes).toFixed(0)}%)` : '';
       o.write(
         `\r${bytesText(bytes)} of ${bytesText(o.totalBytes)}${share} · ` +
-          `${(lines / seconds / 1e6).toFixed(2)} M lines/s · ${duration(Math.max(0, left))} left${ansi.eraseEndLine}`,
+          `${(lines / seconds / 1e6).toFixed(2)} M lines/s · ${duration(Math.max(0, left))} left${ERASE_END_LINE}`,
       );
       visible = true;
     },
     clear() {
-      if (visible) o.write(`\r${ansi.eraseEndLine}`);
+      if (visible) o.write(`\r${ERASE_END_LINE}`);
       visible = false;
       shown = 0; // redraw with the next chunk
     },
-  };
-}
-
-/** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
-function dashboardReporter(
-  input: ReporterInput,
-  o: DashboardOptions,
-  receive: (listener: (message: ReporterMessage) => void) => void,
-) {
-  const snapshot: DashboardSnapshot = {
-    files: o.files,
-    startedAt: o.startedAt,
-    now: o.now(),
-    threshold: o.threshold,
-    windowSeconds: o.windowSeconds,
-    windowHits: 0,
-    series: [],
-    state: 'normal',
-    since: null,
-    last: null,
-    history: [],
-    notice: null,
-    paused: false,
-    color: o.color,
-  };
-  const draw = () => {
-    snapshot.now = o.now();
-    const { columns, rows } = o.size();
-    const lines = renderDashboard(snapshot, columns, rows);
-    o.write(
-      ansi.beginSynchronizedOutput +
-        ansi.cursorTo(0, 0) +
-        lines.join(`${ansi.eraseEndLine}\n`) +
-        ansi.eraseEndLine +
-        ansi.eraseDown +
-        ansi.endSynchronizedOutput,
-    );
-  };
-  o.write(ansi.enterAlternativeScreen + ansi.cursorHide);
-  draw();
-  receive((message) => {
-    switch (message.type) {
-      case 'window':
-        snapshot.windowHits = message.hits;
-        snapshot.series = message.series;
-        break;
-      case 'stats':
-        snapshot.last = message.stats;
-        break;
-      case 'alert':
-        snapshot.state = 'alerting';
-        snapshot.since = message.alert.at;
-        snapshot.history.unshift({ type: 'alert', at: message.alert.at, message: alertMessage(message.alert) });
-        break;
-      case 'recovered':
-        snapshot.state = 'normal';
-        snapshot.since = null;
-        snapshot.history.unshift({
-          type: 'recovered',
-          at: message.recovery.at,
-          message: recoveryMessage(message.recovery),
-        });
-        break;
-      case 'notice':
-        snapshot.notice = `${message.level === 'info' ? '' : `${message.level}: `}${message.message}`;
-        break;
-      case 'pause':
-        snapshot.paused = !snapshot.paused;
-        break;
-      case 'redraw':
-      case 'progress':
-        break;
-    }
-    if (!snapshot.paused || message.type === 'pause' || message.type === 'redraw') draw();
-  });
-  return () => {
-    // Back to the normal screen; what the run said stays in the scrollback.
-    o.write(ansi.exitAlternativeScreen + ansi.cursorShow);
-    for (const h of [...snapshot.history].reverse()) input.out(h.message);
-    if (snapshot.last) input.out(statsText(snapshot.last));
   };
 }

@@ -5,7 +5,6 @@
 import * as fs from 'node:fs';
 import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
-import * as ansi from 'ansi-escapes';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
 import { reason } from '../actors/file-follower';
@@ -107,14 +106,18 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     now = () => sim.now();
   }
   const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
-  const screen = dashboard ? terminalScreen(options.color) : undefined;
+  const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
     options.mode === 'replay' && process.stderr.isTTY === true
       ? { totalBytes: options.paths.reduce((n, p) => n + fs.statSync(p).size, 0), write: (t: string) => write(2, t) }
       : undefined;
   const inspector = options.inspect ? await openInspector(options) : undefined;
   if (inspector) err(`inspector: ${inspector.url}`);
-  const actor = createActor(monitorMachine, {
+  // On a terminal, the dashboard reporter stands in for the line reporter.
+  const machine = screen
+    ? monitorMachine.provide({ actors: { reporter: (await import('../actors/dashboard-reporter')).dashboardReporter } })
+    : monitorMachine;
+  const actor = createActor(machine, {
     ...(clock ? { clock } : {}),
     ...(inspector ? { inspect: inspector.observe } : {}),
     systemId: 'monitor',
@@ -178,7 +181,8 @@ async function openInspector(options: MonitorOptions) {
 }
 
 /** The terminal the dashboard draws on; whatever happens, the screen is given back on exit. */
-function terminalScreen(color: boolean) {
+async function terminalScreen(color: boolean) {
+  const ansi = await import('ansi-escapes');
   let active = false; // on the alternate screen
   process.on('exit', () => {
     if (active) write(1, ansi.exitAlternativeScreen + ansi.cursorShow);

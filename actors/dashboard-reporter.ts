@@ -1,0 +1,87 @@
+/**
+ * The reporter for a terminal: a full-screen dashboard instead of lines, chosen at start by the
+ * command (`monitorMachine.provide({ actors: { reporter: dashboardReporter } })`), so that its
+ * terminal libraries load only when there is a terminal to draw on.
+ */
+import * as ansi from 'ansi-escapes';
+import { fromCallback } from 'xstate';
+import { type DashboardSnapshot, renderDashboard } from './dashboard';
+import type { ReporterMessage } from './messages';
+import { alertMessage, type ReporterInput, recoveryMessage, statsText } from './reporter';
+
+/** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
+export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
+  const o = input.dashboard!;
+  const snapshot: DashboardSnapshot = {
+    files: o.files,
+    startedAt: o.startedAt,
+    now: o.now(),
+    threshold: o.threshold,
+    windowSeconds: o.windowSeconds,
+    windowHits: 0,
+    series: [],
+    state: 'normal',
+    since: null,
+    last: null,
+    history: [],
+    notice: null,
+    paused: false,
+    color: o.color,
+  };
+  const draw = () => {
+    snapshot.now = o.now();
+    const { columns, rows } = o.size();
+    const lines = renderDashboard(snapshot, columns, rows);
+    o.write(
+      ansi.beginSynchronizedOutput +
+        ansi.cursorTo(0, 0) +
+        lines.join(`${ansi.eraseEndLine}\n`) +
+        ansi.eraseEndLine +
+        ansi.eraseDown +
+        ansi.endSynchronizedOutput,
+    );
+  };
+  o.write(ansi.enterAlternativeScreen + ansi.cursorHide);
+  draw();
+  receive((message) => {
+    switch (message.type) {
+      case 'window':
+        snapshot.windowHits = message.hits;
+        snapshot.series = message.series;
+        break;
+      case 'stats':
+        snapshot.last = message.stats;
+        break;
+      case 'alert':
+        snapshot.state = 'alerting';
+        snapshot.since = message.alert.at;
+        snapshot.history.unshift({ type: 'alert', at: message.alert.at, message: alertMessage(message.alert) });
+        break;
+      case 'recovered':
+        snapshot.state = 'normal';
+        snapshot.since = null;
+        snapshot.history.unshift({
+          type: 'recovered',
+          at: message.recovery.at,
+          message: recoveryMessage(message.recovery),
+        });
+        break;
+      case 'notice':
+        snapshot.notice = `${message.level === 'info' ? '' : `${message.level}: `}${message.message}`;
+        break;
+      case 'pause':
+        snapshot.paused = !snapshot.paused;
+        break;
+      case 'redraw':
+      case 'progress':
+        break;
+    }
+    if (!snapshot.paused || message.type === 'pause' || message.type === 'redraw') draw();
+  });
+  return () => {
+    // Back to the normal screen; what the run said stays in the scrollback.
+    o.write(ansi.exitAlternativeScreen + ansi.cursorShow);
+    for (const h of [...snapshot.history].reverse()) input.out(h.message);
+    if (snapshot.last) input.out(statsText(snapshot.last));
+  };
+});
