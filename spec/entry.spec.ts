@@ -7,10 +7,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LineReader } from './support/line-reader';
+import { type EntryProcess, spawnEntry, type StatsRecord } from './support/monitor-process';
 
-const ROOT = path.resolve(import.meta.dir, '..');
-const LOCAL_BUN = path.join(ROOT, 'node_modules/.bin/bun');
-const BUN = fs.existsSync(LOCAL_BUN) ? LOCAL_BUN : process.execPath;
 const FIXTURES = path.join(import.meta.dir, 'fixtures/entry');
 
 const MONITOR_USAGE = 'usage: bun run entry.ts [-f FILE]';
@@ -21,17 +20,11 @@ const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-type Spawned = ReturnType<typeof Bun.spawn<'ignore', 'pipe', 'pipe'>>;
+type Spawned = EntryProcess;
 const running = new Set<Spawned>();
 
 function spawn(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = Bun.spawn([BUN, 'entry.ts', ...args], {
-    cwd: ROOT,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, TZ: 'UTC', ...env },
-  });
+  const proc = spawnEntry(args, { env });
   running.add(proc);
   void proc.exited.then(() => running.delete(proc));
   return proc;
@@ -64,73 +57,6 @@ async function run(args: string[], env: Record<string, string> = {}, ms = 15_000
 
 const linesOf = (text: string) => text.split('\n').filter((l) => l !== '');
 
-/** A stream read line by line as it arrives; `waitFor` waits for a line with a deadline. */
-class LineReader {
-  readonly lines: string[] = [];
-  ended = false;
-  private wake: (() => void)[] = [];
-  readonly done: Promise<void>;
-
-  constructor(
-    stream: ReadableStream<Uint8Array>,
-    /** More to show when a wait fails (the other stream). */
-    private readonly context: () => string = () => '',
-  ) {
-    this.done = this.pump(stream);
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>) {
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      for (let i = pending.indexOf('\n'); i !== -1; i = pending.indexOf('\n')) {
-        this.lines.push(pending.slice(0, i));
-        pending = pending.slice(i + 1);
-      }
-      this.notify();
-    }
-    pending += decoder.decode();
-    if (pending) this.lines.push(pending);
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify() {
-    const wake = this.wake;
-    this.wake = [];
-    for (const w of wake) w();
-  }
-
-  /** Resolves when `ready(lines)` holds; rejects at the deadline or when the stream ends first. */
-  async until<T>(what: string, ms: number, ready: (lines: string[]) => T | undefined | false): Promise<T> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const value = ready(this.lines);
-      if (value !== undefined && value !== false) return value;
-      const left = deadline - Date.now();
-      if (this.ended || left <= 0) {
-        throw new Error(
-          `${this.ended ? 'output ended' : `no ${what} within ${ms} ms`} waiting for ${what}; lines so far:\n` +
-            this.lines.join('\n') +
-            this.context(),
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  waitFor(what: string, ms: number, match: (line: string) => boolean): Promise<string> {
-    return this.until(what, ms, (lines) => lines.find(match));
-  }
-}
-
 /** A long-running monitor whose stdout and stderr are read as they come. */
 function live(args: string[]) {
   const proc = spawn(args);
@@ -148,7 +74,7 @@ function live(args: string[]) {
      */
     async signalMidInterval(signal: 'SIGINT' | 'SIGTERM') {
       const seen = out.lines.length;
-      await out.until('the next stats line', 5_000, (ls) =>
+      await out.waitFor('the next stats line', 5_000, (ls) =>
         ls.slice(seen).some((l) => l.startsWith('{"type":"stats"')),
       );
       await Bun.sleep(300);
@@ -169,18 +95,11 @@ async function exitWithin(proc: Spawned, ms: number): Promise<number> {
 // ---------------------------------------------------------------------------------------------
 // Output records
 
-interface Stats {
-  type: 'stats';
-  start: string;
-  end: string;
-  hits: number;
-  invalid: number;
+interface Stats extends StatsRecord {
   late: number;
   bytes: number;
   status: Record<'1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'other', number>;
-  sections: { section: string; hits: number }[];
   methods: { method: string; hits: number }[];
-  final: boolean;
 }
 interface Alert {
   type: 'alert';
@@ -524,20 +443,20 @@ describe('live follow mode (wall clock)', () => {
       fs.writeFileSync(log, '');
       const monitor = live(['-f', log, '-s', '1', '-a', '10', '-t', '5', '--json', '--poll-ms', '100']);
       // The first stats line shows the monitor is up and its tailer has opened the file.
-      await monitor.out.waitFor('a first stats line', 5_000, (l) => l.startsWith('{"type":"stats"'));
+      await monitor.out.waitForLine('a first stats line', 5_000, (l) => l.startsWith('{"type":"stats"'));
 
       const generatorStart = Date.now();
       const gen = await run(['generate', '-f', log, '--profile', '30x4', '--seed', '3'], {}, 15_000);
       const generatorEnd = Date.now();
       expect(gen).toEqual({ code: 0, stdout: '', stderr: `wrote 120 lines to ${log}\n` });
 
-      const alert = (await monitor.out.until('an alert', 10_000, (ls) => alertsOf(jsonLines(ls))[0])) as Alert;
+      const alert = (await monitor.out.waitFor('an alert', 10_000, (ls) => alertsOf(jsonLines(ls))[0])) as Alert;
       expect(alert.hits).toBeGreaterThan(50);
       expect(alert).toMatchObject({ threshold: 5, window: 10 });
       expect(Date.parse(alert.at)).toBeGreaterThanOrEqual(Math.floor(generatorStart / 1000) * 1000);
       expect(Date.parse(alert.at)).toBeLessThanOrEqual(generatorEnd + 1000);
 
-      const recovered = (await monitor.out.until('a recovery', 20_000, (ls) => recoveriesOf(jsonLines(ls))[0])) as Recovered;
+      const recovered = (await monitor.out.waitFor('a recovery', 20_000, (ls) => recoveriesOf(jsonLines(ls))[0])) as Recovered;
       expect(recovered.hits).toBeLessThanOrEqual(50);
       expect(recovered.since).toBe(alert.at);
       expect(recovered.duration).toBe((Date.parse(recovered.at) - Date.parse(alert.at)) / 1000);
@@ -566,14 +485,14 @@ describe('live follow mode (wall clock)', () => {
       const dir = tmpDir('late');
       const log = path.join(dir, 'late.log');
       const monitor = live(['-f', log, '-s', '1', '--json', '--poll-ms', '100']);
-      await monitor.err.waitFor('the waiting notice', 5_000, (l) => l.includes(`waiting for ${log} to appear`));
+      await monitor.err.waitForLine('the waiting notice', 5_000, (l) => l.includes(`waiting for ${log} to appear`));
 
       const now = () => Math.floor(Date.now() / 1000);
       fs.writeFileSync(log, `${[0, 1, 2, 3].map((i) => clf(now(), i, '/late')).join('\n')}\n`);
-      await monitor.err.waitFor('the reading notice', 5_000, (l) => l.includes(`reading ${log}`));
-      await monitor.out.until('4 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 4);
+      await monitor.err.waitForLine('the reading notice', 5_000, (l) => l.includes(`reading ${log}`));
+      await monitor.out.waitFor('4 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 4);
       fs.appendFileSync(log, `${[4, 5, 6].map((i) => clf(now(), i, '/late')).join('\n')}\n`);
-      await monitor.out.until('7 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 7);
+      await monitor.out.waitFor('7 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 7);
 
       await monitor.signalMidInterval('SIGINT');
       expect(await exitWithin(monitor.proc, 5_000)).toBe(0);
@@ -597,10 +516,10 @@ describe('live follow mode (wall clock)', () => {
       const old = Math.floor(Date.now() / 1000);
       fs.writeFileSync(log, `${[0, 1, 2, 3, 4].map((i) => clf(old, i, '/old')).join('\n')}\n`);
       const monitor = live(['-f', log, '-s', '1', '--json', '--poll-ms', '100']);
-      await monitor.out.waitFor('a first stats line', 5_000, (l) => l.startsWith('{"type":"stats"'));
+      await monitor.out.waitForLine('a first stats line', 5_000, (l) => l.startsWith('{"type":"stats"'));
 
       fs.appendFileSync(log, `${[5, 6, 7].map((i) => clf(Math.floor(Date.now() / 1000), i, '/new')).join('\n')}\n`);
-      await monitor.out.until('3 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 3);
+      await monitor.out.waitFor('3 hits', 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 3);
 
       await monitor.signalMidInterval('SIGTERM');
       expect(await exitWithin(monitor.proc, 5_000)).toBe(0);

@@ -14,10 +14,9 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LineReader } from './support/line-reader';
+import { exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
 
-const ROOT = path.resolve(import.meta.dir, '..');
-const LOCAL_BUN = path.join(ROOT, 'node_modules/.bin/bun');
-const BUN = fs.existsSync(LOCAL_BUN) ? LOCAL_BUN : process.execPath;
 /** What a crash would print: a JS stack frame or Bun's source excerpt. */
 const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
 const MAX_LINE = 65536;
@@ -29,18 +28,6 @@ afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 // ---------------------------------------------------------------------------------------------
 // Processes
-
-type Proc = ReturnType<typeof Bun.spawn<'ignore', 'pipe', 'pipe'>>;
-
-function spawn(args: string[]): Proc {
-  return Bun.spawn([BUN, 'entry.ts', ...args], {
-    cwd: ROOT,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-    env: { ...process.env, TZ: 'UTC' },
-  });
-}
 
 /** kB → bytes of a `VmRSS:`/`VmHWM:` line of /proc/PID/status; 0 once the process is gone. */
 function memory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -63,7 +50,7 @@ interface Result {
 
 /** Runs to completion (killed after `ms`: code -1), sampling its peak RSS as it goes. */
 async function run(args: string[], ms = 60_000): Promise<Result> {
-  const proc = spawn(args);
+  const proc = spawnEntry(args);
   let peak = 0;
   const sampler = setInterval(() => {
     peak = Math.max(peak, memory(proc.pid, 'VmHWM'));
@@ -82,82 +69,14 @@ async function run(args: string[], ms = 60_000): Promise<Result> {
   }
 }
 
-/** A stream read line by line as it arrives. */
-class LineReader {
-  readonly lines: string[] = [];
-  ended = false;
-  private wake: (() => void)[] = [];
-  readonly done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = this.pump(stream);
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>) {
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      for (let i = pending.indexOf('\n'); i !== -1; i = pending.indexOf('\n')) {
-        this.lines.push(pending.slice(0, i));
-        pending = pending.slice(i + 1);
-      }
-      this.notify();
-    }
-    pending += decoder.decode();
-    if (pending) this.lines.push(pending);
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify() {
-    const wake = this.wake;
-    this.wake = [];
-    for (const w of wake) w();
-  }
-
-  /** True as soon as `ready(lines)` holds; false at the deadline or when the stream ends first. */
-  async until(ms: number, ready: (lines: string[]) => boolean): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (ready(this.lines)) return true;
-      const left = deadline - Date.now();
-      if (this.ended || left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
-
-interface Stats {
-  type: 'stats';
-  start: string;
-  end: string;
-  hits: number;
-  invalid: number;
-  sections: { section: string; hits: number }[];
+interface Stats extends StatsRecord {
   users: { user: string; hits: number }[];
   hosts: { host: string; hits: number }[];
   methods: { method: string; hits: number }[];
   approximate?: boolean | string[];
-  final: boolean;
 }
 
-const isStats = (l: string) => l.startsWith('{"type":"stats"');
-const statsOf = (lines: string[]) =>
-  lines.filter(isStats).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Stats];
-    } catch {
-      return [];
-    }
-  });
-const sum = (stats: Stats[], key: 'hits' | 'invalid') => stats.reduce((n, s) => n + s[key], 0);
+const statsOf = (lines: string[]) => parseStats<Stats>(lines);
 const linesOf = (text: string) => text.split('\n').filter((l) => l !== '');
 
 /** Every stdout line of a --json run parsed (throws on one that is not JSON); its stats. */
@@ -168,7 +87,7 @@ function jsonStats(stdout: string): Stats[] {
 
 /** A live monitor on a file, read as it prints. */
 function live(file: string) {
-  const proc = spawn(['-f', file, '--json', '-s', '1', '--poll-ms', '100']);
+  const proc = spawnEntry(['-f', file, '--json', '-s', '1', '--poll-ms', '100']);
   const out = new LineReader(proc.stdout);
   const err = new LineReader(proc.stderr);
   return {
@@ -191,13 +110,11 @@ function live(file: string) {
     async stop() {
       await Bun.sleep(1_500);
       proc.kill('SIGINT');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      const code = await proc.exited;
-      clearTimeout(timer);
+      const code = await exitWithin(proc, 5_000);
       await Promise.all([out.done, err.done]);
       const stats = statsOf(out.lines);
       return {
-        code: proc.signalCode ? -1 : code,
+        code,
         hits: sum(stats, 'hits'),
         invalid: sum(stats, 'invalid'),
         stats,

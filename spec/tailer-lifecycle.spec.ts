@@ -21,10 +21,9 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { LineReader } from './support/line-reader';
+import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
 
-const ROOT = path.resolve(import.meta.dir, '..');
-const LOCAL_BUN = path.join(ROOT, 'node_modules/.bin/bun');
-const BUN = fs.existsSync(LOCAL_BUN) ? LOCAL_BUN : process.execPath;
 /** What a crash would print: a JS stack frame or Bun's source excerpt. */
 const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
 
@@ -80,80 +79,12 @@ async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-/** A stream read line by line as it arrives; `until` waits for a condition with a deadline. */
-class LineReader {
-  readonly lines: string[] = [];
-  ended = false;
-  private wake: (() => void)[] = [];
-  readonly done: Promise<void>;
-
-  constructor(stream: ReadableStream<Uint8Array>) {
-    this.done = this.pump(stream);
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>) {
-    const decoder = new TextDecoder();
-    let pending = '';
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      for (let i = pending.indexOf('\n'); i !== -1; i = pending.indexOf('\n')) {
-        this.lines.push(pending.slice(0, i));
-        pending = pending.slice(i + 1);
-      }
-      this.notify();
-    }
-    pending += decoder.decode();
-    if (pending) this.lines.push(pending);
-    this.ended = true;
-    this.notify();
-  }
-
-  private notify() {
-    const wake = this.wake;
-    this.wake = [];
-    for (const w of wake) w();
-  }
-
-  /** True as soon as `ready(lines)` holds; false at the deadline or when the stream ends first. */
-  async until(ms: number, ready: (lines: string[]) => boolean): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      if (ready(this.lines)) return true;
-      const left = deadline - Date.now();
-      if (this.ended || left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
-
-interface Stats {
-  type: 'stats';
-  start: string;
-  end: string;
-  hits: number;
-  invalid: number;
+interface Stats extends StatsRecord {
   hosts: { host: string; hits: number }[];
-  sections: { section: string; hits: number }[];
-  final: boolean;
 }
 
-const isStats = (l: string) => l.startsWith('{"type":"stats"');
 /** Stats lines parsed leniently, for a stream still being written. */
-const statsOf = (lines: string[]) =>
-  lines.filter(isStats).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as Stats];
-    } catch {
-      return [];
-    }
-  });
-const sum = (stats: Stats[], key: 'hits' | 'invalid') => stats.reduce((n, s) => n + s[key], 0);
+const statsOf = (lines: string[]) => parseStats<Stats>(lines);
 
 /** CPU seconds (user + system) the process has used so far, from /proc/PID/stat. */
 function cpuSeconds(pid: number): number {
@@ -165,7 +96,7 @@ function cpuSeconds(pid: number): number {
 
 const openFds = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).length;
 
-type Proc = ReturnType<typeof Bun.spawn<'pipe' | 'ignore', 'pipe', 'pipe'>>;
+type Proc = EntryProcess<'pipe' | 'ignore'>;
 
 class Monitor {
   readonly proc: Proc;
@@ -173,13 +104,7 @@ class Monitor {
   readonly err: LineReader;
 
   constructor(args: string[], stdin: 'pipe' | 'ignore' = 'ignore') {
-    this.proc = Bun.spawn([BUN, 'entry.ts', ...args], {
-      cwd: ROOT,
-      stdin,
-      stdout: 'pipe',
-      stderr: 'pipe',
-      env: { ...process.env, TZ: 'UTC' },
-    }) as Proc;
+    this.proc = spawnEntry(args, { stdin });
     this.out = new LineReader(this.proc.stdout);
     this.err = new LineReader(this.proc.stderr);
   }
@@ -233,14 +158,6 @@ class Monitor {
   kill() {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
   }
-}
-
-/** Waits for the exit; a process that does not exit in time is killed (code -1). */
-async function exitWithin(proc: Proc, ms: number): Promise<number> {
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const code = await proc.exited;
-  clearTimeout(timer);
-  return proc.signalCode ? -1 : code;
 }
 
 interface Outcome {
