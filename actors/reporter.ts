@@ -108,26 +108,19 @@ export function statsJson(s: IntervalStats): string {
   });
 }
 
+/** What an alert and a recovery both say: when, and the window at that instant. */
+function windowFields(a: AlertEvent) {
+  return { at: utcIso(a.at), hits: a.hits, average: a.hits / a.window, threshold: a.threshold, window: a.window };
+}
+
 export function alertJson(a: AlertEvent): string {
-  return JSON.stringify({
-    type: 'alert',
-    at: utcIso(a.at),
-    hits: a.hits,
-    average: a.hits / a.window,
-    threshold: a.threshold,
-    window: a.window,
-    message: alertMessage(a),
-  });
+  return JSON.stringify({ type: 'alert', ...windowFields(a), message: alertMessage(a) });
 }
 
 export function recoveryJson(r: RecoveryEvent): string {
   return JSON.stringify({
     type: 'recovered',
-    at: utcIso(r.at),
-    hits: r.hits,
-    average: r.hits / r.window,
-    threshold: r.threshold,
-    window: r.window,
+    ...windowFields(r),
     since: utcIso(r.since),
     duration: (r.at - r.since) / 1000,
     message: recoveryMessage(r),

@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineReader } from './support/line-reader';
 import { exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
+import { mulberry32 } from '../lib/generator';
 
 /** What a crash would print: a JS stack frame or Bun's source excerpt. */
 const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
@@ -152,17 +153,8 @@ function validOfLength(length: number, ts = TS): string {
 /** Bytes from a latin1 string: each char one byte. */
 const bytes = (s: string) => Buffer.from(s, 'latin1');
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the generator's. */
+const prng = mulberry32;
 
 // ---------------------------------------------------------------------------------------------
 
