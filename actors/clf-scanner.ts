@@ -209,6 +209,9 @@ export class ClfScanner {
   private second = 0;
   private status = 0;
   private bytes = 0;
+  /** Where the valid line just parsed ends (before any '\r'), and where the next one starts. */
+  private lineEnd = 0;
+  private next = 0;
   private hostEnd = 0;
   private userStart = 0;
   private userEnd = 0;
@@ -253,13 +256,17 @@ export class ClfScanner {
     let buf: Buffer | null = null;
     let pos = 0;
     while (pos < n) {
-      const nl = bytes.indexOf(LF, pos);
-      let end = nl < 0 ? n : nl;
-      const next = nl < 0 ? n : nl + 1;
-      if (end > pos && bytes[end - 1] === CR) end--;
       const start = pos;
-      pos = next;
-      const kind = this.parse(bytes, start, end);
+      // A valid line tells where it ends (its byte count is followed by the newline, or by the
+      // combined format's fields); only other lines need a search for their newline.
+      let kind = this.parse(bytes, start, n);
+      if (kind === VALID) {
+        pos = this.next;
+        if (this.lineEnd - start > MAX_LINE) kind = INVALID;
+      } else {
+        const nl = bytes.indexOf(LF, start);
+        pos = nl < 0 ? n : nl + 1;
+      }
       if (kind === BLANK) continue;
       if (kind === INVALID) {
         if (seg === null) segments.push((seg = emptySegment(this.hw)));
@@ -307,42 +314,50 @@ export class ClfScanner {
     this.sectionKeys.flush(seg.sections);
   }
 
-  /** Parses the line b[s..e) into the fields above; returns BLANK, INVALID or VALID. */
+  /**
+   * Parses the line that starts at b[s] (and ends at the next '\n', or at e) into the fields
+   * above; returns BLANK, INVALID or VALID. For a VALID line it also sets `lineEnd` (before any
+   * '\r') and `next` (after the '\n'). Every loop stops at a newline, so a line never runs into
+   * the next one.
+   */
   private parse(b: Uint8Array, s: number, e: number): number {
-    if (e - s > MAX_LINE) return INVALID;
-    if (s === e) return BLANK;
-    let c = b[s]!;
-    if (c === SP || c === TAB) {
-      let j = s + 1;
+    let c = s < e ? b[s]! : LF;
+    if (c === LF || c === SP || c === TAB || c === CR) {
+      let j = s;
       while (j < e && ((c = b[j]!) === SP || c === TAB)) j++;
-      if (j === e) return BLANK;
+      if (j === e || c === LF || (c === CR && (j + 1 === e || b[j + 1] === LF))) {
+        return j - s > MAX_LINE ? INVALID : BLANK; // over-long is invalid, even when blank
+      }
+      // Not blank: the host loop decides (a space first is an empty host; a tab or a lone '\r'
+      // are bytes of the host token, as the reference parser has it).
+      c = b[s]!;
     }
 
     // host SP ident SP authuser SP
     let i = s;
     let h = FNV_SEED;
     let high = 0;
-    while (i < e && (c = b[i]!) !== SP) {
+    while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
       high |= c;
       i++;
     }
-    if (i === s || i === e) return INVALID;
+    if (i === s || i >= e || c !== SP) return INVALID;
     this.hostEnd = i;
     this.hostHash = h;
     this.hostHigh = high;
     const identStart = ++i;
-    while (i < e && b[i] !== SP) i++;
-    if (i === identStart || i === e) return INVALID;
+    while (i < e && (c = b[i]!) !== SP && c !== LF) i++;
+    if (i === identStart || i >= e || c !== SP) return INVALID;
     const userStart = ++i;
     h = FNV_SEED;
     high = 0;
-    while (i < e && (c = b[i]!) !== SP) {
+    while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
       high |= c;
       i++;
     }
-    if (i === userStart || i === e) return INVALID;
+    if (i === userStart || i >= e || c !== SP) return INVALID;
     this.userStart = userStart;
     this.userEnd = i;
     this.userHash = h;
@@ -366,8 +381,8 @@ export class ClfScanner {
     if (!plain) {
       k = reqStart;
       for (;;) {
-        while (k < e && b[k] !== QUOTE) k++; // a loop: cheaper than a native indexOf call here
-        if (k + 6 >= e) return INVALID; // no closing quote with room for status and bytes
+        while (k < e && (c = b[k]!) !== QUOTE && c !== LF) k++; // cheaper than a native indexOf here
+        if (k + 6 >= e || c === LF) return INVALID; // no closing quote with room for status and bytes
         if (b[k + 1] === SP && isDigit(b[k + 2]!) && isDigit(b[k + 3]!) && isDigit(b[k + 4]!) && b[k + 5] === SP) break;
         k++;
       }
@@ -389,7 +404,22 @@ export class ClfScanner {
       }
       if (j === digits || j - digits > MAX_BYTES_DIGITS) return INVALID;
     }
-    if (j < e && (c = b[j]!) !== SP && c !== TAB) return INVALID;
+    // The end of the line: right here for CLF, after the combined format's fields otherwise.
+    if (j >= e) {
+      this.lineEnd = this.next = e;
+    } else if ((c = b[j]!) === LF) {
+      this.lineEnd = j;
+      this.next = j + 1;
+    } else if (c === CR && (j + 1 === e || b[j + 1] === LF)) {
+      this.lineEnd = j;
+      this.next = j + 2;
+    } else if (c === SP || c === TAB) {
+      const nl = b.indexOf(LF, j);
+      this.next = nl < 0 ? e : nl + 1;
+      this.lineEnd = nl < 0 ? e : nl > j && b[nl - 1] === CR ? nl - 1 : nl;
+    } else {
+      return INVALID;
+    }
 
     this.second = second;
     this.status = status;
@@ -415,12 +445,12 @@ export class ClfScanner {
     if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
     const targetStart = m + 1;
     let t = targetStart;
-    while (t < e && (c = b[t]!) !== SP && c !== QUOTE) t++;
-    if (t === targetStart || t >= e) return -1;
+    while (t < e && (c = b[t]!) !== SP && c !== QUOTE && c !== LF) t++;
+    if (t === targetStart || t >= e || c === LF) return -1;
     let q = t;
     if (c === SP) {
       q = t + 1;
-      while (q < e && (c = b[q]!) !== SP && c !== QUOTE) q++;
+      while (q < e && (c = b[q]!) !== SP && c !== QUOTE && c !== LF) q++;
       if (q === t + 1 || q >= e || c !== QUOTE) return -1;
     }
     if (q + 6 >= e || b[q + 1] !== SP || !isDigit(b[q + 2]!) || !isDigit(b[q + 3]!) || !isDigit(b[q + 4]!) || b[q + 5] !== SP) {

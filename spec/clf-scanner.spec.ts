@@ -712,3 +712,24 @@ describe('the fast scanner against parseLine, on fixtures and generated traffic'
     }
   });
 });
+
+describe('a line never runs into the next one', () => {
+  test('every prefix of a valid line, followed by a valid line, is one bad line and one hit', () => {
+    for (const line of [
+      '127.0.0.1 - james [09/May/2018:16:00:39 +0000] "GET /report HTTP/1.0" 200 123',
+      '::1 - - [09/May/2018:16:00:39 -0700] "POST /api/x?y=1 HTTP/1.1" 503 - "http://ref/" "curl/8"',
+      '10.0.0.1 - - [09/May/2018:16:00:39 +0000] "GET /x" 200 5\r',
+    ]) {
+      const next = '10.9.9.9 - bob [09/May/2018:16:00:40 +0000] "GET /next/x HTTP/1.1" 404 7';
+      for (let cut = 0; cut < line.length; cut++) {
+        const prefix = line.slice(0, cut);
+        const t = totals(new ClfScanner().scan(enc(`${prefix}\n${next}\n`)));
+        const prefixValid = parseLine(prefix) !== null;
+        const prefixBlank = isBlank(prefix);
+        expect([cut, t.hits, t.invalid]).toEqual([cut, prefixValid ? 2 : 1, prefixValid || prefixBlank ? 0 : 1]);
+        expect(t.hosts.get('10.9.9.9')).toBe(1);
+        expect(t.users.get('bob')).toBe(1);
+      }
+    }
+  });
+});
