@@ -534,4 +534,30 @@ describe('live follow mode (wall clock)', () => {
     },
     20_000,
   );
+  test(
+    'following by log time, lines stamped far in the past: counted as late, and said once on stderr',
+    async () => {
+      const dir = tmpDir('late');
+      const log = path.join(dir, 'access.log');
+      fs.writeFileSync(log, '');
+      const monitor = live(['-f', log, '-s', '1', '-a', '10', '--json', '--poll-ms', '100']);
+      await monitor.out.waitForLine('a first stats line', 5_000, (l) => l.startsWith('{"type":"stats"'));
+      const past = Math.floor(Date.now() / 1000) - 86_400; // a day behind this machine's clock
+      for (let round = 0; round < 3; round++) {
+        fs.appendFileSync(log, `${Array.from({ length: 30 }, (_, i) => clf(past, i, '/past')).join('\n')}\n`);
+        await monitor.out.waitFor(`${30 * (round + 1)} hits`, 5_000, (ls) => sumHits(statsOf(jsonLines(ls))) >= 30 * (round + 1));
+      }
+      await monitor.signalMidInterval('SIGINT');
+      expect(await exitWithin(monitor.proc, 5_000)).toBe(0);
+      await Promise.all([monitor.out.done, monitor.err.done]);
+      const stats = statsOf(parseAll(monitor.out.lines));
+      expect(sumHits(stats)).toBe(90);
+      expect(stats.reduce((n, s) => n + s.late, 0)).toBe(90);
+      expect(parseAll(monitor.out.lines).filter((r) => r.type === 'alert')).toEqual([]);
+      const warnings = monitor.err.lines.filter((l) => l.includes('--time-source arrival'));
+      expect(warnings.length).toBe(1);
+      expect(warnings[0]).toContain('older than the 10 s alert window');
+    },
+    20_000,
+  );
 });
