@@ -35,8 +35,11 @@ export interface Batch {
 
 /** tailer → parser: complete lines only (a partial last line is held back by the tailer). */
 export type ChunkMessage = { type: 'chunk'; bytes: Uint8Array; source: string };
-/** tailer → parser → (replay clock) → root: every file has been read to its end (replay only). */
-export type EndMessage = { type: 'end' };
+/**
+ * tailer → parser → (replay clock) → root: the input is over (replay, or standard input closed).
+ * With a `source`, only that file of a replay is over (the parser merges files by second).
+ */
+export type EndMessage = { type: 'end'; source?: string };
 /** parser → replay clock / aggregator / alert monitor. */
 export type BatchMessage = { type: 'batch'; batch: Batch };
 /** root → aggregator: close the interval at `at` (ms) and report it; `final` for the last one. */

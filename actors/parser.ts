@@ -1,10 +1,12 @@
 /**
- * chunks → batches. The scanner beside it does the byte work; this actor routes its batches
- * to the next hops and, with `--time-source arrival`, restamps them with the time they were read.
+ * chunks → batches. The scanner beside it does the byte work (one scanner a source); this actor
+ * routes the batches to the next hops, merges a multi-file replay's files by second, and, with
+ * `--time-source arrival`, restamps batches with the time they were read.
  */
 import { fromCallback } from 'xstate';
 import { ClfScanner } from './clf-scanner';
-import type { Batch, ChunkMessage, EndMessage, ReporterMessage } from './messages';
+import type { Batch, ChunkMessage, EndMessage, ReporterMessage, Segment } from './messages';
+import { SegmentMerge } from './segment-merge';
 
 export type TimeSource = 'log' | 'arrival';
 
@@ -19,6 +21,8 @@ export interface ParserInput {
   probe?: (hits: number) => void;
   /** Tell the reporter how many bytes and lines each chunk held (a replay's progress line). */
   progress?: boolean;
+  /** A replay's files: each gets its own scanner, and their segments are merged by second. */
+  sources?: string[];
 }
 
 /** Every line counts at `second`, whatever its timestamp says. */
@@ -32,17 +36,37 @@ export function restamp(batch: Batch, second: number): Batch {
 
 export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
   ({ input, receive, system }) => {
-    const scanner = new ClfScanner();
+    const scanners = new Map<string, ClfScanner>();
+    const scannerOf = (source: string) => {
+      let s = scanners.get(source);
+      if (!s) scanners.set(source, (s = new ClfScanner()));
+      return s;
+    };
+    const merge = input.sources && input.sources.length > 1 ? new SegmentMerge(input.sources) : null;
+    const deliver = (segments: Segment[]) => {
+      if (segments.length === 0) return;
+      let batch: Batch = { segments };
+      if (input.timeSource === 'arrival') batch = restamp(batch, Math.floor(input.now() / 1000));
+      for (const id of input.to) system.get(id)?.send({ type: 'batch', batch });
+    };
     let total = 0;
     receive((message) => {
       if (message.type === 'end') {
-        system.get(input.endTo)?.send(message);
+        if (message.source === undefined) system.get(input.endTo)?.send(message);
+        else if (merge) {
+          merge.end(message.source);
+          deliver(merge.take());
+        }
         return;
       }
-      let batch = scanner.scan(message.bytes);
+      const batch = scannerOf(message.source).scan(message.bytes);
       if (batch.segments.length === 0) return;
-      if (input.timeSource === 'arrival') batch = restamp(batch, Math.floor(input.now() / 1000));
-      for (const id of input.to) system.get(id)?.send({ type: 'batch', batch });
+      if (merge) {
+        merge.add(message.source, batch.segments);
+        deliver(merge.take());
+      } else {
+        deliver(batch.segments);
+      }
       if (input.probe) {
         for (const s of batch.segments) total += s.hits;
         input.probe(total);

@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromCallback } from 'xstate';
 import { FileServer, type Notice, reason } from './file-follower';
+import { ClfScanner } from './clf-scanner';
 import { LineCarry, type Send } from './line-carry';
 import type { ChunkMessage, EndMessage, ReporterMessage } from './messages';
 
@@ -28,31 +29,79 @@ export interface TailerInput {
   graceMs?: number;
 }
 
-/** Reads files from head to end, chunk by chunk, yielding to the event loop between chunks. */
-export async function replayFiles(paths: string[], send: Send, stopped: () => boolean) {
+/** One file of a replay: where it is read up to, and the newest second it has shown. */
+interface ReplaySource {
+  path: string;
+  fd: number;
+  offset: number;
+  carry: LineCarry;
+  /** The timestamp of the last complete line read so far (-Infinity before any). */
+  second: number;
+  done: boolean;
+}
+
+/**
+ * Reads files from head to end, chunk by chunk, yielding to the event loop between chunks.
+ * Several files are read together: always the one whose last line is the oldest, so that the
+ * parser, which merges their lines by second, never has to hold much of any of them.
+ */
+export async function replayFiles(
+  paths: string[],
+  send: (bytes: Uint8Array, source: string) => void,
+  sourceEnded: (source: string) => void,
+  stopped: () => boolean,
+) {
   const buffer = new Uint8Array(CHUNK);
-  for (const p of paths) {
-    // Never read inside the caller's turn: the pipeline runs synchronously from each read,
-    // and the root must not be in the middle of starting when it does.
-    await new Promise((resolve) => setImmediate(resolve));
-    const fd = fs.openSync(p, 'r');
-    const carry = new LineCarry(send);
-    let chunks = 0;
-    try {
-      let offset = 0;
-      for (let n; (n = fs.readSync(fd, buffer, 0, CHUNK, offset)) > 0; offset += n) {
-        carry.push(buffer.subarray(0, n));
-        // A full collection every 128 MiB keeps the peak RSS of a long replay flat (JSC otherwise
-        // lets the garbage of parsed chunks pile up); every 32 MiB cost 6 % of the time for 1 MB.
-        if (++chunks % 128 === 0) Bun.gc(true);
-        await new Promise((resolve) => setImmediate(resolve));
-        if (stopped()) return;
+  const peek = new ClfScanner();
+  const sources: ReplaySource[] = paths.map((path) => ({
+    path,
+    fd: fs.openSync(path, 'r'),
+    offset: 0,
+    carry: new LineCarry((bytes) => send(bytes, path)),
+    second: -Infinity,
+    done: false,
+  }));
+  let chunks = 0;
+  try {
+    for (;;) {
+      // Never read inside the caller's turn: the pipeline runs synchronously from each read,
+      // and the root must not be in the middle of starting when it does.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (stopped()) return;
+      let next: ReplaySource | undefined;
+      for (const s of sources) if (!s.done && (!next || s.second < next.second)) next = s;
+      if (!next) return;
+      const n = fs.readSync(next.fd, buffer, 0, CHUNK, next.offset);
+      if (n <= 0) {
+        next.carry.flush();
+        next.done = true;
+        sourceEnded(next.path);
+        continue;
       }
-      carry.flush();
-    } finally {
-      fs.closeSync(fd);
+      next.offset += n;
+      const chunk = buffer.subarray(0, n);
+      if (sources.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
+      next.carry.push(chunk);
+      // A full collection every 128 MiB keeps the peak RSS of a long replay flat (JSC otherwise
+      // lets the garbage of parsed chunks pile up); every 32 MiB cost 6 % of the time for 1 MB.
+      if (++chunks % 128 === 0) Bun.gc(true);
     }
+  } finally {
+    for (const s of sources) fs.closeSync(s.fd);
   }
+}
+
+/** The timestamp of the last complete, valid line of a chunk (-Infinity if there is none). */
+function lastSecond(scanner: ClfScanner, chunk: Uint8Array): number {
+  let end = chunk.lastIndexOf(10);
+  while (end > 0) {
+    const start = chunk.lastIndexOf(10, end - 1) + 1;
+    const segment = scanner.scan(chunk.subarray(start, end)).segments[0];
+    if (segment && segment.hits > 0) return segment.second;
+    end = start - 1;
+    if (chunk.length - end > 1 << 16) break; // only look at the last few lines
+  }
+  return -Infinity;
 }
 
 async function readStdin(send: Send, stopped: () => boolean) {
@@ -74,7 +123,10 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
   const fail = (error: unknown) => notice('error', reason(error));
 
   if (input.mode === 'replay') {
-    replayFiles(input.paths, send, () => stopped).then(() => !stopped && end(), fail);
+    const sendFrom = (bytes: Uint8Array, source: string) =>
+      parser()?.send({ type: 'chunk', bytes, source } satisfies ChunkMessage);
+    const ended = (source: string) => parser()?.send({ type: 'end', source } satisfies EndMessage);
+    replayFiles(input.paths, sendFrom, ended, () => stopped).then(() => !stopped && end(), fail);
     return () => {
       stopped = true;
     };

@@ -134,6 +134,7 @@ export const monitorMachine = setup({
           now: c.now,
           probe: c.probe,
           progress: Boolean(c.progress),
+          sources: replay ? c.paths : undefined,
         },
       });
       enqueue.spawnChild('tailer', {

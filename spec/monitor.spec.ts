@@ -120,3 +120,32 @@ describe('monitor (root machine), replaying with a simulated clock', () => {
     expect(records.filter((r) => r.type === 'alert').length).toBe(1);
   });
 });
+
+describe('monitor, replaying several files at once', () => {
+  test('two logs of the same stretch are merged by second: their traffic adds up for the alert', async () => {
+    // Each file alone is 6 lines a second (never over 10/s); together they are 12/s.
+    const a = profileLog('server-a.log', [[6, 200]]);
+    const b = profileLog('server-b.log', [[6, 200]]);
+    const { records } = await replay([a, b]);
+    const alerts = records.filter((r) => r.type !== 'stats');
+    // 12 hits a second: the window holds more than 1200 from the 101st second on.
+    expect(alerts.map((r) => [r.type, secondsAfterT0(r.at)])).toEqual([['alert', 101]]);
+    const stats = records.filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(2 * 6 * 200);
+    expect(stats.reduce((n, s) => n + s.late, 0)).toBe(0);
+    expect(stats[0].hits).toBe(120);
+  });
+
+  test('files of very different density interleave: a sparse log is not read ahead of a dense one', async () => {
+    const dense = profileLog('dense.log', [[20, 300]]);
+    const sparse = path.join(dir, 'sparse.log');
+    fs.writeFileSync(sparse, [0, 100, 200, 299].map((s) => clf(T0 + s, '/sparse/x')).join(''));
+    const { records } = await replay([sparse, dense], { windowSeconds: 10, threshold: 100 });
+    const stats = records.filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(20 * 300 + 4);
+    expect(stats.reduce((n, s) => n + s.late, 0)).toBe(0);
+    // The sparse file's lines land in the intervals of their own seconds.
+    const withSparse = stats.filter((s) => s.sections.some((x: { section: string }) => x.section === '/sparse'));
+    expect(withSparse.map((s) => secondsAfterT0(s.start))).toEqual([0, 100, 200, 290]);
+  });
+});

@@ -1,0 +1,55 @@
+/**
+ * Merges the segments of several files by second, for a replay of more than one log: a line
+ * of one file is handed on only when every file still being read has shown a line at least as
+ * new, so the replay clock sees the files' traffic as it happened, interleaved.
+ */
+import type { Segment } from './messages';
+
+interface Queue {
+  segments: Segment[];
+  /** The newest second this file has shown. */
+  last: number;
+  done: boolean;
+}
+
+export class SegmentMerge {
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(sources: string[]) {
+    for (const s of sources) this.queues.set(s, { segments: [], last: -Infinity, done: false });
+  }
+
+  add(source: string, segments: Segment[]) {
+    const q = this.queue(source);
+    for (const s of segments) {
+      q.segments.push(s);
+      if (s.second > q.last) q.last = s.second;
+    }
+  }
+
+  end(source: string) {
+    this.queue(source).done = true;
+  }
+
+  /** The segments that can go now, oldest second first (ties in the order of the sources). */
+  take(): Segment[] {
+    let watermark = Infinity;
+    for (const q of this.queues.values()) if (!q.done && q.last < watermark) watermark = q.last;
+    const out: Segment[] = [];
+    for (;;) {
+      let from: Queue | undefined;
+      for (const q of this.queues.values()) {
+        const head = q.segments[0];
+        if (head && head.second <= watermark && (!from || head.second < from.segments[0]!.second)) from = q;
+      }
+      if (!from) return out;
+      out.push(from.segments.shift()!);
+    }
+  }
+
+  private queue(source: string): Queue {
+    let q = this.queues.get(source);
+    if (!q) this.queues.set(source, (q = { segments: [], last: -Infinity, done: false }));
+    return q;
+  }
+}
