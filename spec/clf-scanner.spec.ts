@@ -1,7 +1,7 @@
 import { describe, test, expect } from 'bun:test';
 import fc from 'fast-check';
 import { ClfScanner, MAX_LINE, parseLine, sectionOf, type Entry } from '../actors/clf-scanner';
-import type { Batch, Segment } from '../actors/messages';
+import { type Batch, emptySegment, type Segment } from '../actors/messages';
 
 const encoder = new TextEncoder();
 const enc = (text: string) => encoder.encode(text);
@@ -39,17 +39,7 @@ interface Totals {
 }
 
 function totals(batch: Batch): Totals {
-  const out: Totals = {
-    hits: 0,
-    invalid: 0,
-    perSecond: new Map(),
-    sections: new Map(),
-    users: new Map(),
-    hosts: new Map(),
-    methods: new Map(),
-    status: [0, 0, 0, 0, 0, 0],
-    bytes: 0,
-  };
+  const out: Totals = emptySegment(0);
   const merge = <K>(into: Map<K, number>, from: Map<K, number>) => {
     for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
   };
