@@ -84,27 +84,37 @@ function port(value: unknown): number {
   return n;
 }
 
+/** Why a file cannot be replayed, or null when every one can. */
+function unreadable(paths: string[]): string | null {
+  for (const p of paths) {
+    try {
+      fs.accessSync(p, fs.constants.R_OK);
+      if (fs.statSync(p).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    } catch (error) {
+      return `cannot read ${p}: ${reason(error)}`;
+    }
+  }
+  return null;
+}
+
+/** A replay's clock: simulated, standing at the first line's second. */
+function replayClockFor(paths: string[]): SimulatedClock {
+  const clock = new SimulatedClock();
+  clock.set((firstSecond(paths) ?? Math.floor(Date.now() / 1000)) * 1000);
+  return clock;
+}
+
 /** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
 export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
   const err = (line: string) => writeLine(2, line);
-  let clock: SimulatedClock | undefined;
-  let now = Date.now;
-  if (options.mode === 'replay') {
-    for (const p of options.paths) {
-      try {
-        fs.accessSync(p, fs.constants.R_OK);
-        if (fs.statSync(p).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
-      } catch (error) {
-        err(`error: cannot read ${p}: ${reason(error)}`);
-        return 1;
-      }
-    }
-    const sim = new SimulatedClock();
-    sim.set((firstSecond(options.paths) ?? Math.floor(Date.now() / 1000)) * 1000);
-    clock = sim;
-    now = () => sim.now();
+  const problem = options.mode === 'replay' ? unreadable(options.paths) : null;
+  if (problem) {
+    err(`error: ${problem}`);
+    return 1;
   }
+  const clock = options.mode === 'replay' ? replayClockFor(options.paths) : undefined;
+  const now = clock ? () => clock.now() : Date.now;
   const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
   const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
