@@ -44,7 +44,9 @@ describe('inspector page, in a real browser', () => {
   test('the highlighted state goes from normal to alerting and back while traffic flows', async () => {
     const log = path.join(dir, 'access.log');
     fs.writeFileSync(log, '');
-    const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '-s', '1', '-a', '4', '-t', '2', '--plain', '--poll-ms', '100'], {
+    // -s 4: the interval that holds the lines stays on the page for 4 s after it closes, long
+    // enough to be read on a slow machine before the next (empty) one replaces it.
+    const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '-s', '4', '-a', '4', '-t', '2', '--plain', '--poll-ms', '100'], {
       cwd: ROOT,
       stdout: 'ignore',
       stderr: 'pipe',
@@ -74,7 +76,7 @@ describe('inspector page, in a real browser', () => {
       await page.waitForSelector('#chart g.node.active[data-state="alerting"]', { timeout: 10_000 });
       expect(await active()).toBe('alerting');
       expect(await page.locator('#history-list li.alert').first().textContent()).toContain('High traffic generated an alert - hits = 30');
-      await page.waitForFunction(() => document.querySelector('#sections-body')?.textContent?.includes('/pages'), undefined, { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelector('#sections-body')?.textContent?.includes('/pages'), undefined, { timeout: 15_000 });
 
       // No more traffic: after the window has passed, it recovers.
       await page.waitForSelector('#chart g.node.active[data-state="normal"]', { timeout: 15_000 });
