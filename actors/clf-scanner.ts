@@ -434,15 +434,9 @@ export class ClfScanner {
    * else (nothing set), which the general path then reads.
    */
   private plainRequest(b: Uint8Array, start: number, e: number): number {
-    let m = start;
-    let h = FNV_SEED;
+    const m = this.scanMethod(b, start, e);
+    if (m < 0) return -1;
     let c = 0;
-    while (m < e && METHOD_CHAR[(c = b[m]!)] === 1) {
-      h = Math.imul(h ^ c, FNV_PRIME);
-      m++;
-    }
-    const len = m - start;
-    if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
     const targetStart = m + 1;
     let t = targetStart;
     while (t < e && (c = b[t]!) !== SP && c !== QUOTE && c !== LF) t++;
@@ -458,22 +452,32 @@ export class ClfScanner {
     }
     this.methodStart = start;
     this.methodEnd = m;
-    this.methodHash = h;
     this.section(b, targetStart, t);
     return q;
   }
 
-  /** METHOD SP target [SP protocol], or no request. */
-  private request(b: Uint8Array, start: number, end: number): void {
+  /**
+   * A method at b[start..]: 1 to MAX_METHOD method bytes followed by SP. Returns where it ends
+   * (its hash left in `methodHash`), or -1.
+   */
+  private scanMethod(b: Uint8Array, start: number, e: number): number {
     let m = start;
     let h = FNV_SEED;
     let c = 0;
-    while (m < end && METHOD_CHAR[(c = b[m]!)] === 1) {
+    while (m < e && METHOD_CHAR[(c = b[m]!)] === 1) {
       h = Math.imul(h ^ c, FNV_PRIME);
       m++;
     }
     const len = m - start;
-    if (len >= 1 && len <= MAX_METHOD && m < end && b[m] === SP) {
+    if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
+    this.methodHash = h;
+    return m;
+  }
+
+  /** METHOD SP target [SP protocol], or no request. */
+  private request(b: Uint8Array, start: number, end: number): void {
+    const m = this.scanMethod(b, start, end);
+    if (m >= 0) {
       const targetStart = m + 1;
       let t = targetStart;
       while (t < end && b[t] !== SP) t++;
@@ -489,7 +493,6 @@ export class ClfScanner {
       if (shaped) {
         this.methodStart = start;
         this.methodEnd = m;
-        this.methodHash = h;
         this.section(b, targetStart, t);
         return;
       }
