@@ -5,10 +5,10 @@
  *
  * `ClfScanner.scan` walks a chunk of complete lines with index arithmetic on the bytes: no regex,
  * no backtracking, no per-line object or string. The keys it counts (host, user, method, section)
- * are counted by their bytes in small tables (`KeyCounter`) that decode each distinct key once and
- * update the segment's Maps once per distinct key and segment. `parseLine` is a deliberately
- * plain, regex-based parser of one line that the tests hold the scanner to; `sectionOf` is the
- * section rule on a string.
+ * are counted by their bytes (lib/byte-keys), hashed while they are scanned, and a segment
+ * carries them packed: no string is made here at all. `parseLine` is a deliberately plain,
+ * regex-based parser of one line that the tests hold the scanner to; `sectionOf` is the section
+ * rule on a string.
  *
  * Grammar, as both parsers read it (fields are separated by exactly one space):
  *
@@ -23,7 +23,8 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { emptySegment, type Batch, type Counts, type Segment } from './messages';
+import { ByteCounts, FNV_PRIME, FNV_SEED, fnv1a, pack } from '../lib/byte-keys';
+import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
 export const MAX_LINE = 65536;
@@ -102,94 +103,21 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** A fixed key (a section or method that is not bytes of the line): its bytes and hash. */
+interface FixedKey {
+  bytes: Uint8Array;
+  hash: number;
 }
 
-const TABLE_SLOTS = 8192; // a power of two
-const TABLE_MAX_KEYS = 4096; // at most half full, so that probes stay short
-const TABLE_MAX_KEY_LEN = 128;
-
-/**
- * Counts keys by their bytes, so that the string and the Map update are paid once per distinct
- * key and segment instead of once per line. An open-addressing table maps key bytes to a slot
- * holding the decoded string (made once, the first time the key is seen) and the count since the
- * last `flush`, which adds the counts into a segment's Map. When the table is full it is flushed
- * and emptied. Keys longer than TABLE_MAX_KEY_LEN bytes go straight to the Map.
- *
- * Pure-ASCII keys decode as latin1; others as UTF-8, where invalid sequences become U+FFFD
- * (Buffer's decoder never throws).
- */
-class KeyCounter {
-  private readonly keys: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(TABLE_SLOTS).fill(undefined);
-  private readonly strings: string[] = new Array<string>(TABLE_SLOTS).fill('');
-  private readonly counts = new Int32Array(TABLE_SLOTS);
-  /** Slots whose count is not 0, in first-seen order. */
-  private readonly touched = new Int32Array(TABLE_SLOTS);
-  private touchedCount = 0;
-  private size = 0;
-
-  /**
-   * Counts one occurrence of the key buf[start..end), whose FNV-1a hash (`fnv`, see FNV_SEED)
-   * and OR of bytes (`high`) the parser computed while it scanned the field; `into` is the
-   * current segment's Map.
-   */
-  count(buf: Buffer, start: number, end: number, fnv: number, high: number, into: Counts): void {
-    const len = end - start;
-    if (len > TABLE_MAX_KEY_LEN) {
-      bump(into, decode(buf, start, end, high > 127));
-      return;
-    }
-    const h = (fnv ^ len) ^ ((fnv ^ len) >>> 15);
-    const keys = this.keys;
-    let slot = h & (TABLE_SLOTS - 1);
-    for (let key = keys[slot]; key !== undefined; key = keys[slot]) {
-      if (key.length === len) {
-        let i = 0;
-        while (i < len && key[i] === buf[start + i]) i++;
-        if (i === len) {
-          if (this.counts[slot]!++ === 0) this.touched[this.touchedCount++] = slot;
-          return;
-        }
-      }
-      slot = (slot + 1) & (TABLE_SLOTS - 1);
-    }
-    if (this.size === TABLE_MAX_KEYS) {
-      this.flush(into);
-      keys.fill(undefined);
-      this.strings.fill('');
-      this.size = 0;
-      slot = h & (TABLE_SLOTS - 1);
-    }
-    const copy = new Uint8Array(len);
-    for (let i = 0; i < len; i++) copy[i] = buf[start + i]!;
-    keys[slot] = copy;
-    this.strings[slot] = decode(buf, start, end, high > 127);
-    this.size++;
-    this.counts[slot] = 1;
-    this.touched[this.touchedCount++] = slot;
-  }
-
-  /** Adds the counts since the last flush into `into` and zeroes them. */
-  flush(into: Counts): void {
-    const { counts, touched, strings } = this;
-    for (let t = 0; t < this.touchedCount; t++) {
-      const slot = touched[t]!;
-      const key = strings[slot]!;
-      into.set(key, (into.get(key) ?? 0) + counts[slot]!);
-      counts[slot] = 0;
-    }
-    this.touchedCount = 0;
-  }
+function fixedKey(key: string): FixedKey {
+  const bytes = new TextEncoder().encode(key);
+  return { bytes, hash: fnv1a(bytes) };
 }
 
-/** FNV-1a: h = imul(h ^ byte, FNV_PRIME) for each byte of a key, from FNV_SEED. */
-const FNV_SEED = 0x811c9dc5;
-const FNV_PRIME = 0x01000193;
-
-function decode(buf: Buffer, start: number, end: number, utf8: boolean): string {
-  return buf.toString(utf8 ? 'utf8' : 'latin1', start, end);
-}
+const FIXED_NO_METHOD = fixedKey(NO_METHOD);
+const FIXED_NO_REQUEST = fixedKey(NO_REQUEST);
+const FIXED_NOT_A_PATH = fixedKey(NOT_A_PATH);
+const FIXED_ROOT = fixedKey('/');
 
 function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -215,26 +143,25 @@ export class ClfScanner {
   private hostEnd = 0;
   private userStart = 0;
   private userEnd = 0;
-  // FNV-1a hashes and byte ORs of the keys, made while scanning them (see KeyCounter.count).
+  // FNV-1a hashes of the keys, made while scanning them.
   private hostHash = 0;
-  private hostHigh = 0;
   private userHash = 0;
-  private userHigh = 0;
   private methodHash = 0;
   private sectionHash = 0;
-  private sectionHigh = 0;
   /** -1: no method (the request did not have the shape). */
   private methodStart = -1;
   private methodEnd = 0;
   private sectionStart = 0;
   private sectionEnd = 0;
   /** A fixed section (`(no request)`, `(not a path)`, `/`), or null for the bytes above. */
-  private sectionConst: string | null = null;
+  private sectionConst: FixedKey | null = null;
 
-  private readonly hostKeys = new KeyCounter();
-  private readonly userKeys = new KeyCounter();
-  private readonly methodKeys = new KeyCounter();
-  private readonly sectionKeys = new KeyCounter();
+  // The current segment's keys, in KEY_KINDS order; packed into it and cleared when it ends.
+  private readonly sectionKeys = new ByteCounts();
+  private readonly userKeys = new ByteCounts();
+  private readonly hostKeys = new ByteCounts();
+  private readonly methodKeys = new ByteCounts();
+  private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
   private runSecond = 0;
   private runCount = 0;
@@ -253,7 +180,6 @@ export class ClfScanner {
     let seg: Segment | null = null;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = bytes.length;
-    let buf: Buffer | null = null;
     let pos = 0;
     while (pos < n) {
       const start = pos;
@@ -279,7 +205,6 @@ export class ClfScanner {
         if (seg !== null) this.flush(seg);
         segments.push((seg = emptySegment(this.hw)));
       }
-      if (buf === null) buf = asBuffer(bytes);
       seg.hits++;
       if (this.runCount > 0 && this.runSecond === second) this.runCount++;
       else {
@@ -290,15 +215,16 @@ export class ClfScanner {
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      this.hostKeys.count(buf, start, this.hostEnd, this.hostHash, this.hostHigh, seg.hosts);
+      this.hostKeys.add(bytes, start, this.hostEnd, this.hostHash, 1);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.userKeys.count(buf, userStart, this.userEnd, this.userHash, this.userHigh, seg.users);
+        this.userKeys.add(bytes, userStart, this.userEnd, this.userHash, 1);
       }
-      if (this.methodStart < 0) bump(seg.methods, NO_METHOD);
-      else this.methodKeys.count(buf, this.methodStart, this.methodEnd, this.methodHash, 0, seg.methods);
-      if (this.sectionConst !== null) bump(seg.sections, this.sectionConst);
-      else this.sectionKeys.count(buf, this.sectionStart, this.sectionEnd, this.sectionHash, this.sectionHigh, seg.sections);
+      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.methodStart, this.methodEnd, this.methodHash, 1);
+      else this.methodKeys.add(FIXED_NO_METHOD.bytes, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash, 1);
+      const fixed = this.sectionConst;
+      if (fixed === null) this.sectionKeys.add(bytes, this.sectionStart, this.sectionEnd, this.sectionHash, 1);
+      else this.sectionKeys.add(fixed.bytes, 0, fixed.bytes.length, fixed.hash, 1);
     }
     if (seg !== null) this.flush(seg);
     return { segments };
@@ -308,10 +234,8 @@ export class ClfScanner {
   private flush(seg: Segment): void {
     if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
     this.runCount = 0;
-    this.hostKeys.flush(seg.hosts);
-    this.userKeys.flush(seg.users);
-    this.methodKeys.flush(seg.methods);
-    this.sectionKeys.flush(seg.sections);
+    seg.keys = pack(this.keyTables);
+    for (const t of this.keyTables) t.clear();
   }
 
   /**
@@ -336,32 +260,26 @@ export class ClfScanner {
     // host SP ident SP authuser SP
     let i = s;
     let h = FNV_SEED;
-    let high = 0;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      high |= c;
       i++;
     }
     if (i === s || i >= e || c !== SP) return INVALID;
     this.hostEnd = i;
     this.hostHash = h;
-    this.hostHigh = high;
     const identStart = ++i;
     while (i < e && (c = b[i]!) !== SP && c !== LF) i++;
     if (i === identStart || i >= e || c !== SP) return INVALID;
     const userStart = ++i;
     h = FNV_SEED;
-    high = 0;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      high |= c;
       i++;
     }
     if (i === userStart || i >= e || c !== SP) return INVALID;
     this.userStart = userStart;
     this.userEnd = i;
     this.userHash = h;
-    this.userHigh = high;
 
     // "[" timestamp "]" SP DQUOTE
     i++;
@@ -498,7 +416,7 @@ export class ClfScanner {
       }
     }
     this.methodStart = -1;
-    this.sectionConst = NO_REQUEST;
+    this.sectionConst = FIXED_NO_REQUEST;
   }
 
   /** `sectionOf` on the bytes b[start..end). */
@@ -519,25 +437,22 @@ export class ClfScanner {
         p = q + 3;
         while (p < end && (c = b[p]!) !== SLASH && c !== QMARK && c !== HASH) p++;
         if (p === end || c !== SLASH) {
-          this.sectionConst = '/';
+          this.sectionConst = FIXED_ROOT;
           return;
         }
       }
     }
     if (p === end || b[p] !== SLASH) {
-      this.sectionConst = NOT_A_PATH;
+      this.sectionConst = FIXED_NOT_A_PATH;
       return;
     }
     let q = p + 1;
     let h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
-    let high = 0;
     while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      high |= c;
       q++;
     }
     this.sectionHash = h;
-    this.sectionHigh = high;
     this.sectionConst = null;
     this.sectionStart = p;
     this.sectionEnd = q;

@@ -5,8 +5,7 @@
  * bytes, already counted, and everything downstream works on those counts.
  */
 
-/** Counts keyed by a string (section, user, host, method). */
-export type Counts = Map<string, number>;
+import { NO_KEYS, type KeyCounts } from '../lib/byte-keys';
 
 /**
  * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
@@ -20,10 +19,8 @@ export interface Segment {
   hits: number;
   /** Lines that could not be parsed (garbage, impossible dates, over-long lines). */
   invalid: number;
-  sections: Counts;
-  users: Counts;
-  hosts: Counts;
-  methods: Counts;
+  /** Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). */
+  keys: KeyCounts;
   /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
   status: [number, number, number, number, number, number];
   bytes: number;
@@ -94,10 +91,7 @@ export function emptySegment(second: number): Segment {
     perSecond: new Map(),
     hits: 0,
     invalid: 0,
-    sections: new Map(),
-    users: new Map(),
-    hosts: new Map(),
-    methods: new Map(),
+    keys: NO_KEYS,
     status: [0, 0, 0, 0, 0, 0],
     bytes: 0,
   };

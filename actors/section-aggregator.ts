@@ -6,14 +6,13 @@
  */
 import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
+import { eachKey, fnv1a, KEY_KINDS, type KeyCounts } from '../lib/byte-keys';
 import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './alert-monitor';
 import type { Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
 
 /** Keys kept per table: memory stays bounded when every line brings a new host. */
 export const TABLE_CAPACITY = 1000;
-
-export const TABLES = ['sections', 'users', 'hosts', 'methods'] as const;
 
 export interface Interval {
   start: number;
@@ -50,13 +49,17 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
     interval.invalid += s.invalid;
     interval.bytes += s.bytes;
     for (let i = 0; i < 6; i++) interval.status[i]! += s.status[i]!;
-    interval.sections.addAll(s.sections);
-    interval.users.addAll(s.users);
-    interval.hosts.addAll(s.hosts);
-    interval.methods.addAll(s.methods);
+    addKeys(interval, s.keys);
   }
   interval.late += late;
   return interval;
+}
+
+/** Adds a segment's sections, users, hosts and methods, by their bytes. */
+function addKeys(interval: Interval, keys: KeyCounts) {
+  eachKey(keys, (kind, bytes, start, end, count) => {
+    interval[KEY_KINDS[kind]!].add(bytes, start, end, fnv1a(bytes, start, end), count);
+  });
 }
 
 export function summarize(interval: Interval, end: number, limit: number, final = false): IntervalStats {
@@ -71,7 +74,7 @@ export function summarize(interval: Interval, end: number, limit: number, final 
     users: interval.users.top(limit),
     hosts: interval.hosts.top(limit),
     methods: interval.methods.top(limit),
-    approximate: TABLES.filter((t) => interval[t].approximate),
+    approximate: KEY_KINDS.filter((t) => interval[t].approximate),
     status: { '1xx': c1, '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5, other },
     bytes: interval.bytes,
     final,

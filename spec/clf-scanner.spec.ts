@@ -1,7 +1,8 @@
 import { describe, test, expect } from 'bun:test';
 import fc from 'fast-check';
 import { ClfScanner, MAX_LINE, parseLine, sectionOf, type Entry } from '../actors/clf-scanner';
-import { type Batch, emptySegment, type Segment } from '../actors/messages';
+import { type Batch, type Segment } from '../actors/messages';
+import { KEY_KINDS, unpack } from '../lib/byte-keys';
 
 const encoder = new TextEncoder();
 const enc = (text: string) => encoder.encode(text);
@@ -39,7 +40,17 @@ interface Totals {
 }
 
 function totals(batch: Batch): Totals {
-  const out: Totals = emptySegment(0);
+  const out: Totals = {
+    hits: 0,
+    invalid: 0,
+    perSecond: new Map(),
+    sections: new Map(),
+    users: new Map(),
+    hosts: new Map(),
+    methods: new Map(),
+    status: [0, 0, 0, 0, 0, 0],
+    bytes: 0,
+  };
   const merge = <K>(into: Map<K, number>, from: Map<K, number>) => {
     for (const [k, v] of from) into.set(k, (into.get(k) ?? 0) + v);
   };
@@ -47,10 +58,7 @@ function totals(batch: Batch): Totals {
     out.hits += seg.hits;
     out.invalid += seg.invalid;
     merge(out.perSecond, seg.perSecond);
-    merge(out.sections, seg.sections);
-    merge(out.users, seg.users);
-    merge(out.hosts, seg.hosts);
-    merge(out.methods, seg.methods);
+    for (const kind of KEY_KINDS) merge(out[kind], unpack(seg.keys, kind));
     seg.status.forEach((n, i) => (out.status[i]! += n));
     out.bytes += seg.bytes;
   }

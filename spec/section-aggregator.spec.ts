@@ -1,18 +1,22 @@
 import { describe, expect, test } from 'bun:test';
 import { emptySegment, type Batch, type IntervalStats } from '../actors/messages';
+import { packMaps } from '../lib/byte-keys';
 import { addBatch, createIntervalStore, mostlyLate, newInterval, summarize, TABLE_CAPACITY } from '../actors/section-aggregator';
 
 function batch(parts: { section: string; user?: string; status: number; bytes: number; second?: number }[]): Batch {
   const s = emptySegment(100);
+  const sections = new Map<string, number>();
+  const users = new Map<string, number>();
   for (const p of parts) {
     s.hits++;
-    s.sections.set(p.section, (s.sections.get(p.section) ?? 0) + 1);
-    if (p.user) s.users.set(p.user, (s.users.get(p.user) ?? 0) + 1);
+    sections.set(p.section, (sections.get(p.section) ?? 0) + 1);
+    if (p.user) users.set(p.user, (users.get(p.user) ?? 0) + 1);
     s.status[Math.floor(p.status / 100)]!++;
     s.bytes += p.bytes;
     const sec = p.second ?? 100;
     s.perSecond.set(sec, (s.perSecond.get(sec) ?? 0) + 1);
   }
+  s.keys = packMaps({ sections, users });
   return { segments: [s] };
 }
 
@@ -41,8 +45,10 @@ describe('section aggregator', () => {
     const i = newInterval(0);
     for (let b = 0; b < 50; b++) {
       const s = batch([]).segments[0]!;
-      for (let h = 0; h < 1000; h++) s.hosts.set(`10.${b}.${h >> 8}.${h & 255}`, 1);
-      s.hosts.set('203.0.113.9', 3);
+      const hosts = new Map<string, number>();
+      for (let h = 0; h < 1000; h++) hosts.set(`10.${b}.${h >> 8}.${h & 255}`, 1);
+      hosts.set('203.0.113.9', 3);
+      s.keys = packMaps({ hosts });
       s.hits = 1003;
       addBatch(i, { segments: [s] }, 0);
     }

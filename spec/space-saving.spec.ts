@@ -5,7 +5,7 @@ import { SpaceSaving } from '../lib/space-saving';
 describe('SpaceSaving', () => {
   test('exact while the keys fit', () => {
     const s = new SpaceSaving(10);
-    for (const k of ['/a', '/b', '/a', '/c', '/a', '/b']) s.add(k, 1);
+    for (const k of ['/a', '/b', '/a', '/c', '/a', '/b']) s.addString(k, 1);
     expect(s.top(3)).toEqual([['/a', 3], ['/b', 2], ['/c', 1]]);
     expect(s.approximate).toBe(false);
   });
@@ -13,9 +13,9 @@ describe('SpaceSaving', () => {
   test('a million distinct keys keep memory bounded and the heavy hitters on top', () => {
     const s = new SpaceSaving(100);
     for (let i = 0; i < 1_000_000; i++) {
-      s.add(`host-${i}`, 1);
-      if (i % 100 === 0) s.add('heavy-1', 5);
-      if (i % 250 === 0) s.add('heavy-2', 5);
+      s.addString(`host-${i}`, 1);
+      if (i % 100 === 0) s.addString('heavy-1', 5);
+      if (i % 250 === 0) s.addString('heavy-2', 5);
       expect(s.size).toBeLessThan(400);
     }
     expect(s.approximate).toBe(true);
@@ -30,7 +30,7 @@ describe('SpaceSaving', () => {
         const s = new SpaceSaving(8);
         const truth = new Map<string, number>();
         for (const [k, n] of stream) {
-          s.add(`k${k}`, n);
+          s.addString(`k${k}`, n);
           truth.set(`k${k}`, (truth.get(`k${k}`) ?? 0) + n);
         }
         for (const [key, count] of s.top(1000)) {
@@ -43,5 +43,33 @@ describe('SpaceSaving', () => {
         for (const [key, real] of truth) if (real > s.floor) expect(kept.has(key)).toBe(true);
       }),
     );
+  });
+
+  test('top(n) is the n largest counts, ties by key, as a sort of all the keys would give', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.constantFrom('/a', '/b', '/ab', '/B', '/', '/a/', 'x', '-', '/\u00e9', '/\u00e8'), fc.integer({ min: 1, max: 3 })), {
+          maxLength: 60,
+        }),
+        fc.integer({ min: 0, max: 12 }),
+        (stream, n) => {
+          const s = new SpaceSaving(100);
+          const truth = new Map<string, number>();
+          for (const [k, c] of stream) {
+            s.addString(k, c);
+            truth.set(k, (truth.get(k) ?? 0) + c);
+          }
+          const expected = [...truth].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, n);
+          expect(s.top(n)).toEqual(expected);
+        },
+      ),
+    );
+  });
+
+  test('top(n) among a thousand keys tied at one count takes the n smallest keys', () => {
+    const s = new SpaceSaving(1000);
+    for (let i = 999; i >= 0; i--) s.addString(`k${String(i).padStart(4, '0')}`, 1);
+    s.addString('k0500', 1);
+    expect(s.top(4)).toEqual([['k0500', 2], ['k0000', 1], ['k0001', 1], ['k0002', 1]]);
   });
 });

@@ -1,0 +1,119 @@
+import { describe, expect, test } from 'bun:test';
+import fc from 'fast-check';
+import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, NO_KEYS, pack, packMaps, unpack } from '../lib/byte-keys';
+
+const bytesOf = (key: string) => Buffer.from(key, 'utf8');
+
+function addKey(t: ByteCounts, key: Uint8Array, n: number) {
+  return t.add(key, 0, key.length, fnv1a(key), n);
+}
+
+/** Keys as arrays of bytes, with many repeats and shared prefixes, and any byte value. */
+const keyArb = fc.oneof(
+  fc.constantFrom('/a', '/b', '/pages', '10.0.0.1', 'james', '', 'GET'),
+  fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('latin1')),
+);
+
+describe('ByteCounts', () => {
+  test('counts like a Map of the keys, through growth, rehashing and clear', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(keyArb, fc.integer({ min: 1, max: 9 })), { maxLength: 600 }), (stream) => {
+        const t = new ByteCounts();
+        const model = new Map<string, number>();
+        for (const [key, n] of stream) {
+          addKey(t, Buffer.from(key, 'latin1'), n);
+          model.set(key, (model.get(key) ?? 0) + n);
+        }
+        expect(t.size).toBe(model.size);
+        // The table's strings: the model's keys decoded the same way, equal strings added up.
+        const expected = new Map<string, number>();
+        for (const [k, v] of model) {
+          const text = decodeKey(Buffer.from(k, 'latin1'), 0, Buffer.byteLength(k, 'latin1'));
+          expected.set(text, (expected.get(text) ?? 0) + v);
+        }
+        expect(t.toMap()).toEqual(expected);
+        t.clear();
+        expect(t.size).toBe(0);
+        expect(t.toMap()).toEqual(new Map());
+        addKey(t, bytesOf('/again'), 2);
+        expect(t.toMap()).toEqual(new Map([['/again', 2]]));
+      }),
+    );
+  });
+
+  test('10,000 distinct keys, then each once more: every count is 2', () => {
+    const t = new ByteCounts();
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 10_000; i++) addKey(t, bytesOf(`host-${i}`), 1);
+    expect(t.size).toBe(10_000);
+    for (let e = 0; e < t.size; e++) expect(t.counts[e]).toBe(2);
+    expect(t.key(9_999)).toBe('host-9999');
+  });
+
+  test('retain keeps the chosen keys with their counts, and they are still found', () => {
+    const t = new ByteCounts();
+    for (let i = 0; i < 100; i++) addKey(t, bytesOf(`k${i}`), i);
+    t.retain((e) => t.counts[e]! % 10 === 0);
+    expect(t.size).toBe(10);
+    expect([...t.toMap()].map(([k]) => k)).toEqual(['k0', 'k10', 'k20', 'k30', 'k40', 'k50', 'k60', 'k70', 'k80', 'k90']);
+    const size = t.size;
+    addKey(t, bytesOf('k50'), 1);
+    expect(t.size).toBe(size);
+    expect(t.toMap().get('k50')).toBe(51);
+    addKey(t, bytesOf('k51'), 1);
+    expect(t.size).toBe(size + 1);
+  });
+
+  test('keys are compared by their bytes, not by their hash', () => {
+    const t = new ByteCounts();
+    // Same hash given on purpose: the table must still tell the keys apart.
+    t.add(bytesOf('/a'), 0, 2, 42, 1);
+    t.add(bytesOf('/b'), 0, 2, 42, 1);
+    t.add(bytesOf('/a'), 0, 2, 42, 1);
+    expect(t.toMap()).toEqual(new Map([['/a', 2], ['/b', 1]]));
+  });
+
+  test('byte keys that decode to the same string (invalid UTF-8) add up as one string', () => {
+    const t = new ByteCounts();
+    addKey(t, Uint8Array.of(0x68, 0xff), 1);
+    addKey(t, Uint8Array.of(0x68, 0xfe), 2);
+    expect(t.nonAscii).toBe(true);
+    expect(t.toMap()).toEqual(new Map([['h\ufffd', 3]]));
+  });
+});
+
+describe('packed segment keys', () => {
+  test('pack and unpack give back every kind with its counts', () => {
+    const maps = {
+      sections: new Map([['/a', 3], ['/pages', 1]]),
+      users: new Map([['james', 2]]),
+      hosts: new Map([['10.0.0.1', 4], ['h\u00e9', 1]]),
+      methods: new Map([['GET', 4]]),
+    };
+    const keys = packMaps(maps);
+    for (const kind of KEY_KINDS) expect(unpack(keys, kind)).toEqual(maps[kind]);
+    const seen: [number, string, number][] = [];
+    eachKey(keys, (kind, bytes, start, end, count) => seen.push([kind, decodeKey(bytes, start, end), count]));
+    expect(seen).toEqual([
+      [0, '/a', 3],
+      [0, '/pages', 1],
+      [1, 'james', 2],
+      [2, '10.0.0.1', 4],
+      [2, 'h\u00e9', 1],
+      [3, 'GET', 4],
+    ]);
+  });
+
+  test('no keys pack to the shared empty packing', () => {
+    expect(pack(KEY_KINDS.map(() => new ByteCounts()))).toBe(NO_KEYS);
+    for (const kind of KEY_KINDS) expect(unpack(NO_KEYS, kind).size).toBe(0);
+  });
+
+  test('a packing is a copy: clearing the tables afterwards does not change it', () => {
+    const tables = KEY_KINDS.map(() => new ByteCounts());
+    addKey(tables[2]!, bytesOf('10.0.0.1'), 5);
+    const keys = pack(tables);
+    tables[2]!.clear();
+    addKey(tables[2]!, bytesOf('99.9.9.9'), 1);
+    expect(unpack(keys, 'hosts')).toEqual(new Map([['10.0.0.1', 5]]));
+  });
+});
