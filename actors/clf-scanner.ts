@@ -23,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { ByteCounts, FNV_PRIME, FNV_SEED, fnv1a, pack } from '../lib/byte-keys';
+import { KeyTally, FNV_PRIME, FNV_SEED, fnv1a, pack } from '../lib/byte-keys';
 import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
@@ -156,11 +156,11 @@ export class ClfScanner {
   /** A fixed section (`(no request)`, `(not a path)`, `/`), or null for the bytes above. */
   private sectionConst: FixedKey | null = null;
 
-  // The current segment's keys, in KEY_KINDS order; packed into it and cleared when it ends.
-  private readonly sectionKeys = new ByteCounts();
-  private readonly userKeys = new ByteCounts();
-  private readonly hostKeys = new ByteCounts();
-  private readonly methodKeys = new ByteCounts();
+  // The current segment's keys, in KEY_KINDS order, packed into it when it ends.
+  private readonly sectionKeys = new KeyTally();
+  private readonly userKeys = new KeyTally();
+  private readonly hostKeys = new KeyTally();
+  private readonly methodKeys = new KeyTally();
   private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
   private runSecond = 0;
@@ -215,16 +215,16 @@ export class ClfScanner {
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      this.hostKeys.add(bytes, start, this.hostEnd, this.hostHash, 1);
+      this.hostKeys.add(bytes, start, this.hostEnd, this.hostHash);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.userKeys.add(bytes, userStart, this.userEnd, this.userHash, 1);
+        this.userKeys.add(bytes, userStart, this.userEnd, this.userHash);
       }
-      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.methodStart, this.methodEnd, this.methodHash, 1);
-      else this.methodKeys.add(FIXED_NO_METHOD.bytes, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash, 1);
+      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.methodStart, this.methodEnd, this.methodHash);
+      else this.methodKeys.add(FIXED_NO_METHOD.bytes, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
       const fixed = this.sectionConst;
-      if (fixed === null) this.sectionKeys.add(bytes, this.sectionStart, this.sectionEnd, this.sectionHash, 1);
-      else this.sectionKeys.add(fixed.bytes, 0, fixed.bytes.length, fixed.hash, 1);
+      if (fixed === null) this.sectionKeys.add(bytes, this.sectionStart, this.sectionEnd, this.sectionHash);
+      else this.sectionKeys.add(fixed.bytes, 0, fixed.bytes.length, fixed.hash);
     }
     if (seg !== null) this.flush(seg);
     return { segments };
@@ -235,7 +235,6 @@ export class ClfScanner {
     if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
     this.runCount = 0;
     seg.keys = pack(this.keyTables);
-    for (const t of this.keyTables) t.clear();
   }
 
   /**

@@ -29,6 +29,9 @@ export interface TailerInput {
   graceMs?: number;
 }
 
+/** RSS growth, bytes, that makes a replay collect its garbage. */
+const GC_STEP = 4 << 20;
+
 /** One file of a replay: where it is read up to, and the newest second it has shown. */
 interface ReplaySource {
   path: string;
@@ -61,7 +64,7 @@ export async function replayFiles(
     second: -Infinity,
     done: false,
   }));
-  let chunks = 0;
+  let lowRss = process.memoryUsage.rss();
   try {
     for (;;) {
       // Never read inside the caller's turn: the pipeline runs synchronously from each read,
@@ -82,9 +85,14 @@ export async function replayFiles(
       const chunk = buffer.subarray(0, n);
       if (sources.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
       next.carry.push(chunk);
-      // A full collection every 128 MiB keeps the peak RSS of a long replay flat (JSC otherwise
-      // lets the garbage of parsed chunks pile up); every 32 MiB cost 6 % of the time for 1 MB.
-      if (++chunks % 128 === 0) Bun.gc(true);
+      // JSC lets the garbage of parsed chunks (segments, packed keys) pile up: a full collection
+      // whenever RSS has grown GC_STEP over its low point keeps a replay's peak flat, whatever
+      // the file's size or cardinality, for a few collections a run.
+      const rss = process.memoryUsage.rss();
+      if (rss > lowRss + GC_STEP) {
+        Bun.gc(true);
+        lowRss = process.memoryUsage.rss();
+      } else if (rss < lowRss) lowRss = rss;
     }
   } finally {
     for (const s of sources) fs.closeSync(s.fd);

@@ -66,7 +66,10 @@ export function decodeKey(bytes: Uint8Array, start: number, end: number): string
  * live back to back in one slab. `clear` and `retain` keep the arrays for reuse.
  */
 export class ByteCounts {
-  private slots = new Int32Array(64); // entry + 1; 0 is empty
+  // Open addressing: a slot holds an entry + 1 (0 is empty) and that entry's hash, so that a
+  // probe reads one cache line before it looks at any bytes.
+  private slotEntries = new Int32Array(64);
+  private slotHashes = new Int32Array(64);
   private slab = new Uint8Array(1024);
   private used = 0;
   private starts = new Int32Array(32);
@@ -77,17 +80,18 @@ export class ByteCounts {
   size = 0;
   /** Some key has a byte over 127 (its string may then equal another key's: see `toMap`). */
   nonAscii = false;
-
   /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`; returns its entry. */
   add(bytes: Uint8Array, start: number, end: number, hash: number, n: number): number {
     hash |= 0; // as the table stores it
-    const len = end - start;
-    const slots = this.slots;
-    const mask = slots.length - 1;
+    const entries = this.slotEntries;
+    const hashes = this.slotHashes;
+    const mask = entries.length - 1;
     let slot = (hash ^ (hash >>> 15)) & mask;
-    for (let e = slots[slot]! - 1; e >= 0; e = slots[slot]! - 1) {
-      if (this.hashes[e] === hash) {
+    for (let e1 = entries[slot]!; e1 !== 0; e1 = entries[slot]!) {
+      if (hashes[slot] === hash) {
+        const e = e1 - 1;
         const s = this.starts[e]!;
+        const len = end - start;
         if (this.ends[e]! - s === len) {
           const slab = this.slab;
           let i = 0;
@@ -128,9 +132,10 @@ export class ByteCounts {
     this.ends[e] = at + len;
     this.hashes[e] = hash;
     this.counts[e] = n;
-    this.slots[slot] = e + 1;
+    this.slotEntries[slot] = e + 1;
+    this.slotHashes[slot] = hash;
     this.slotOf[e] = slot;
-    if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
+    if (this.size * 2 > this.slotEntries.length) this.rehash(this.slotEntries.length * 2);
     return e;
   }
 
@@ -149,22 +154,25 @@ export class ByteCounts {
   }
 
   private rehash(slotCount: number) {
-    if (slotCount !== this.slots.length) this.slots = new Int32Array(slotCount);
-    else this.slots.fill(0);
-    const slots = this.slots;
+    if (slotCount !== this.slotEntries.length) {
+      this.slotEntries = new Int32Array(slotCount);
+      this.slotHashes = new Int32Array(slotCount);
+    } else this.slotEntries.fill(0);
+    const entries = this.slotEntries;
     const mask = slotCount - 1;
     for (let e = 0; e < this.size; e++) {
       const h = this.hashes[e]!;
       let slot = (h ^ (h >>> 15)) & mask;
-      while (slots[slot] !== 0) slot = (slot + 1) & mask;
-      slots[slot] = e + 1;
+      while (entries[slot] !== 0) slot = (slot + 1) & mask;
+      entries[slot] = e + 1;
+      this.slotHashes[slot] = h;
       this.slotOf[e] = slot;
     }
   }
 
   clear() {
-    if (this.size * 8 < this.slots.length) for (let e = 0; e < this.size; e++) this.slots[this.slotOf[e]!] = 0;
-    else this.slots.fill(0);
+    if (this.size * 8 < this.slotEntries.length) for (let e = 0; e < this.size; e++) this.slotEntries[this.slotOf[e]!] = 0;
+    else this.slotEntries.fill(0);
     this.size = 0;
     this.used = 0;
     this.nonAscii = false;
@@ -191,7 +199,7 @@ export class ByteCounts {
     this.size = to;
     this.used = at;
     this.nonAscii = nonAscii;
-    this.rehash(this.slots.length);
+    this.rehash(this.slotEntries.length);
   }
 
   key(entry: number): string {
@@ -223,39 +231,161 @@ export class ByteCounts {
     return out;
   }
 
-  /** Appends this table's keys to a packing in progress (see `pack`); returns the next index. */
+}
+
+/** Keys a tally holds before it starts over (it is emptied after a pack). */
+export const TALLY_MAX_KEYS = 4096;
+
+/**
+ * The scanner's count of one kind of key in the segment in progress: counts by slot of an
+ * open-addressing table (no entry indirection: this is the hottest lookup of the program), for
+ * the keys `pack` has not taken yet. The table outlives segments, so a key seen before is found
+ * rather than copied again, until it holds more than TALLY_MAX_KEYS keys.
+ */
+export class KeyTally {
+  private mask = 8191;
+  private hashes = new Int32Array(8192);
+  private starts = new Int32Array(8192);
+  /** Key length + 1 a slot; 0 is empty. */
+  private lens = new Int32Array(8192);
+  /** Count since the last pack, a slot. */
+  private counts = new Int32Array(8192);
+  private slab = new Uint8Array(1 << 16);
+  private used = 0;
+  private size = 0;
+  /** Slots counted since the last pack, in first-seen order. */
+  private touched = new Int32Array(8192);
+  private touchedCount = 0;
+  private touchedBytes = 0;
+
+  /** Counts one occurrence of the key bytes[start..end), whose FNV-1a hash is `hash`. */
+  add(bytes: Uint8Array, start: number, end: number, hash: number): void {
+    const len = end - start;
+    const lens = this.lens;
+    const mask = this.mask;
+    let slot = (hash ^ (hash >>> 15)) & mask;
+    for (let l = lens[slot]!; l !== 0; l = lens[slot]!) {
+      if (l === len + 1) {
+        const slab = this.slab;
+        const s = this.starts[slot]!;
+        let i = 0;
+        while (i < len && slab[s + i] === bytes[start + i]) i++;
+        if (i === len) {
+          if (this.counts[slot]!++ === 0) this.touch(slot, len);
+          return;
+        }
+      }
+      slot = (slot + 1) & mask;
+    }
+    if (this.used + len > this.slab.length) {
+      const bigger = new Uint8Array(Math.max(this.slab.length * 2, this.used + len));
+      bigger.set(this.slab.subarray(0, this.used));
+      this.slab = bigger;
+    }
+    const slab = this.slab;
+    const at = this.used;
+    for (let i = 0; i < len; i++) slab[at + i] = bytes[start + i]!;
+    this.used += len;
+    this.hashes[slot] = hash;
+    this.starts[slot] = at;
+    lens[slot] = len + 1;
+    this.counts[slot] = 1;
+    this.touch(slot, len);
+    if (++this.size * 2 > lens.length) this.grow();
+  }
+
+  addString(key: string, n: number): void {
+    const bytes = Buffer.from(key, 'utf8');
+    const hash = fnv1a(bytes);
+    for (let i = 0; i < n; i++) this.add(bytes, 0, bytes.length, hash);
+  }
+
+  private touch(slot: number, len: number) {
+    if (this.touchedCount === this.touched.length) {
+      const bigger = new Int32Array(this.touched.length * 2);
+      bigger.set(this.touched);
+      this.touched = bigger;
+    }
+    this.touched[this.touchedCount++] = slot;
+    this.touchedBytes += len;
+  }
+
+  /** Doubles the table (a segment with more keys than it holds); touched slots move with it. */
+  private grow() {
+    const { hashes, starts, lens, counts } = this;
+    const slots = lens.length * 2;
+    const mask = slots - 1;
+    this.hashes = new Int32Array(slots);
+    this.starts = new Int32Array(slots);
+    this.lens = new Int32Array(slots);
+    this.counts = new Int32Array(slots);
+    this.mask = mask;
+    const moved = new Int32Array(lens.length);
+    for (let old = 0; old < lens.length; old++) {
+      if (lens[old] === 0) continue;
+      const h = hashes[old]!;
+      let slot = (h ^ (h >>> 15)) & mask;
+      while (this.lens[slot] !== 0) slot = (slot + 1) & mask;
+      this.hashes[slot] = h;
+      this.starts[slot] = starts[old]!;
+      this.lens[slot] = lens[old]!;
+      this.counts[slot] = counts[old]!;
+      moved[old] = slot;
+    }
+    for (let t = 0; t < this.touchedCount; t++) this.touched[t] = moved[this.touched[t]!]!;
+  }
+
+  /** Keys counted since the last pack, and their bytes. */
+  get packKeys(): number {
+    return this.touchedCount;
+  }
+
+  get packBytes(): number {
+    return this.touchedBytes;
+  }
+
+  /** Writes the keys counted since the last call into a packing (see `pack`) and zeroes them. */
   packInto(bytes: Uint8Array, at: number, entries: Int32Array, index: number): number {
-    bytes.set(this.slab.subarray(0, this.used), at);
-    for (let e = 0; e < this.size; e++, index += 2) {
-      entries[index] = at + this.ends[e]!;
-      entries[index + 1] = this.counts[e]!;
+    const { slab, starts, lens, counts, touched } = this;
+    for (let t = 0; t < this.touchedCount; t++) {
+      const slot = touched[t]!;
+      const s = starts[slot]!;
+      const end = s + lens[slot]! - 1;
+      for (let i = s; i < end; i++) bytes[at++] = slab[i]!;
+      entries[index++] = at;
+      entries[index++] = counts[slot]!;
+      counts[slot] = 0;
+    }
+    this.touchedCount = 0;
+    this.touchedBytes = 0;
+    if (this.size > TALLY_MAX_KEYS) {
+      this.lens.fill(0);
+      this.size = 0;
+      this.used = 0;
     }
     return index;
   }
-
-  get bytesUsed(): number {
-    return this.used;
-  }
 }
 
-/** Packs one table per kind (in `KEY_KINDS` order) into a segment's `KeyCounts`. */
-export function pack(tables: readonly ByteCounts[]): KeyCounts {
+/** Packs one tally per kind (in `KEY_KINDS` order) into a segment's `KeyCounts`. */
+export function pack(tallies: readonly KeyTally[]): KeyCounts {
   let keys = 0;
   let size = 0;
-  for (const t of tables) {
-    keys += t.size;
-    size += t.bytesUsed;
+  for (const t of tallies) {
+    keys += t.packKeys;
+    size += t.packBytes;
   }
   if (keys === 0) return NO_KEYS;
   const bytes = new Uint8Array(size);
   const entries = new Int32Array(KEY_KINDS.length + keys * 2);
-  let at = 0;
   let index: number = KEY_KINDS.length;
-  for (let kind = 0; kind < tables.length; kind++) {
-    const t = tables[kind]!;
-    entries[kind] = t.size;
+  let at = 0;
+  for (let kind = 0; kind < tallies.length; kind++) {
+    const t = tallies[kind]!;
+    const size = t.packBytes;
+    entries[kind] = t.packKeys;
     index = t.packInto(bytes, at, entries, index);
-    at += t.bytesUsed;
+    at += size;
   }
   return { bytes, entries };
 }
@@ -276,7 +406,7 @@ export function unpack(keys: KeyCounts, kind: KeyKind): Map<string, number> {
 export function packMaps(maps: Partial<Record<KeyKind, Map<string, number>>>): KeyCounts {
   return pack(
     KEY_KINDS.map((kind) => {
-      const t = new ByteCounts();
+      const t = new KeyTally();
       for (const [key, n] of maps[kind] ?? []) t.addString(key, n);
       return t;
     }),

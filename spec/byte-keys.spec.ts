@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, NO_KEYS, pack, packMaps, unpack } from '../lib/byte-keys';
+import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, KeyTally, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
 
 const bytesOf = (key: string) => Buffer.from(key, 'utf8');
 
@@ -104,16 +104,36 @@ describe('packed segment keys', () => {
   });
 
   test('no keys pack to the shared empty packing', () => {
-    expect(pack(KEY_KINDS.map(() => new ByteCounts()))).toBe(NO_KEYS);
+    expect(pack(KEY_KINDS.map(() => new KeyTally()))).toBe(NO_KEYS);
     for (const kind of KEY_KINDS) expect(unpack(NO_KEYS, kind).size).toBe(0);
   });
 
-  test('a packing is a copy: clearing the tables afterwards does not change it', () => {
-    const tables = KEY_KINDS.map(() => new ByteCounts());
-    addKey(tables[2]!, bytesOf('10.0.0.1'), 5);
-    const keys = pack(tables);
-    tables[2]!.clear();
-    addKey(tables[2]!, bytesOf('99.9.9.9'), 1);
-    expect(unpack(keys, 'hosts')).toEqual(new Map([['10.0.0.1', 5]]));
+  test('a tally packs what it counted since the last pack, and a packing is a copy', () => {
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    const hosts = tallies[2]!;
+    hosts.addString('10.0.0.1', 5);
+    hosts.addString('10.0.0.2', 1);
+    const first = pack(tallies);
+    hosts.addString('10.0.0.2', 2);
+    hosts.addString('99.9.9.9', 1);
+    const second = pack(tallies);
+    expect(unpack(first, 'hosts')).toEqual(new Map([['10.0.0.1', 5], ['10.0.0.2', 1]]));
+    expect(unpack(second, 'hosts')).toEqual(new Map([['10.0.0.2', 2], ['99.9.9.9', 1]]));
+    expect(pack(tallies)).toBe(NO_KEYS);
+  });
+
+  test('a tally starts over past TALLY_MAX_KEYS keys without losing a count', () => {
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    const expected = new Map<string, number>();
+    const got = new Map<string, number>();
+    for (let segment = 0; segment < 5; segment++) {
+      for (let i = 0; i < TALLY_MAX_KEYS; i++) {
+        const key = `h${(segment * 1000 + i) % 7000}`;
+        tallies[2]!.addString(key, 1);
+        expected.set(key, (expected.get(key) ?? 0) + 1);
+      }
+      for (const [k, n] of unpack(pack(tallies), 'hosts')) got.set(k, (got.get(k) ?? 0) + n);
+    }
+    expect(got).toEqual(expected);
   });
 });
