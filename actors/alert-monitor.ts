@@ -1,86 +1,11 @@
 /**
- * batches → per-second hit window → the alert statechart.
- *
- * The window is a ring of W one-second buckets, filled once per batch from the parser's
- * per-second counts, so the statechart only ever sees one event per batch and one evaluation
- * per second. Alerts go to the reporter.
+ * The alert statechart, wired to the reporter (systemId `reporter`): it evaluates the hit window
+ * (actors/hit-window.ts) once a second and messages alerts, recoveries and window samples.
  */
 import { sendTo } from 'xstate';
-import { alertEvent, alertMachine, type HitWindow } from '../machines/alert';
-import type { Batch, ReporterMessage } from './messages';
+import { alertEvent, alertMachine } from '../machines/alert';
+import type { ReporterMessage } from './messages';
 
-/** A ring of W one-second buckets; a line counts in the bucket of its own second. */
-export class SecondWindow implements HitWindow {
-  private readonly seconds: Float64Array;
-  private readonly counts: Float64Array;
-
-  constructor(readonly size: number) {
-    this.seconds = new Float64Array(size).fill(-Infinity);
-    this.counts = new Float64Array(size);
-  }
-
-  /**
-   * A line stamped in the future counts at `now`; one older than the window (it could never be
-   * part of a coming evaluation) is late and not counted.
-   */
-  add(second: number, hits: number, nowSecond: number): boolean {
-    const at = Math.min(second, nowSecond);
-    if (at < lateBefore(nowSecond, this.size)) return false;
-    const slot = ((at % this.size) + this.size) % this.size;
-    if (this.seconds[slot] !== at) {
-      this.seconds[slot] = at;
-      this.counts[slot] = 0;
-    }
-    this.counts[slot]! += hits;
-    return true;
-  }
-
-  record(batch: Batch, nowMs: number): number {
-    const nowSecond = Math.floor(nowMs / 1000);
-    let late = 0;
-    for (const segment of batch.segments) {
-      for (const [second, hits] of segment.perSecond) {
-        if (!this.add(second, hits, nowSecond)) late += hits;
-      }
-    }
-    return late;
-  }
-
-  series(second: number): number[] {
-    const out = new Array<number>(this.size).fill(0);
-    for (let i = 0; i < this.size; i++) {
-      const s = this.seconds[i]!;
-      if (s >= second - this.size && s < second) out[s - (second - this.size)] = this.counts[i]!;
-    }
-    return out;
-  }
-
-  hitsBefore(second: number): number {
-    let hits = 0;
-    for (let i = 0; i < this.size; i++) {
-      const s = this.seconds[i]!;
-      if (s >= second - this.size && s < second) hits += this.counts[i]!;
-    }
-    return hits;
-  }
-}
-
-/** Seconds before this are outside every evaluation still to come: [now + 1 - W, now + 1). */
-export function lateBefore(nowSecond: number, windowSeconds: number): number {
-  return nowSecond + 1 - windowSeconds;
-}
-
-/** Lines of a batch, arriving at `nowMs`, that are too old for the alert window. */
-export function countLate(batch: Batch, nowMs: number, windowSeconds: number): number {
-  const limit = lateBefore(Math.floor(nowMs / 1000), windowSeconds);
-  let late = 0;
-  for (const segment of batch.segments) {
-    for (const [second, hits] of segment.perSecond) if (second < limit) late += hits;
-  }
-  return late;
-}
-
-/** The alert statechart wired to the reporter (systemId `reporter`). */
 export const alertMonitor = alertMachine.provide({
   actions: {
     reportSample: sendTo(

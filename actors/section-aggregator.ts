@@ -8,7 +8,7 @@ import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
 import { eachKey, fnv1a, KEY_KINDS, type KeyCounts } from '../lib/byte-keys';
 import { SpaceSaving } from '../lib/space-saving';
-import { countLate } from './alert-monitor';
+import { countLate } from './hit-window';
 import type { Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
 
 /** Keys kept per table: memory stays bounded when every line brings a new host. */

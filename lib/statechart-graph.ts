@@ -10,7 +10,7 @@
  *
  * where the trigger is the event type, `after <delay name>` / `after <n>ms`, or `always`.
  *
- * Targetless transitions (`on: { batch: { actions: 'recordBatch' } }`) are internal: the state
+ * Targetless transitions (`on: { poke: { actions: 'logPoke' } }`) are internal: the state
  * is neither exited nor re-entered. In the graph they are `to === from` with `internal: true`
  * (an external self-transition such as `target: 'normal', reenter: true` has `internal: false`).
  * Transitions defined on the machine's root have `from === graph.id` (the machine id); the root

@@ -3,17 +3,16 @@
  *
  * Every whole second (the `evaluateEvery` delay, driven by whatever clock the actor system was
  * given) it samples the hits of the W most recent whole seconds and compares them with
- * threshold × W. The machine is pure: the hit window and `now` are handed in as input, and
- * alerts leave through the `announceAlert` / `announceRecovery` actions (emitted events here;
- * the alert monitor actor provides versions that message the reporter).
+ * threshold × W. The machine is pure: the hit window and `now` are handed in as input (the
+ * window is filled outside it, by actors/hit-window.ts, so no event per batch runs through the
+ * interpreter), and alerts leave through the `announceAlert` / `announceRecovery` actions
+ * (emitted events here; the alert monitor actor provides versions that message the reporter).
  */
 import { assign, emit, setup } from 'xstate';
-import type { AlertEvent, Batch, RecoveryEvent } from '../actors/messages';
+import type { AlertEvent, RecoveryEvent } from '../actors/messages';
 
-/** Per-second hit counts, written by batches and read once per evaluation. */
+/** Per-second hit counts, read once per evaluation. */
 export interface HitWindow {
-  /** Counts the batch's hits at their own seconds; returns how many were too old to count. */
-  record(batch: Batch, nowMs: number): number;
   /** Hits in the W whole seconds before `second`: [second - W, second). */
   hitsBefore(second: number): number;
   /** Hits of each of those seconds, oldest first. */
@@ -38,7 +37,6 @@ export interface AlertContext extends AlertInput {
   since: number;
 }
 
-export type AlertMachineEvent = { type: 'batch'; batch: Batch };
 export type AlertEmitted =
   | { type: 'alert'; alert: AlertEvent }
   | { type: 'recovered'; recovery: RecoveryEvent }
@@ -68,7 +66,6 @@ export const alertMachine = setup({
   types: {
     input: {} as AlertInput,
     context: {} as AlertContext,
-    events: {} as AlertMachineEvent,
     emitted: {} as AlertEmitted,
   },
   delays: {
@@ -81,9 +78,6 @@ export const alertMachine = setup({
       !exceeds(context.hits, context.threshold, context.windowSeconds),
   },
   actions: {
-    recordBatch: ({ context, event }) => {
-      context.hitWindow.record(event.batch, context.now());
-    },
     sampleWindow: assign(({ context }) => {
       const second = Math.floor(context.now() / 1000);
       return { at: second * 1000, hits: context.hitWindow.hitsBefore(second) };
@@ -109,9 +103,6 @@ export const alertMachine = setup({
   id: 'alert',
   context: ({ input }) => ({ ...input, hits: 0, at: 0, since: 0 }),
   initial: 'normal',
-  on: {
-    batch: { actions: 'recordBatch' },
-  },
   states: {
     normal: {
       after: {

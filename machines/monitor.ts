@@ -6,7 +6,8 @@
  *   tailer → parser → [replay-clock →] section-aggregator, alert-monitor → reporter
  */
 import { enqueueActions, setup, type SimulatedClock } from 'xstate';
-import { alertMonitor, SecondWindow } from '../actors/alert-monitor';
+import { alertMonitor } from '../actors/alert-monitor';
+import { hitWindow, SecondWindow } from '../actors/hit-window';
 import type { FlushMessage } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
 import { replayClock } from '../actors/replay-clock';
@@ -60,7 +61,7 @@ export const monitorMachine = setup({
     context: {} as MonitorContext,
     events: {} as MonitorEvent,
   },
-  actors: { tailer, parser, sectionAggregator, alertMonitor, reporter, replayClock },
+  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock },
   delays: {
     /** Until the next interval boundary. */
     statsEvery: ({ context }) => {
@@ -71,7 +72,8 @@ export const monitorMachine = setup({
   actions: {
     startActors: enqueueActions(({ enqueue, context: c }) => {
       const replay = c.mode === 'replay';
-      const consumers = ['aggregator', 'alert'];
+      const consumers = ['aggregator', 'hit-window'];
+      const window = new SecondWindow(c.windowSeconds);
       enqueue.spawnChild('reporter', {
         id: 'reporter',
         systemId: 'reporter',
@@ -102,15 +104,15 @@ export const monitorMachine = setup({
           warnLate: !replay && c.timeSource === 'log',
         },
       });
+      enqueue.spawnChild('hitWindow', {
+        id: 'hit-window',
+        systemId: 'hit-window',
+        input: { window, now: c.now },
+      });
       enqueue.spawnChild('alertMonitor', {
         id: 'alert',
         systemId: 'alert',
-        input: {
-          threshold: c.threshold,
-          windowSeconds: c.windowSeconds,
-          hitWindow: new SecondWindow(c.windowSeconds),
-          now: c.now,
-        },
+        input: { threshold: c.threshold, windowSeconds: c.windowSeconds, hitWindow: window, now: c.now },
       });
       if (replay) {
         enqueue.spawnChild('replayClock', {

@@ -39,7 +39,6 @@ describe('graphOf(alertMachine)', () => {
       { id: 'alerting', path: ['alerting'], initial: false, final: false, parent: undefined },
     ]);
     expect(graph.transitions.map(({ from, to, kind, label, internal }) => ({ from, to, kind, label, internal }))).toEqual([
-      { from: 'alert', to: 'alert', kind: 'event', label: 'batch / recordBatch', internal: true },
       { from: 'normal', to: 'normal', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
       { from: 'normal', to: 'alerting', kind: 'always', label: 'always [overThreshold] / markAlertStart, announceAlert', internal: false },
       { from: 'alerting', to: 'alerting', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
@@ -71,7 +70,7 @@ describe('graphOf(alertMachine)', () => {
     }
   });
 
-  test('Mermaid: stateDiagram-v2 with the initial state, the edges and the root-level batch note', () => {
+  test('Mermaid: stateDiagram-v2 with the initial state and the edges, and no event (batches never enter it)', () => {
     const mermaid = lines(toMermaid(graph));
     expect(mermaid[0]).toBe('stateDiagram-v2');
     expect(mermaid).toContain('[*] --> normal');
@@ -79,15 +78,13 @@ describe('graphOf(alertMachine)', () => {
     expect(mermaid).toContain('alerting --> normal : always [atOrBelowThreshold] / announceRecovery');
     expect(mermaid).toContain('normal --> normal : after evaluateEvery / sampleWindow, reportSample');
     expect(mermaid).toContain('alerting --> alerting : after evaluateEvery / sampleWindow, reportSample');
-    // The targetless root-level `batch` is an internal transition: a note, not an edge.
-    const note = mermaid.indexOf('note left of normal');
-    expect(note).toBeGreaterThan(0);
-    expect(mermaid.slice(note, note + 4)).toEqual(['note left of normal', 'alert, in any state:', 'batch / recordBatch', 'end note']);
-    expect(mermaid.some((l) => l.includes('-->') && l.includes('batch'))).toBe(false);
+    // Only the clock drives it: no event transitions, so no notes.
+    expect(mermaid.some((l) => l.startsWith('note'))).toBe(false);
+    expect(graph.transitions.some((t) => t.kind === 'event')).toBe(false);
     expect(mermaid.some((l) => l.includes('--> [*]'))).toBe(false); // no final state
   });
 
-  test('DOT: node ids are the state names, an entry arrow from a point, the root note in the label', () => {
+  test('DOT: node ids are the state names, an entry arrow from a point', () => {
     const dot = toDot(graph);
     expect(dot.startsWith('digraph "alert" {')).toBe(true);
     expect(dotNodes(dot)).toEqual([
@@ -96,7 +93,7 @@ describe('graphOf(alertMachine)', () => {
       '    "alerting" [label="alerting"];',
     ]);
     expect(lines(dot)).toContain('"__start__" -> "normal";');
-    expect(dot).toContain('label="alert\\nin any state: batch / recordBatch"');
+    expect(dot).not.toContain('in any state');
     expect(dot).not.toContain('doublecircle');
   });
 
