@@ -61,9 +61,14 @@ export const replayClock = fromCallback<BatchMessage | EndMessage, ReplayClockIn
   },
 );
 
+/** Bytes `firstSecond` reads at a time: room for a line of MAX_LINE bytes and its line end. */
+const PEEK = 1 << 17;
+/** Bytes it scans at a time: the first valid line is nearly always in the first few. */
+const PEEK_SCAN = 1 << 12;
+
 /** The first valid timestamp in the files (Unix seconds), where a replay's clock starts. */
 export function firstSecond(paths: string[], scanner = new ClfScanner()): number | null {
-  const buffer = new Uint8Array(1 << 20);
+  const buffer = new Uint8Array(PEEK);
   for (const p of paths) {
     const fd = fs.openSync(p, 'r');
     try {
@@ -71,10 +76,18 @@ export function firstSecond(paths: string[], scanner = new ClfScanner()): number
       for (;;) {
         const n = fs.readSync(fd, buffer, 0, buffer.length, offset);
         if (n <= 0) break;
-        // Scan whole lines only; a line longer than the buffer is skipped past.
+        // Whole lines only; a line longer than the buffer is skipped past.
         const end = n < buffer.length ? n : buffer.lastIndexOf(10, n - 1) + 1 || n;
-        const first = scanner.scan(buffer.subarray(0, end)).segments.find((s) => Number.isFinite(s.second));
-        if (first) return first.second;
+        for (let pos = 0; pos < end; ) {
+          let stop = Math.min(end, pos + PEEK_SCAN);
+          if (stop < end) {
+            const nl = buffer.lastIndexOf(10, stop - 1);
+            stop = nl >= pos ? nl + 1 : buffer.indexOf(10, stop) + 1 || end;
+          }
+          const first = scanner.scan(buffer.subarray(pos, stop)).segments.find((s) => Number.isFinite(s.second));
+          if (first) return first.second;
+          pos = stop;
+        }
         offset += end;
       }
     } finally {
