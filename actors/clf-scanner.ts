@@ -65,6 +65,9 @@ const TS_LEN = 26;
 /** Bytes of a byte count: more digits than this could lose precision in a double. */
 const MAX_BYTES_DIGITS = 15;
 const MAX_METHOD = 32;
+/** `HTTP` and `/1.1` (or `/1.0`, with bit 24 set) as little-endian 32-bit words. */
+const HTTP_WORD = 0x50545448;
+const VERSION_WORD = 0x312e312f;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const MONTH_CODES = Int32Array.from(
@@ -106,12 +109,13 @@ function isDigit(c: number): boolean {
 /** A fixed key (a section or method that is not bytes of the line): its bytes and hash. */
 interface FixedKey {
   bytes: Uint8Array;
+  view: DataView;
   hash: number;
 }
 
 function fixedKey(key: string): FixedKey {
   const bytes = new TextEncoder().encode(key);
-  return { bytes, hash: fnv1a(bytes) };
+  return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), hash: fnv1a(bytes) };
 }
 
 const FIXED_NO_METHOD = fixedKey(NO_METHOD);
@@ -215,16 +219,16 @@ export class ClfScanner {
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      this.hostKeys.add(bytes, start, this.hostEnd, this.hostHash);
+      this.hostKeys.add(bytes, this.view, start, this.hostEnd, this.hostHash);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.userKeys.add(bytes, userStart, this.userEnd, this.userHash);
+        this.userKeys.add(bytes, this.view, userStart, this.userEnd, this.userHash);
       }
-      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.methodStart, this.methodEnd, this.methodHash);
-      else this.methodKeys.add(FIXED_NO_METHOD.bytes, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
+      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.view, this.methodStart, this.methodEnd, this.methodHash);
+      else this.methodKeys.add(FIXED_NO_METHOD.bytes, FIXED_NO_METHOD.view, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
       const fixed = this.sectionConst;
-      if (fixed === null) this.sectionKeys.add(bytes, this.sectionStart, this.sectionEnd, this.sectionHash);
-      else this.sectionKeys.add(fixed.bytes, 0, fixed.bytes.length, fixed.hash);
+      if (fixed === null) this.sectionKeys.add(bytes, this.view, this.sectionStart, this.sectionEnd, this.sectionHash);
+      else this.sectionKeys.add(fixed.bytes, fixed.view, 0, fixed.bytes.length, fixed.hash);
     }
     if (seg !== null) this.flush(seg);
     return { segments };
@@ -356,11 +360,28 @@ export class ClfScanner {
     let c = 0;
     const targetStart = m + 1;
     let t = targetStart;
+    // A path's section is hashed in the same pass (`section` reads anything else afterwards).
+    let sectionEnd = -1;
+    let h = 0;
+    if (t < e && b[t] === SLASH) {
+      h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
+      t++;
+      while (t < e && (c = b[t]!) !== SLASH && c !== QMARK && c !== HASH && c !== SP && c !== QUOTE && c !== LF) {
+        h = Math.imul(h ^ c, FNV_PRIME);
+        t++;
+      }
+      sectionEnd = t;
+    }
     while (t < e && (c = b[t]!) !== SP && c !== QUOTE && c !== LF) t++;
     if (t === targetStart || t >= e || c === LF) return -1;
     let q = t;
     if (c === SP) {
       q = t + 1;
+      // Nearly always `HTTP/1.1` or `HTTP/1.0`: two word compares instead of a byte loop.
+      if (q + 8 < e && this.view.getInt32(q, true) === HTTP_WORD && (this.view.getInt32(q + 4, true) | 0x01000000) === VERSION_WORD) {
+        q += 8;
+        c = b[q]!;
+      }
       while (q < e && (c = b[q]!) !== SP && c !== QUOTE && c !== LF) q++;
       if (q === t + 1 || q >= e || c !== QUOTE) return -1;
     }
@@ -369,7 +390,13 @@ export class ClfScanner {
     }
     this.methodStart = start;
     this.methodEnd = m;
-    this.section(b, targetStart, t);
+    if (sectionEnd < 0) this.section(b, targetStart, t);
+    else {
+      this.sectionConst = null;
+      this.sectionStart = targetStart;
+      this.sectionEnd = sectionEnd;
+      this.sectionHash = h;
+    }
     return q;
   }
 

@@ -243,34 +243,47 @@ export const TALLY_MAX_KEYS = 4096;
  * rather than copied again, until it holds more than TALLY_MAX_KEYS keys.
  */
 export class KeyTally {
-  private mask = 8191;
-  private hashes = new Int32Array(8192);
-  private starts = new Int32Array(8192);
+  private mask = 63;
+  private hashes = new Int32Array(64);
+  private starts = new Int32Array(64);
   /** Key length + 1 a slot; 0 is empty. */
-  private lens = new Int32Array(8192);
+  private lens = new Int32Array(64);
   /** Count since the last pack, a slot. */
-  private counts = new Int32Array(8192);
+  private counts = new Int32Array(64);
   private slab = new Uint8Array(1 << 16);
+  private slabView = new DataView(this.slab.buffer);
   private used = 0;
   private size = 0;
   /** Slots counted since the last pack, in first-seen order. */
-  private touched = new Int32Array(8192);
+  private touched = new Int32Array(64);
   private touchedCount = 0;
   private touchedBytes = 0;
 
-  /** Counts one occurrence of the key bytes[start..end), whose FNV-1a hash is `hash`. */
-  add(bytes: Uint8Array, start: number, end: number, hash: number): void {
+  /** Counts one occurrence of the key bytes[start..end) (`view`: a DataView of the same bytes), whose FNV-1a hash is `hash`. */
+  add(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number): void {
     const len = end - start;
     const lens = this.lens;
     const mask = this.mask;
     let slot = (hash ^ (hash >>> 15)) & mask;
     for (let l = lens[slot]!; l !== 0; l = lens[slot]!) {
       if (l === len + 1) {
-        const slab = this.slab;
         const s = this.starts[slot]!;
-        let i = 0;
-        while (i < len && slab[s + i] === bytes[start + i]) i++;
-        if (i === len) {
+        let same = true;
+        if (len >= 4) {
+          const sv = this.slabView;
+          // Four bytes at a time, the last word overlapping the one before it.
+          for (let i = 0; i < len - 4; i += 4) {
+            if (sv.getInt32(s + i, true) !== view.getInt32(start + i, true)) {
+              same = false;
+              break;
+            }
+          }
+          same &&= sv.getInt32(s + len - 4, true) === view.getInt32(end - 4, true);
+        } else {
+          const slab = this.slab;
+          for (let i = 0; i < len; i++) if (slab[s + i] !== bytes[start + i]) same = false;
+        }
+        if (same) {
           if (this.counts[slot]!++ === 0) this.touch(slot, len);
           return;
         }
@@ -281,6 +294,7 @@ export class KeyTally {
       const bigger = new Uint8Array(Math.max(this.slab.length * 2, this.used + len));
       bigger.set(this.slab.subarray(0, this.used));
       this.slab = bigger;
+      this.slabView = new DataView(bigger.buffer);
     }
     const slab = this.slab;
     const at = this.used;
@@ -297,7 +311,8 @@ export class KeyTally {
   addString(key: string, n: number): void {
     const bytes = Buffer.from(key, 'utf8');
     const hash = fnv1a(bytes);
-    for (let i = 0; i < n; i++) this.add(bytes, 0, bytes.length, hash);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < n; i++) this.add(bytes, view, 0, bytes.length, hash);
   }
 
   private touch(slot: number, len: number) {

@@ -136,4 +136,20 @@ describe('packed segment keys', () => {
     }
     expect(got).toEqual(expected);
   });
+
+  test('a tally tells apart keys of every length that differ in any one byte (word compares, overlapping tail)', () => {
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    const expected = new Map<string, number>();
+    for (let len = 1; len <= 13; len++) {
+      const base = 'abcdefghijklm'.slice(0, len);
+      for (let at = 0; at < len; at++) {
+        const other = base.slice(0, at) + 'Z' + base.slice(at + 1);
+        for (const key of [base, other, base]) {
+          tallies[0]!.addString(key, 1);
+          expected.set(key, (expected.get(key) ?? 0) + 1);
+        }
+      }
+    }
+    expect(unpack(pack(tallies), 'sections')).toEqual(expected);
+  });
 });
