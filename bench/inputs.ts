@@ -31,13 +31,16 @@ export async function prepareInputs(dir: string, bun: string, root: string): Pro
   };
   const small = await generated('1M', 2000, 500);
   const big = await generated('10M', 2000, 5000);
-  const cardinality = join(dir, 'high-cardinality-1M.log');
-  if (!existsSync(cardinality)) {
-    console.error(`bench: writing ${cardinality}`);
-    writeHighCardinality(`${cardinality}.partial`, 1_000_000, 2000);
-    renameSync(`${cardinality}.partial`, cardinality);
-  }
-  return [small, big, { name: 'high-card 1M', path: cardinality, lines: 1_000_000 }];
+  const highCardinality = (name: string, lines: number): Input => {
+    const path = join(dir, `high-cardinality-${name}.log`);
+    if (!existsSync(path)) {
+      console.error(`bench: writing ${path}`);
+      writeHighCardinality(`${path}.partial`, lines, 2000);
+      renameSync(`${path}.partial`, path);
+    }
+    return { name: `high-card ${name}`, path, lines };
+  };
+  return [small, big, highCardinality('1M', 1_000_000), highCardinality('5M', 5_000_000)];
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -4,9 +4,10 @@
  * hash in an open-addressing table. Strings are made only for the keys a report shows, so a log
  * in which every line brings a new host costs copies of bytes, not millions of strings.
  *
- * A segment carries its keys packed (`KeyCounts`: one byte array and one int array), and the
- * aggregator adds them into its bounded tables by their bytes again (re-hashing a few bytes is
- * cheaper than carrying the hashes).
+ * - `KeyTally`: the scanner's count of one kind of key in the segment in progress.
+ * - `KeyCounts`: a segment's keys, packed by `pack` into one byte array and one int array.
+ * - `ByteCounts`: the aggregator's table (under lib/space-saving.ts), which adds segments' keys
+ *   by their bytes again (re-hashing a few bytes is cheaper than carrying the hashes).
  */
 
 /** FNV-1a: h = imul(h ^ byte, FNV_PRIME) for each byte of a key, from FNV_SEED. */
@@ -230,7 +231,6 @@ export class ByteCounts {
     }
     return out;
   }
-
 }
 
 /** Keys a tally holds before it starts over (it is emptied after a pack). */
@@ -250,7 +250,7 @@ export class KeyTally {
   private lens = new Int32Array(64);
   /** Count since the last pack, a slot. */
   private counts = new Int32Array(64);
-  private slab = new Uint8Array(1 << 16);
+  private slab = new Uint8Array(1 << 12);
   private slabView = new DataView(this.slab.buffer);
   private used = 0;
   private size = 0;
