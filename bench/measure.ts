@@ -1,6 +1,8 @@
 /**
  * Spawn a command, time it (wall clock) and take its peak RSS: from GNU `/usr/bin/time -f %M`
- * when it exists, otherwise by polling VmHWM in /proc/PID/status every 20 ms.
+ * when it exists, otherwise by polling VmHWM in /proc/PID/status every 20 ms. With `smaps`, the
+ * command is spawned itself (no /usr/bin/time, so the PID polled is the command's) and
+ * /proc/PID/smaps_rollup is polled too, to split the peak into anonymous and file-backed memory.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +16,9 @@ export interface Run {
   /** Peak resident set size, KiB (null if it could not be read). */
   peakKB: number | null;
   stderr: string;
+  /** With `smaps`: peaks of Anonymous and of Rss − Anonymous (file-backed), KiB, each its own maximum. */
+  peakAnonKB?: number;
+  peakFileKB?: number;
 }
 
 export interface RunOptions {
@@ -22,6 +27,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   cwd?: string;
   timeoutMs?: number;
+  /** Poll /proc/PID/smaps_rollup every 20 ms (and VmHWM for peakKB) instead of using /usr/bin/time. */
+  smaps?: boolean;
 }
 
 /** Fails with one line naming the step. */
@@ -33,7 +40,8 @@ export function fail(message: string): never {
 /** Runs `cmd` to completion; any non-zero exit fails the benchmark with the command's stderr. */
 export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
   const rssFile = join(tmpdir(), `hlm-bench-rss-${process.pid}`);
-  const argv = hasGnuTime ? [TIME, '-f', '%M', '-o', rssFile, ...cmd] : cmd;
+  const timed = hasGnuTime && !opts.smaps;
+  const argv = timed ? [TIME, '-f', '%M', '-o', rssFile, ...cmd] : cmd;
   if (opts.stdout) writeFileSync(opts.stdout, ''); // Bun.file as stdout does not truncate
   const start = performance.now();
   let proc;
@@ -49,7 +57,14 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
     fail(`cannot start ${cmd[0]}: ${(error as Error).message}`);
   }
   let polledKB = 0;
-  const poll = hasGnuTime ? null : setInterval(() => (polledKB = Math.max(polledKB, vmHWM(proc.pid) ?? 0)), 20);
+  let anonKB = 0;
+  let fileKB = 0;
+  const sample = () => {
+    polledKB = Math.max(polledKB, vmHWM(proc.pid) ?? 0);
+    const r = opts.smaps ? smapsRollup(proc.pid) : null;
+    if (r) [anonKB, fileKB] = [Math.max(anonKB, r.anonKB), Math.max(fileKB, r.rssKB - r.anonKB)];
+  };
+  const poll = timed ? null : setInterval(sample, 20);
   const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
   const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
   const ms = performance.now() - start;
@@ -60,12 +75,12 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
     fail(`'${cmd.join(' ')}' exited with ${code ?? proc.signalCode}${why ? `: ${why}` : ''}`);
   }
   let peakKB: number | null = polledKB || null;
-  if (hasGnuTime) {
+  if (timed) {
     const text = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n').pop() : '';
     peakKB = Number(text) || null;
     rmSync(rssFile, { force: true });
   }
-  return { ms, peakKB, stderr };
+  return opts.smaps ? { ms, peakKB, stderr, peakAnonKB: anonKB, peakFileKB: fileKB } : { ms, peakKB, stderr };
 }
 
 /** Runs `cmd` `times` times, one after the other. */
@@ -92,6 +107,18 @@ export function vmHWM(pid: number): number | null {
   try {
     const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Rss and Anonymous of a live process from /proc/PID/smaps_rollup, KiB. */
+export function smapsRollup(pid: number): { rssKB: number; anonKB: number } | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const rss = /^Rss:\s+(\d+)/m.exec(text);
+    const anon = /^Anonymous:\s+(\d+)/m.exec(text);
+    return rss && anon ? { rssKB: Number(rss[1]), anonKB: Number(anon[1]) } : null;
   } catch {
     return null;
   }

@@ -68,6 +68,8 @@ interface Row {
   runs: Run[];
   /** Lines/s of the newline loop on the same file (best run), for the ratio. */
   ceiling?: number;
+  /** One extra run after the timed ones, sampling /proc/PID/smaps_rollup (anon vs file-backed). */
+  smaps?: Run;
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -118,7 +120,8 @@ async function main() {
     if (counted !== input.lines) fail(`${input.path} has ${counted} lines, expected ${input.lines}: delete it to regenerate`);
     const runs = await repeat(RUNS, [BUN, join(ROOT, 'bench/newline.ts'), input.path]);
     ceilings.set(input, rate(input, Math.min(...runs.map((r) => r.ms))));
-    rows.push({ what: 'newline loop (ceiling)', input, runs, ceiling: ceilings.get(input) });
+    const smaps = await run([BUN, join(ROOT, 'bench/newline.ts'), input.path], { smaps: true });
+    rows.push({ what: 'newline loop (ceiling)', input, runs, ceiling: ceilings.get(input), smaps });
   }
 
   const ga = goaccess(notes);
@@ -137,7 +140,8 @@ async function main() {
     await run(cmd, { cwd: ROOT, stdout: out }); // warm-up, and a check that it counts every line
     checkReplay(input, readFileSync(out, 'utf8'));
     const runs = await repeat(RUNS, cmd, { cwd: ROOT });
-    rows.push({ what: 'monitor `--replay --json`', input, runs, ceiling: ceilings.get(input) });
+    const smaps = await run(cmd, { cwd: ROOT, smaps: true });
+    rows.push({ what: 'monitor `--replay --json`', input, runs, ceiling: ceilings.get(input), smaps });
   }
 
   // Startup.
@@ -167,8 +171,8 @@ async function main() {
 
   // Tables.
   const throughput = table(
-    ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'wall s (best)'],
-    rows.map(({ what, input, runs, ceiling }) => {
+    ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'peak anon MB', 'peak file-backed MB', 'wall s (best)'],
+    rows.map(({ what, input, runs, ceiling, smaps }) => {
       const ms = runs.map((r) => r.ms);
       const best = Math.min(...ms);
       return [
@@ -178,6 +182,8 @@ async function main() {
         fmt(rate(input, median(ms))),
         ceiling ? ratio(rate(input, best) / ceiling) : 'n/a',
         mb(Math.max(...runs.map((r) => r.peakKB ?? 0)) || null),
+        mb(smaps?.peakAnonKB ?? null),
+        mb(smaps?.peakFileKB ?? null),
         fmt(best / 1000, 2),
       ];
     }),
@@ -207,6 +213,7 @@ async function main() {
   const writeRates = modes.map((m) => fmt(m.latency!.writeRate)).join(' and ');
   notes.push(
     `Throughput: best and median of ${RUNS} runs after one warm-up run (whose output is checked: every line counted); wall time of the whole process, stdout to /dev/null. Peak RSS: ${hasGnuTime ? '`/usr/bin/time -f %M`' : 'VmHWM polled every 20 ms'}, max over the runs.`,
+    'Peak anon / file-backed MB: one extra run per input after the timed runs (not timed), the command spawned directly (no /usr/bin/time) and its /proc/PID/smaps_rollup sampled every 20 ms; anon = `Anonymous:`, file-backed = `Rss:` − `Anonymous:`, each its own maximum (so they need not add up to the peak RSS, and a run under ~0.1 s gets only a few samples). File-backed: pages of the Bun executable and other mapped files, shared and reclaimable; anon: the process\'s own memory (JS heap, JIT code, allocator).',
     `Follow: the harness writes ${load.batchLines} lines every ${(load.batchLines / load.rate) * 1000} ms (achieved ${writeRates} lines/s) with current timestamps; latency = first \`probe\` (HLM_PROBE=1) whose count covers a batch − the time its write returned. Kept up = every line counted and the backlog never above 1 s of traffic.`,
     'Startup (follow): lines are appended every 5 ms after spawning (follow mode starts existing files at their end and prints nothing when ready), so it includes up to ~5 ms of that granularity and the 5 ms watch-hint delay.',
   );
