@@ -144,6 +144,16 @@ async function main() {
     rows.push({ what: 'monitor `--replay --json`', input, runs, ceiling: ceilings.get(input), smaps });
   }
 
+  // The same replay pinned to one core: JSC compiles and collects on threads of its own, which
+  // otherwise run on the second core.
+  const taskset = Bun.which('taskset');
+  const big = inputs.find((i) => i.name === '10M');
+  if (taskset && big) {
+    log(`monitor --replay --json on ${big.name}, pinned to one core`);
+    const runs = await repeat(RUNS, [taskset, '-c', '0', BUN, 'entry.ts', '--replay', '--json', '-f', big.path], { cwd: ROOT });
+    rows.push({ what: 'monitor `--replay --json`, pinned to one core (`taskset -c 0`)', input: big, runs, ceiling: ceilings.get(big) });
+  } else notes.push('taskset not found: the pinned-to-one-core row is skipped.');
+
   // Startup.
   log('startup');
   const oneLine = join(DIR, 'one-line.log');
