@@ -123,6 +123,17 @@ const FIXED_NO_REQUEST = fixedKey(NO_REQUEST);
 const FIXED_NOT_A_PATH = fixedKey(NOT_A_PATH);
 const FIXED_ROOT = fixedKey('/');
 
+/**
+ * The commonest methods, counted in plain counters and added to the method tally once a segment
+ * (a tally call a line costs as much as the host's). Each is known by its first four bytes, read
+ * as one word: a three-letter method's fourth byte is the space that ends it.
+ */
+const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD'].map(fixedKey);
+const COMMON_WORDS = Int32Array.from(COMMON_METHODS, (m) =>
+  new DataView(Uint8Array.from([...m.bytes, SP, SP, SP]).buffer).getInt32(0, true),
+);
+const [GET_WORD, POST_WORD, PUT_WORD, HEAD_WORD] = COMMON_WORDS as unknown as [number, number, number, number];
+
 function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
 }
@@ -166,6 +177,8 @@ export class ClfScanner {
   private readonly hostKeys = new KeyTally();
   private readonly methodKeys = new KeyTally();
   private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
+  /** Lines of the segment in progress by COMMON_METHODS, not yet in the method tally. */
+  private readonly commonMethods = new Int32Array(COMMON_METHODS.length);
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
   private runSecond = 0;
   private runCount = 0;
@@ -224,8 +237,7 @@ export class ClfScanner {
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
         this.userKeys.add(bytes, this.view, userStart, this.userEnd, this.userHash);
       }
-      if (this.methodStart >= 0) this.methodKeys.add(bytes, this.view, this.methodStart, this.methodEnd, this.methodHash);
-      else this.methodKeys.add(FIXED_NO_METHOD.bytes, FIXED_NO_METHOD.view, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
+      this.countMethod(bytes);
       const fixed = this.sectionConst;
       if (fixed === null) this.sectionKeys.add(bytes, this.view, this.sectionStart, this.sectionEnd, this.sectionHash);
       else this.sectionKeys.add(fixed.bytes, fixed.view, 0, fixed.bytes.length, fixed.hash);
@@ -234,10 +246,34 @@ export class ClfScanner {
     return { segments };
   }
 
+  private countMethod(bytes: Uint8Array): void {
+    const m = this.methodStart;
+    if (m < 0) {
+      this.methodKeys.add(FIXED_NO_METHOD.bytes, FIXED_NO_METHOD.view, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
+      return;
+    }
+    // A method is followed by a space and a target: its first four bytes are always there.
+    const w = this.view.getInt32(m, true);
+    const len = this.methodEnd - m;
+    const common = this.commonMethods;
+    if (w === GET_WORD) common[0]!++;
+    else if (w === POST_WORD && len === 4) common[1]!++;
+    else if (w === PUT_WORD) common[2]!++;
+    else if (w === HEAD_WORD && len === 4) common[3]!++;
+    else this.methodKeys.add(bytes, this.view, m, this.methodEnd, this.methodHash);
+  }
+
   /** Moves the counts held back while scanning into `seg`. */
   private flush(seg: Segment): void {
     if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
     this.runCount = 0;
+    const common = this.commonMethods;
+    for (let i = 0; i < COMMON_METHODS.length; i++) {
+      if (common[i] === 0) continue;
+      const { bytes, view, hash } = COMMON_METHODS[i]!;
+      this.methodKeys.addCount(bytes, view, 0, bytes.length, hash, common[i]!);
+      common[i] = 0;
+    }
     seg.keys = pack(this.keyTables);
   }
 

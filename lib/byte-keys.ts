@@ -259,8 +259,11 @@ export class KeyTally {
   private touchedCount = 0;
   private touchedBytes = 0;
 
-  /** Counts one occurrence of the key bytes[start..end) (`view`: a DataView of the same bytes), whose FNV-1a hash is `hash`. */
-  add(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number): void {
+  /**
+   * Counts one occurrence of the key bytes[start..end) (`view`: a DataView of the same bytes),
+   * whose FNV-1a hash is `hash`; returns its slot.
+   */
+  add(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number): number {
     const len = end - start;
     const lens = this.lens;
     const mask = this.mask;
@@ -285,7 +288,7 @@ export class KeyTally {
         }
         if (same) {
           if (this.counts[slot]!++ === 0) this.touch(slot, len);
-          return;
+          return slot;
         }
       }
       slot = (slot + 1) & mask;
@@ -305,14 +308,17 @@ export class KeyTally {
     lens[slot] = len + 1;
     this.counts[slot] = 1;
     this.touch(slot, len);
-    if (++this.size * 2 > lens.length) this.grow();
+    return ++this.size * 2 > lens.length ? this.grow(slot) : slot;
+  }
+
+  /** Counts n ≥ 1 occurrences of a key (see `add`). */
+  addCount(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number, n: number): void {
+    this.counts[this.add(bytes, view, start, end, hash)]! += n - 1;
   }
 
   addString(key: string, n: number): void {
     const bytes = Buffer.from(key, 'utf8');
-    const hash = fnv1a(bytes);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let i = 0; i < n; i++) this.add(bytes, view, 0, bytes.length, hash);
+    this.addCount(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, fnv1a(bytes), n);
   }
 
   private touch(slot: number, len: number) {
@@ -325,8 +331,8 @@ export class KeyTally {
     this.touchedBytes += len;
   }
 
-  /** Doubles the table (a segment with more keys than it holds); touched slots move with it. */
-  private grow() {
+  /** Doubles the table (a segment with more keys than it holds); touched slots move with it. Returns where `slot` went. */
+  private grow(slot: number): number {
     const { hashes, starts, lens, counts } = this;
     const slots = lens.length * 2;
     const mask = slots - 1;
@@ -339,15 +345,16 @@ export class KeyTally {
     for (let old = 0; old < lens.length; old++) {
       if (lens[old] === 0) continue;
       const h = hashes[old]!;
-      let slot = (h ^ (h >>> 15)) & mask;
-      while (this.lens[slot] !== 0) slot = (slot + 1) & mask;
-      this.hashes[slot] = h;
-      this.starts[slot] = starts[old]!;
-      this.lens[slot] = lens[old]!;
-      this.counts[slot] = counts[old]!;
-      moved[old] = slot;
+      let to = (h ^ (h >>> 15)) & mask;
+      while (this.lens[to] !== 0) to = (to + 1) & mask;
+      this.hashes[to] = h;
+      this.starts[to] = starts[old]!;
+      this.lens[to] = lens[old]!;
+      this.counts[to] = counts[old]!;
+      moved[old] = to;
     }
     for (let t = 0; t < this.touchedCount; t++) this.touched[t] = moved[this.touched[t]!]!;
+    return moved[slot]!;
   }
 
   /** Keys counted since the last pack, and their bytes. */

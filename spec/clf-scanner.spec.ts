@@ -180,6 +180,24 @@ describe('line formats', () => {
   });
 });
 
+describe('methods', () => {
+  test('the common methods (counted apart) and their look-alikes are counted exactly, across segments', () => {
+    const methods = ['GET', 'POST', 'PUT', 'HEAD', 'GETS', 'POSTS', 'PUTS', 'HEADS', 'HEA', 'GE', 'G', 'DELETE', 'get', 'Post', 'OPTIONS'];
+    const lines: string[] = [];
+    const expected = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const method = methods[(i * 7) % methods.length]!;
+      lines.push(clf({ request: `${method} /x HTTP/1.1`, ts: at(i % 3) }));
+      expected.set(method, (expected.get(method) ?? 0) + 1);
+    }
+    lines.push(clf({ request: '-' }));
+    expected.set('(none)', 1);
+    const batch = scanText(lines.join('\n') + '\n');
+    expect(batch.segments.length).toBeGreaterThan(1);
+    expect(totals(batch).methods).toEqual(expected);
+  });
+});
+
 describe('sections', () => {
   test('sectionOf follows the rules on paths, queries, fragments and absolute URLs', () => {
     const cases: [string, string][] = [
