@@ -16,7 +16,7 @@ import { clockTicks, fail, hasGnuTime, median, repeat, run, type Run } from './m
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
 const DIR = process.env.BENCH_DIR || '/tmp/hlm-bench';
-const RUNS = 3;
+const RUNS = 5;
 const log = (message: string) => console.error(`bench: ${message}`);
 
 /** A hash of the product's sources, to tell whether they changed while the benchmark ran. */
