@@ -23,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { KeyTally, FNV_PRIME, FNV_SEED, fnv1a, pack } from '../lib/byte-keys';
+import { FNV_PRIME, FNV_SEED, fnv1a, KeyTally, MAX_KEY_BYTES, pack } from '../lib/byte-keys';
 import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
@@ -232,18 +232,27 @@ export class ClfScanner {
       const statusClass = Math.floor(this.status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       seg.bytes += this.bytes;
-      this.hostKeys.add(bytes, this.view, start, this.hostEnd, this.hostHash);
+      this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.userKeys.add(bytes, this.view, userStart, this.userEnd, this.userHash);
+        this.addKey(this.userKeys, bytes, userStart, this.userEnd, this.userHash);
       }
       this.countMethod(bytes);
       const fixed = this.sectionConst;
-      if (fixed === null) this.sectionKeys.add(bytes, this.view, this.sectionStart, this.sectionEnd, this.sectionHash);
+      if (fixed === null) this.addKey(this.sectionKeys, bytes, this.sectionStart, this.sectionEnd, this.sectionHash);
       else this.sectionKeys.add(fixed.bytes, fixed.view, 0, fixed.bytes.length, fixed.hash);
     }
     if (seg !== null) this.flush(seg);
     return { segments };
+  }
+
+  /** Counts a key of the line; one of MAX_KEY_BYTES or more is kept to that many bytes. */
+  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number): void {
+    if (end - start >= MAX_KEY_BYTES) {
+      end = start + MAX_KEY_BYTES;
+      hash = fnv1a(bytes, start, end);
+    }
+    tally.add(bytes, this.view, start, end, hash);
   }
 
   private countMethod(bytes: Uint8Array): void {

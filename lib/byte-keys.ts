@@ -54,12 +54,23 @@ export function eachKey(
   }
 }
 
-/** ASCII keys decode byte for byte; others as UTF-8, invalid sequences as U+FFFD (never throws). */
+/**
+ * The scanner keeps a key to its first MAX_KEY_BYTES bytes, so that a hostile log (64 KiB paths,
+ * all different) cannot make the tables hold gigabytes; a key that long is shown with `…` after
+ * it, and keys that share those bytes are counted together.
+ */
+export const MAX_KEY_BYTES = 256;
+
+/**
+ * ASCII keys decode byte for byte; others as UTF-8, invalid sequences as U+FFFD (never throws).
+ * A key of MAX_KEY_BYTES bytes ends in `…`.
+ */
 export function decodeKey(bytes: Uint8Array, start: number, end: number): string {
   let high = 0;
   for (let i = start; i < end; i++) high |= bytes[i]!;
   const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return buffer.toString(high > 127 ? 'utf8' : 'latin1', start, end);
+  const text = buffer.toString(high > 127 ? 'utf8' : 'latin1', start, end);
+  return end - start >= MAX_KEY_BYTES ? `${text}…` : text;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, KeyTally, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
+import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, KeyTally, MAX_KEY_BYTES, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
 
 const bytesOf = (key: string) => Buffer.from(key, 'utf8');
 
@@ -151,5 +151,11 @@ describe('packed segment keys', () => {
       }
     }
     expect(unpack(pack(tallies), 'sections')).toEqual(expected);
+  });
+
+  test(`a key of MAX_KEY_BYTES (${MAX_KEY_BYTES}) bytes, as the scanner keeps a longer one, is shown with …`, () => {
+    const kept = Buffer.from('/'.padEnd(MAX_KEY_BYTES, 'x'));
+    expect(decodeKey(kept, 0, MAX_KEY_BYTES)).toBe(`${kept.toString('latin1')}…`);
+    expect(decodeKey(kept, 0, MAX_KEY_BYTES - 1)).toBe(kept.toString('latin1', 0, MAX_KEY_BYTES - 1));
   });
 });
