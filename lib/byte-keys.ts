@@ -92,6 +92,7 @@ export class ByteCounts {
   size = 0;
   /** Some key has a byte over 127 (its string may then equal another key's: see `toMap`). */
   nonAscii = false;
+
   /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`; returns its entry. */
   add(bytes: Uint8Array, start: number, end: number, hash: number, n: number): number {
     hash |= 0; // as the table stores it
