@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { ByteCounts, decodeKey, eachKey, fnv1a, KEY_KINDS, KeyTally, MAX_KEY_BYTES, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
+import { ByteCounts, decodeKey, eachKey, FNV_PRIME, fnv1a, KEY_KINDS, KeyTally, MAX_KEY_BYTES, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
 
 const bytesOf = (key: string) => Buffer.from(key, 'utf8');
 
@@ -157,5 +157,21 @@ describe('packed segment keys', () => {
     const kept = Buffer.from('/'.padEnd(MAX_KEY_BYTES, 'x'));
     expect(decodeKey(kept, 0, MAX_KEY_BYTES)).toBe(`${kept.toString('latin1')}…`);
     expect(decodeKey(kept, 0, MAX_KEY_BYTES - 1)).toBe(kept.toString('latin1', 0, MAX_KEY_BYTES - 1));
+  });
+
+  test('keys crafted to share one slot under the standard FNV-1a basis do not share one here (the seed is random)', () => {
+    const standard = (key: Uint8Array) => {
+      let h = 0x811c9dc5;
+      for (const b of key) h = Math.imul(h ^ b, FNV_PRIME);
+      return h | 0;
+    };
+    const slotOf = (h: number) => (h ^ (h >>> 15)) & 4095; // the tables' slot in 4,096
+    const crafted: Uint8Array[] = [];
+    for (let i = 0; crafted.length < 200; i++) {
+      const key = Buffer.from(`10.${(i >>> 8) & 255}.${i & 255}.${i >>> 16}`);
+      if (slotOf(standard(key)) === 0) crafted.push(key);
+    }
+    expect(new Set(crafted.map((k) => slotOf(standard(k)))).size).toBe(1);
+    expect(new Set(crafted.map((k) => slotOf(fnv1a(k)))).size).toBeGreaterThan(150);
   });
 });
