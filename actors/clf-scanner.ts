@@ -255,6 +255,7 @@ export class ClfScanner {
     tally.add(bytes, this.view, start, end, hash);
   }
 
+  /** Counts the line's method: a common one in its counter, any other in the method tally. */
   private countMethod(bytes: Uint8Array): void {
     const m = this.methodStart;
     if (m < 0) {
