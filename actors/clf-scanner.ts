@@ -128,11 +128,10 @@ const FIXED_ROOT = fixedKey('/');
  * (a tally call a line costs as much as the host's). Each is known by its first four bytes, read
  * as one word: a three-letter method's fourth byte is the space that ends it.
  */
-const COMMON_METHODS = ['GET', 'POST', 'PUT', 'HEAD'].map(fixedKey);
-const COMMON_WORDS = Int32Array.from(COMMON_METHODS, (m) =>
-  new DataView(Uint8Array.from([...m.bytes, SP, SP, SP]).buffer).getInt32(0, true),
-);
-const [GET_WORD, POST_WORD, PUT_WORD, HEAD_WORD] = COMMON_WORDS as unknown as [number, number, number, number];
+const COMMON = ['GET', 'POST', 'PUT', 'HEAD'];
+const COMMON_METHODS = COMMON.map(fixedKey);
+const firstWord = (method: string) => Buffer.from(method.padEnd(4, ' ')).readInt32LE(0);
+const [GET_WORD, POST_WORD, PUT_WORD, HEAD_WORD] = COMMON.map(firstWord) as [number, number, number, number];
 
 function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -426,7 +425,6 @@ export class ClfScanner {
       // Nearly always `HTTP/1.1` or `HTTP/1.0`: two word compares instead of a byte loop.
       if (q + 8 < e && this.view.getInt32(q, true) === HTTP_WORD && (this.view.getInt32(q + 4, true) | 0x01000000) === VERSION_WORD) {
         q += 8;
-        c = b[q]!;
       }
       while (q < e && (c = b[q]!) !== SP && c !== QUOTE && c !== LF) q++;
       if (q === t + 1 || q >= e || c !== QUOTE) return -1;

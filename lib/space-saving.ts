@@ -21,19 +21,17 @@ export class SpaceSaving {
 
   /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`. */
   add(bytes: Uint8Array, start: number, end: number, hash: number, n: number) {
-    const table = this.table;
-    const size = table.size;
-    const e = table.add(bytes, start, end, hash, n);
-    if (table.size === size) return;
-    table.counts[e]! += this.floor;
-    if (table.size >= 4 * this.capacity) this.prune();
+    this.added(this.table.size, this.table.add(bytes, start, end, hash, n));
   }
 
   addString(key: string, n: number) {
+    this.added(this.table.size, this.table.addString(key, n));
+  }
+
+  /** After entry `e` was counted: a key that entered starts at the floor; a full table is pruned. */
+  private added(sizeBefore: number, e: number) {
     const table = this.table;
-    const size = table.size;
-    const e = table.addString(key, n);
-    if (table.size === size) return;
+    if (table.size === sizeBefore) return;
     table.counts[e]! += this.floor;
     if (table.size >= 4 * this.capacity) this.prune();
   }
