@@ -68,15 +68,52 @@ function flagLabel(word: string): string {
   return eq === -1 ? word : word.slice(0, eq);
 }
 
+/** Decimal digits, an optional fraction and exponent: no sign, hex, `Infinity`, `NaN` or blank. */
+const DECIMAL = /^[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?$/i;
+
 /** A positive finite number ("2.5", "10"); `integer` also refuses fractions. */
 export function positiveNumber(value: unknown, flag: string, integer = false): number {
   const text = String(value ?? '').trim();
-  const n = /^[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  const n = DECIMAL.test(text) ? Number(text) : NaN;
   if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
     const kind = integer ? 'a positive whole number' : 'a positive number';
     throw new UsageError(`${flag} must be ${kind}, got '${value}'`);
   }
   return n;
+}
+
+/** Bounds of a numeric flag; `integer` also refuses fractions. */
+export interface Range {
+  min: number;
+  max: number;
+  integer?: boolean;
+}
+
+/**
+ * A number from `min` to `max` inclusive ("2.5", "10", "1e3"); anything else, malformed or out of
+ * range, is a one-line `UsageError` naming the flag and its range:
+ * `-s/--interval must be a number from 1 to 86400, got '3000000'`.
+ */
+export function numberInRange(value: unknown, flag: string, { min, max, integer = false }: Range): number {
+  const text = String(value ?? '').trim();
+  const n = DECIMAL.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max) || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, got ${shown(value)}`);
+  }
+  return n;
+}
+
+/**
+ * A value as an error message quotes it: in single quotes, on one line (control characters
+ * escaped), at most 40 characters of it.
+ */
+export function shown(value: unknown): string {
+  let text = String(value ?? '').replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => {
+    const escapes: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return escapes[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+  if (text.length > 40) text = `${text.slice(0, 40)}…`;
+  return `'${text}'`;
 }
 
 /** The value of a possibly repeated string flag as a list. */

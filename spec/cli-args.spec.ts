@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import type { ArgsDef } from 'citty';
-import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
+import { list, numberInRange, positiveNumber, readArgs, shown, UsageError } from '../lib/cli-args';
 
 const def = {
   file: { type: 'string', alias: ['f', 'filename'] as string[] },
@@ -38,5 +38,70 @@ describe('cli args', () => {
       expect(() => positiveNumber(bad, '-t')).toThrow(UsageError);
     }
     expect(() => positiveNumber('1.5', '-a', true)).toThrow('-a must be a positive whole number');
+  });
+
+  describe('numberInRange', () => {
+    const seconds = { min: 1, max: 86400 };
+    const whole = { min: 10, max: 60000, integer: true };
+    const threshold = { min: 0.001, max: 1e9 };
+    const fails = (value: string, flag: string, range: Parameters<typeof numberInRange>[2]) => {
+      let error: unknown;
+      try {
+        numberInRange(value, flag, range);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(UsageError);
+      return (error as UsageError).message;
+    };
+
+    test('both bounds are inside, with fractions unless the range is whole', () => {
+      expect(numberInRange('1', '-s', seconds)).toBe(1);
+      expect(numberInRange('86400', '-s', seconds)).toBe(86400);
+      expect(numberInRange('2.5', '-s', seconds)).toBe(2.5);
+      expect(numberInRange('86399.999', '-s', seconds)).toBe(86399.999);
+      expect(numberInRange('1.000001', '-s', seconds)).toBe(1.000001);
+      expect(numberInRange('10', '--poll-ms', whole)).toBe(10);
+      expect(numberInRange('60000', '--poll-ms', whole)).toBe(60000);
+      expect(numberInRange('0.001', '-t', threshold)).toBe(0.001);
+      expect(numberInRange('1000000000', '-t', threshold)).toBe(1e9);
+      expect(numberInRange('1e9', '-t', threshold)).toBe(1e9);
+      expect(numberInRange(' 120 ', '-a', seconds)).toBe(120);
+      expect(numberInRange('0', 'port', { min: 0, max: 65535, integer: true })).toBe(0);
+    });
+
+    test('just outside either bound is refused with one line naming the flag and the range', () => {
+      expect(fails('0.999999', '-s/--interval', seconds)).toBe("-s/--interval must be a number from 1 to 86400, got '0.999999'");
+      expect(fails('86400.001', '-s/--interval', seconds)).toBe("-s/--interval must be a number from 1 to 86400, got '86400.001'");
+      expect(fails('9', '--poll-ms', whole)).toBe("--poll-ms must be a whole number from 10 to 60000, got '9'");
+      expect(fails('60001', '--poll-ms', whole)).toBe("--poll-ms must be a whole number from 10 to 60000, got '60001'");
+      expect(fails('0.000999', '-t', threshold)).toBe("-t must be a number from 0.001 to 1000000000, got '0.000999'");
+      expect(fails('1000000000.5', '-t', threshold)).toBe("-t must be a number from 0.001 to 1000000000, got '1000000000.5'");
+    });
+
+    test("the issue's examples are refused", () => {
+      for (const value of ['3000000', '1e308', '1e-9']) expect(fails(value, '-s', seconds)).toContain('from 1 to 86400');
+      for (const value of ['1e10', '0.001', '0']) expect(fails(value, '--poll-ms', whole)).toContain('from 10 to 60000');
+      for (const value of ['100000000', '1e9']) expect(fails(value, '-a', { ...seconds, integer: true })).toContain('from 1 to 86400');
+    });
+
+    test('fractions are refused by a whole range, also inside it', () => {
+      expect(fails('10.5', '--poll-ms', whole)).toBe("--poll-ms must be a whole number from 10 to 60000, got '10.5'");
+      expect(numberInRange('1e2', '--poll-ms', whole)).toBe(100);
+    });
+
+    test('NaN, Infinity, huge, hex, signs, blanks and junk are refused', () => {
+      const bad = ['NaN', 'nan', 'Infinity', '-Infinity', '1e308', '1e309', '0x10', '0b11', '0o7', '', ' ', '-1', '+5', '-0', '1,5', '1_000', '5.', '.', 'e5', '1e', '10abc', '٣'];
+      for (const value of bad) expect(fails(value, '-s', seconds)).toStartWith('-s must be a number from 1 to 86400, got ');
+      expect(fails(undefined as unknown as string, '-s', seconds)).toBe("-s must be a number from 1 to 86400, got ''");
+    });
+
+    test('the value quoted stays on one line and short', () => {
+      expect(fails('1\n2', '-s', seconds)).toBe("-s must be a number from 1 to 86400, got '1\\n2'");
+      const message = fails('9'.repeat(10_000), '-s', seconds);
+      expect(message).not.toContain('\n');
+      expect(message.length).toBeLessThan(120);
+      expect(shown('a\u2028b\x1bc')).toBe("'a\\u2028b\\u001bc'");
+    });
   });
 });
