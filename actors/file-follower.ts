@@ -4,21 +4,49 @@
  *
  * - Identity is device and inode, confirmed by a fingerprint of the file's first bytes, so a
  *   file seen under another name (a rotated `a.log.1` matching a glob) goes on from where it was.
+ *   One file under two names (`a.log` and `./a.log`, a symlink and its target) is read once.
+ * - Files at the path when following starts are history: read from their end, also when the
+ *   first open fails (permission denied, too many open files) and succeeds later.
  * - A renamed or deleted file is read through its open descriptor for a grace period, so lines a
  *   writer still appends to it are not lost; then it is closed.
- * - Files rotated away between two looks (fast rotation) are found among the path's siblings
- *   (`a.log.1`, `a.log-20260101`, not compressed ones) by their change time, and read too.
+ * - Files created at the path and rotated away between two looks (fast rotation) are found among
+ *   the path's siblings (`a.log.1`, `a.log-20260101`, not compressed ones). Only a file this run
+ *   has read before (it has a checkpoint) or one born since the last look, and after every file
+ *   seen at the path, is taken: never yesterday's `.1` shifted to `.2`, never a stranger such as
+ *   `a.log_api` that merely looks like a rotated name.
  * - Truncation is a size below the offset, or (truncated and rewritten past the offset before the
  *   next look) bytes before the offset that are not the ones read there.
+ * - A poll reads at most `budget` bytes of a file, so that a huge backlog or a sparse hole of
+ *   gigabytes never keeps timers and signals waiting; the tailer polls again at once.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { LineCarry, type Send } from './line-carry';
+import {
+  absolute,
+  COMPRESSED_NAME,
+  compression,
+  expand,
+  identity,
+  isPattern,
+  look,
+  reason,
+  statOrNull,
+} from '../lib/input-paths';
+
+export { identity, reason };
 
 export type Notice = (level: 'info' | 'warn' | 'error', message: string) => void;
 
 const HEAD = 64;
 const TAIL = 64;
+/** File times come from the kernel's coarse clock, a tick (up to 10 ms) behind Date.now(). */
+const CLOCK_SLACK = 20;
+/** Bytes a poll reads of one file at most. */
+const BUDGET = 32 << 20;
+
+/** When the file was created, ms; 0 where the file system does not say. */
+const birth = (st: fs.Stats) => st.birthtimeMs || 0;
 
 /** Where each file (by identity) has been read up to; the checkpointer of the file server. */
 export class Checkpoints {
@@ -56,6 +84,8 @@ class OpenFile {
   head: Uint8Array = new Uint8Array(0);
   /** The bytes just before `offset`, as read. */
   tail: Uint8Array = new Uint8Array(0);
+  /** Bytes left to read when the last poll's budget ran out. */
+  more = false;
   readonly carry: LineCarry;
 
   constructor(
@@ -88,9 +118,11 @@ export interface FollowOptions {
   /** How long a rotated or deleted file is still read, ms. */
   graceMs: number;
   now: () => number;
+  /** Whether another follower holds this file (one file under two names is read once). */
+  claimed?: (id: string) => boolean;
+  /** Bytes one poll reads of a file at most. */
+  budget?: number;
 }
-
-export const identity = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
 
 /** One followed path. */
 export class FileFollower {
@@ -100,12 +132,23 @@ export class FileFollower {
   private failure = '';
   /** Wall-clock time of the last look, for the rotation sweep (file times are wall-clock). */
   private lastLook = Date.now();
+  private looked = false;
+  /** The identity at the path at the last look (null: nothing there). */
+  private seen: string | null = null;
+  /** The birth time of the newest file seen at the path. */
+  private newestBirth = -Infinity;
+  /** The file at the path when following started (read from its end whenever it opens). */
+  private history: string | null = null;
+  /** The path could not be looked at when following started: files born before are history. */
+  private historyBefore = -Infinity;
+  /** A file at the path that is not followed (compressed, not a regular file): said once. */
+  private refused = '';
 
   constructor(
     readonly path: string,
     private readonly o: FollowOptions,
-    /** Start a file that exists now at its end (follow); one that appears later starts at 0. */
-    private startAtEnd: boolean,
+    /** Files at the path now are history (follow from their end); one that appears later starts at 0. */
+    private readonly startAtEnd: boolean,
   ) {}
 
   /** Identities of the files open for this path (current and draining). */
@@ -117,35 +160,84 @@ export class FileFollower {
     return this.ids().length;
   }
 
+  /** Whether the last poll stopped with bytes left to read (its budget ran out). */
+  behind(): boolean {
+    return (this.current?.more ?? false) || this.draining.some((d) => d.file.more);
+  }
+
   /** Reads whatever is new; handles truncation, replacement, rotation and deletion. */
   poll() {
-    const look = Date.now();
+    const now = Date.now();
     this.drain();
-    const st = statOrNull(this.path);
+    const st = this.lookAtPath();
+    const id = st ? identity(st) : null;
+    if (!this.looked && this.startAtEnd) {
+      if (st) this.history = id;
+      else if (this.failure) this.historyBefore = now;
+    }
     const file = this.current;
     if (file) {
       this.read(file);
-      if (!st || identity(st) !== file.id) {
+      if (id !== file.id) {
         this.draining.push({ file, until: this.o.now() + this.o.graceMs });
         this.current = null;
       }
     }
-    // With no file open, any file that was at the path since the last look has been rotated away.
-    if (!this.current && !this.startAtEnd) this.sweep();
-    this.lastLook = look;
-    if (this.current) return;
-    if (!st) {
-      if (!this.waiting) this.o.notice('info', `waiting for ${this.path} to appear`);
-      this.waiting = true;
-      this.startAtEnd = false;
+    // The path changed since the last look: files may have come and gone between the two.
+    if (this.looked && id !== this.seen) this.sweep();
+    if (st) this.newestBirth = Math.max(this.newestBirth, birth(st));
+    this.seen = id;
+    this.looked = true;
+    this.lastLook = now;
+    if (this.current || !st || !id) return;
+    if (st.isDirectory()) {
+      this.fail(`cannot read ${this.path}: it is a directory`);
       return;
     }
-    if (this.draining.some((d) => d.file.id === identity(st))) return;
-    this.open();
-    if (this.current) this.read(this.current);
+    if (!st.isFile()) {
+      this.refuse(id, `cannot follow ${this.path}: not a regular file`);
+      return;
+    }
+    if (id === this.refused) return;
+    if (this.draining.some((d) => d.file.id === id) || this.o.claimed?.(id)) return;
+    const fromEnd = id === this.history || birth(st) < this.historyBefore - CLOCK_SLACK;
+    const opened = this.openFile(this.path, fromEnd ? 'end' : 0);
+    if (!opened) return;
+    if (this.waiting) this.o.notice('info', `reading ${this.path}`);
+    this.waiting = false;
+    this.current = opened;
+    this.read(opened);
   }
 
-  /** Adopts siblings rotated since the last look that were never read (or not to their end). */
+  /** The path's stats, or null when there is nothing to read there (said once). */
+  private lookAtPath(): fs.Stats | null {
+    const st = look(this.path);
+    if (st instanceof fs.Stats) return st;
+    if (st === null) {
+      if (!this.waiting && !this.failure) this.o.notice('info', `waiting for ${this.path} to appear`);
+      this.waiting = true;
+      this.failure = '';
+      return null;
+    }
+    this.fail(`cannot read ${this.path}: ${st.error}`);
+    return null;
+  }
+
+  private fail(failure: string) {
+    if (failure !== this.failure) this.o.notice('error', failure);
+    this.failure = failure;
+  }
+
+  private refuse(id: string, why: string) {
+    if (id !== this.refused) this.o.notice('warn', why);
+    this.refused = id;
+  }
+
+  /**
+   * Takes the siblings rotated away since the last look that are owed lines: files this run has
+   * read before (from their checkpoint), and files born since the last look after every file
+   * seen at the path, which can only have been created at the path in between (from their head).
+   */
   private sweep() {
     const dir = nodePath.dirname(this.path);
     const base = nodePath.basename(this.path);
@@ -155,60 +247,60 @@ export class FileFollower {
     } catch {
       return;
     }
+    const bornAfter = Math.max(this.newestBirth, this.lastLook - CLOCK_SLACK);
     for (const name of names) {
       if (name.length <= base.length || !name.startsWith(base) || !'.-_'.includes(name[base.length]!)) continue;
-      if (/\.(gz|bz2|xz|zst|lz4|zip|Z)$/.test(name)) continue;
+      if (COMPRESSED_NAME.test(name)) continue;
       const sibling = nodePath.join(dir, name);
       const st = statOrNull(sibling);
-      if (!st?.isFile() || st.ctimeMs < this.lastLook - 50 || this.ids().includes(identity(st))) continue;
-      const file = this.openFile(sibling, 0);
+      if (!st?.isFile() || st.ctimeMs < this.lastLook - CLOCK_SLACK) continue;
+      const id = identity(st);
+      if (this.ids().includes(id) || this.o.claimed?.(id)) continue;
+      const born = birth(st);
+      const file = this.openFile(sibling, born > 0 && born >= bornAfter ? 0 : null);
       if (file) this.draining.push({ file, until: this.o.now() + this.o.graceMs });
     }
   }
 
-  /** Opens a file, going on from its checkpoint if it was read before, else from `fallback`. */
-  private openFile(p: string, fallback: 'end' | 0): OpenFile | null {
+  /**
+   * Opens a file, going on from its checkpoint if it was read before, else from `fallback`
+   * (null: only a file read before is opened).
+   */
+  private openFile(p: string, fallback: 'end' | 0 | null): OpenFile | null {
     let fd: number;
     try {
-      fd = fs.openSync(p, 'r');
-      if (fs.fstatSync(fd).isDirectory()) {
-        fs.closeSync(fd);
-        throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-      }
+      // Non-blocking: a FIFO put at the path must not freeze the event loop in open().
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (error) {
-      const failure = `cannot read ${p}: ${reason(error)}`;
-      if (failure !== this.failure) this.o.notice('error', failure);
-      this.failure = failure;
+      if (fallback !== null) this.fail(`cannot read ${p}: ${reason(error)}`);
       return null;
     }
-    this.failure = '';
     const st = fs.fstatSync(fd);
     const file = new OpenFile(fd, identity(st), this.o.send);
     file.head = readAt(fd, HEAD, 0);
-    const known = this.o.checkpoints.get(file.id, file.head);
+    const known = st.isFile() ? this.o.checkpoints.get(file.id, file.head) : undefined;
+    const kind = compression(file.head);
+    if (known === undefined && (fallback === null || kind || !st.isFile())) {
+      fs.closeSync(fd);
+      if (fallback !== null && kind) this.refuse(file.id, `skipping ${p}: it is compressed (${kind}); --replay reads it`);
+      return null;
+    }
+    if (fallback !== null) this.failure = '';
     file.offset = known ?? (fallback === 'end' ? st.size : 0);
     const tail = Math.min(TAIL, file.offset);
     if (tail > 0) file.tail = readAt(fd, tail, file.offset - tail);
     return file;
   }
 
+  /** Reads the draining files; closes those whose grace is over and that are read to the end. */
   private drain() {
     const now = this.o.now();
     this.draining = this.draining.filter(({ file, until }) => {
       this.read(file);
-      if (now < until) return true;
+      if (now < until || file.more) return true;
       fs.closeSync(file.fd);
       return false;
     });
-  }
-
-  private open() {
-    const file = this.openFile(this.path, this.startAtEnd ? 'end' : 0);
-    this.startAtEnd = false;
-    if (!file) return;
-    if (this.waiting) this.o.notice('info', `reading ${this.path}`);
-    this.waiting = false;
-    this.current = file;
   }
 
   private read(file: OpenFile) {
@@ -218,10 +310,23 @@ export class FileFollower {
       file.restart();
     }
     const buffer = this.o.buffer;
+    let budget = this.o.budget ?? BUDGET;
+    file.more = false;
     for (;;) {
-      const n = fs.readSync(file.fd, buffer, 0, buffer.length, file.offset);
+      if (budget <= 0) {
+        file.more = file.offset < fs.fstatSync(file.fd).size;
+        break;
+      }
+      const n = fs.readSync(file.fd, buffer, 0, Math.min(buffer.length, budget), file.offset);
       if (n <= 0) break;
+      budget -= n;
       if (file.head.length < HEAD && file.offset < HEAD) file.head = readAt(file.fd, HEAD, 0);
+      if (file.offset === 0 && compression(file.head)) {
+        // Compressed after it was opened (a compressor writing at the path): not text.
+        this.refuse(file.id, `skipping ${this.path}: it is compressed (${compression(file.head)}); --replay reads it`);
+        file.offset = fs.fstatSync(file.fd).size;
+        break;
+      }
       file.offset += n;
       file.tail =
         n >= TAIL ? buffer.slice(n - TAIL, n) : readAt(file.fd, Math.min(TAIL, file.offset), file.offset - Math.min(TAIL, file.offset));
@@ -237,78 +342,82 @@ export class FileFollower {
   }
 }
 
-function statOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.statSync(p);
-  } catch {
-    return null;
-  }
-}
-
-export function reason(error: unknown): string {
-  const e = error as NodeJS.ErrnoException;
-  if (e?.code === 'EACCES') return 'permission denied';
-  if (e?.code === 'ENOENT') return 'no such file';
-  if (e?.code === 'EISDIR') return 'it is a directory';
-  return e?.message ?? String(error);
-}
-
-const isGlob = (p: string) => /[*?[{]/.test(p);
-
 /**
- * The file server: owns the followers for the given paths and globs. A glob is expanded at every
- * poll, so a matching file created later is followed from its head; a file already followed under
- * another name (by identity) is not followed twice.
+ * The file server: owns the followers for the given paths and patterns. A pattern is expanded
+ * at every poll, so a matching file created later is followed from its head; a file already
+ * followed under another name (by identity) is not followed twice.
  */
 export class FileServer {
   private readonly followers = new Map<string, FileFollower>();
-  /** Followers found by a glob: dropped once their path is gone and nothing is left to read. */
+  /** Followers found by a pattern: dropped once their path is gone and nothing is left to read. */
   private readonly found = new Set<string>();
   private readonly checkpoints = new Checkpoints();
-  private readonly globs: string[];
-  private started = false;
+  private readonly patterns: string[];
+  /** Patterns that matched nothing at their last expansion and have said so. */
+  private readonly unmatched = new Set<string>();
+  private lastExpand = -Infinity;
 
   constructor(
     paths: string[],
-    private readonly o: Omit<FollowOptions, 'checkpoints'>,
+    private readonly o: Omit<FollowOptions, 'checkpoints' | 'claimed'>,
   ) {
-    this.globs = paths.filter(isGlob);
-    for (const p of paths.filter((p) => !isGlob(p))) this.add(p, true);
+    this.patterns = [...new Set(paths.filter(isPattern))];
+    for (const p of paths) if (!isPattern(p) && !this.followers.has(absolute(p))) this.add(p, true);
   }
 
   private add(p: string, startAtEnd: boolean) {
-    this.followers.set(p, new FileFollower(p, { ...this.o, checkpoints: this.checkpoints }, startAtEnd));
+    const follower = new FileFollower(
+      p,
+      { ...this.o, checkpoints: this.checkpoints, claimed: (id) => this.holder(id) !== follower && this.holder(id) !== null },
+      startAtEnd,
+    );
+    this.followers.set(absolute(p), follower);
   }
 
-  poll() {
-    for (const pattern of this.globs) {
-      for (const p of expand(pattern)) {
-        if (this.followers.has(p)) continue;
-        const st = statOrNull(p);
-        if (!st || !st.isFile()) continue;
-        if (this.isOpen(identity(st))) continue;
-        this.add(p, !this.started);
-        this.found.add(p);
-      }
-    }
-    this.started = true;
-    for (const f of this.followers.values()) {
+  /** Polls every path; true when a file still has bytes to read (poll again soon). */
+  poll(): boolean {
+    this.expandPatterns();
+    let behind = false;
+    for (const [key, f] of this.followers) {
       try {
-        if (this.found.has(f.path) && f.openCount() === 0 && !statOrNull(f.path)) {
-          this.followers.delete(f.path);
-          this.found.delete(f.path);
+        if (this.found.has(key) && f.openCount() === 0 && !statOrNull(f.path)) {
+          this.followers.delete(key);
+          this.found.delete(key);
           continue;
         }
         f.poll();
+        behind ||= f.behind();
       } catch (error) {
         this.o.notice('error', `${f.path}: ${reason(error)}`);
       }
     }
+    return behind;
   }
 
-  private isOpen(id: string): boolean {
-    for (const f of this.followers.values()) if (f.ids().includes(id)) return true;
-    return false;
+  private expandPatterns() {
+    const now = Date.now();
+    for (const pattern of this.patterns) {
+      const matches = expand(pattern).filter((p) => !COMPRESSED_NAME.test(p));
+      if (matches.length === 0 && ![...this.found].some((p) => this.followers.get(p)?.openCount())) {
+        if (!this.unmatched.has(pattern)) this.o.notice('info', `waiting for files matching ${pattern} to appear`);
+        this.unmatched.add(pattern);
+      } else this.unmatched.delete(pattern);
+      for (const p of matches) {
+        if (this.followers.has(p)) continue;
+        const st = statOrNull(p);
+        if (!st?.isFile() || this.holder(identity(st))) continue;
+        // A match that existed before the last expansion is history, also one renamed into the pattern.
+        this.add(p, birth(st) < this.lastExpand - CLOCK_SLACK || this.lastExpand === -Infinity);
+        this.found.add(p);
+      }
+    }
+    this.lastExpand = now;
+  }
+
+  /** The follower that holds a file open, if any. */
+  private holder(id: string): FileFollower | null {
+    for (const f of this.followers.values()) if (f.ids().includes(id)) return f;
+    return null;
   }
 
   openCount(): number {
@@ -322,15 +431,4 @@ export class FileServer {
   }
 }
 
-/** Absolute paths matching a glob pattern (absolute or relative to the working directory). */
-export function expand(pattern: string): string[] {
-  const parts = pattern.split('/');
-  const firstGlob = parts.findIndex(isGlob);
-  const base = parts.slice(0, firstGlob).join('/') || (pattern.startsWith('/') ? '/' : '.');
-  const rest = parts.slice(firstGlob).join('/');
-  try {
-    return [...new Bun.Glob(rest).scanSync({ cwd: base, absolute: true, onlyFiles: true })].sort();
-  } catch {
-    return [];
-  }
-}
+export { expand };

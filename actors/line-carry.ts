@@ -17,6 +17,14 @@ export type Send = (bytes: Uint8Array) => void;
 
 const KEEP = MAX_LINE + 1;
 
+let zeros = new Uint8Array(0);
+
+/** Whether every byte is 0, compared with a block of zeros (native memcmp, not a byte loop). */
+function isZeros(bytes: Uint8Array): boolean {
+  if (zeros.length < bytes.length) zeros = new Uint8Array(bytes.length);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(zeros.subarray(0, bytes.length));
+}
+
 export class LineCarry {
   private pending: Uint8Array = new Uint8Array(0);
   /** Bytes of the current over-long line thrown away so far. */
@@ -26,7 +34,11 @@ export class LineCarry {
 
   push(bytes: Uint8Array) {
     let start = 0;
-    if (this.pending.length === 0) while (start < bytes.length && bytes[start] === 0) start++;
+    if (this.pending.length === 0 && bytes[0] === 0) {
+      // A sparse hole can be gigabytes of NULs: a chunk of nothing else is passed over by memcmp.
+      if (isZeros(bytes)) return;
+      while (start < bytes.length && bytes[start] === 0) start++;
+    }
     if (start > 0) bytes = bytes.subarray(start);
     const last = bytes.lastIndexOf(10);
     if (last === -1) {

@@ -78,21 +78,29 @@ export function firstSecond(paths: string[], scanner = new ClfScanner()): number
         if (n <= 0) break;
         // Whole lines only; a line longer than the buffer is skipped past.
         const end = n < buffer.length ? n : buffer.lastIndexOf(10, n - 1) + 1 || n;
-        for (let pos = 0; pos < end; ) {
-          let stop = Math.min(end, pos + PEEK_SCAN);
-          if (stop < end) {
-            const nl = buffer.lastIndexOf(10, stop - 1);
-            stop = nl >= pos ? nl + 1 : buffer.indexOf(10, stop) + 1 || end;
-          }
-          const first = scanner.scan(buffer.subarray(pos, stop)).segments.find((s) => Number.isFinite(s.second));
-          if (first) return first.second;
-          pos = stop;
-        }
+        const first = firstSecondIn(buffer.subarray(0, end), scanner);
+        if (first !== null) return first;
         offset += end;
       }
     } finally {
       fs.closeSync(fd);
     }
+  }
+  return null;
+}
+
+/** The first valid timestamp among whole lines of `bytes`, scanned a few KiB at a time. */
+export function firstSecondIn(bytes: Uint8Array, scanner = new ClfScanner()): number | null {
+  const end = bytes.length;
+  for (let pos = 0; pos < end; ) {
+    let stop = Math.min(end, pos + PEEK_SCAN);
+    if (stop < end) {
+      const nl = bytes.lastIndexOf(10, stop - 1);
+      stop = nl >= pos ? nl + 1 : bytes.indexOf(10, stop) + 1 || end;
+    }
+    const first = scanner.scan(bytes.subarray(pos, stop)).segments.find((s) => Number.isFinite(s.second));
+    if (first) return first.second;
+    pos = stop;
   }
   return null;
 }

@@ -10,12 +10,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromCallback } from 'xstate';
-import { FileServer, type Notice, reason } from './file-follower';
+import { FileServer, type Notice } from './file-follower';
 import { ClfScanner } from './clf-scanner';
+import { isStream, reason, statOrNull } from '../lib/input-paths';
+import { CHUNK, fileSource, type ReplaySource } from './replay-reader';
 import { LineCarry, type Send } from './line-carry';
 import type { ChunkMessage, EndMessage, ReporterMessage } from './messages';
-
-const CHUNK = 1 << 20;
 
 export interface TailerInput {
   paths: string[];
@@ -27,16 +27,16 @@ export interface TailerInput {
   watch: boolean;
   /** How long a rotated or deleted file is still read, ms. */
   graceMs?: number;
+  /** A replay's inputs, opened (default: the paths, as plain files). */
+  sources?: ReplaySource[];
 }
 
 /** RSS growth, bytes, that makes a replay collect its garbage. */
 const GC_STEP = 4 << 20;
 
-/** One file of a replay: where it is read up to, and the newest second it has shown. */
-interface ReplaySource {
-  path: string;
-  fd: number;
-  offset: number;
+/** One input of a replay, and the newest second it has shown. */
+interface Replaying {
+  source: ReplaySource;
   carry: LineCarry;
   /** The timestamp of the last complete line read so far (-Infinity before any). */
   second: number;
@@ -44,23 +44,20 @@ interface ReplaySource {
 }
 
 /**
- * Reads files from head to end, chunk by chunk, yielding to the event loop between chunks.
- * Several files are read together: always the one whose last line is the oldest, so that the
- * parser, which merges their lines by second, never has to hold much of any of them.
+ * Reads the sources from head to end, chunk by chunk, yielding to the event loop between chunks.
+ * Several are read together: always the one whose last line is the oldest, so that the parser,
+ * which merges their lines by second, never has to hold much of any of them.
  */
 export async function replayFiles(
-  paths: string[],
+  sources: ReplaySource[],
   send: (bytes: Uint8Array, source: string) => void,
   sourceEnded: (source: string) => void,
   stopped: () => boolean,
 ) {
-  const buffer = new Uint8Array(CHUNK);
   const peek = new ClfScanner();
-  const sources: ReplaySource[] = paths.map((path) => ({
-    path,
-    fd: fs.openSync(path, 'r'),
-    offset: 0,
-    carry: new LineCarry((bytes) => send(bytes, path)),
+  const inputs: Replaying[] = sources.map((source) => ({
+    source,
+    carry: new LineCarry((bytes) => send(bytes, source.name)),
     second: -Infinity,
     done: false,
   }));
@@ -72,19 +69,19 @@ export async function replayFiles(
       // and the root must not be in the middle of starting when it does.
       await new Promise((resolve) => setImmediate(resolve));
       if (stopped()) return;
-      let next: ReplaySource | undefined;
-      for (const s of sources) if (!s.done && (!next || s.second < next.second)) next = s;
+      let next: Replaying | undefined;
+      for (const s of inputs) if (!s.done && (!next || s.second < next.second)) next = s;
       if (!next) return;
-      const n = fs.readSync(next.fd, buffer, 0, CHUNK, next.offset);
-      if (n <= 0) {
+      const read = next.source.next();
+      const chunk = read instanceof Promise ? await read : read;
+      if (stopped()) return;
+      if (!chunk) {
         next.carry.flush();
         next.done = true;
-        sourceEnded(next.path);
+        sourceEnded(next.source.name);
         continue;
       }
-      next.offset += n;
-      const chunk = buffer.subarray(0, n);
-      if (sources.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
+      if (inputs.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
       next.carry.push(chunk);
       // JSC lets the garbage of parsed chunks (segments, packed keys) pile up: a full collection
       // whenever RSS has grown GC_STEP over its low point (looked at every 4 MiB) keeps a replay's
@@ -98,7 +95,7 @@ export async function replayFiles(
       }
     }
   } finally {
-    for (const s of sources) fs.closeSync(s.fd);
+    for (const s of inputs) s.source.close();
   }
 }
 
@@ -115,13 +112,22 @@ function lastSecond(scanner: ClfScanner, chunk: Uint8Array): number {
   return -Infinity;
 }
 
-async function readStdin(send: Send, stopped: () => boolean) {
+/** Reads a stream (standard input, a FIFO, a pipe) to its end, in whatever pieces it comes in. */
+async function readStream(stream: AsyncIterable<Uint8Array>, send: Send, stopped: () => boolean) {
   const carry = new LineCarry(send);
-  for await (const chunk of Bun.stdin.stream()) {
+  for await (const chunk of stream) {
     carry.push(chunk);
     if (stopped()) return;
   }
   carry.flush();
+}
+
+/** A followed input that is a stream: `-`, or a FIFO, pipe or device named by path. */
+function streamOf(p: string): AsyncIterable<Uint8Array> | null {
+  if (p === '-') return Bun.stdin.stream();
+  const st = statOrNull(p);
+  // Opened by a worker thread: opening a FIFO waits for a writer, and must not freeze the loop.
+  return st && isStream(st) ? fs.createReadStream(p) : null;
 }
 
 export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, system, receive }) => {
@@ -137,15 +143,26 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     const sendFrom = (bytes: Uint8Array, source: string) =>
       parser()?.send({ type: 'chunk', bytes, source } satisfies ChunkMessage);
     const ended = (source: string) => parser()?.send({ type: 'end', source } satisfies EndMessage);
-    replayFiles(input.paths, sendFrom, ended, () => stopped).then(() => !stopped && end(), fail);
+    const buffer = new Uint8Array(CHUNK);
+    const sources = input.sources ?? input.paths.map((p) => fileSource(p, buffer));
+    replayFiles(sources, sendFrom, ended, () => stopped).then(() => !stopped && end(), fail);
     return () => {
       stopped = true;
     };
   }
 
-  const files = input.paths.filter((p) => p !== '-');
-  if (files.length < input.paths.length) {
-    setImmediate(() => readStdin(send, () => stopped).then(() => !stopped && end(), fail));
+  // Streams are read as they come; the run ends with them only when there is nothing else to follow.
+  const streams = new Map(input.paths.map((p) => [p, streamOf(p)] as const));
+  const files = input.paths.filter((p) => !streams.get(p));
+  let open = 0;
+  for (const [p, stream] of streams) {
+    if (!stream) continue;
+    open++;
+    setImmediate(() =>
+      readStream(stream, send, () => stopped)
+        .catch((error) => notice('error', `cannot read ${p}: ${reason(error)}`))
+        .then(() => !stopped && --open === 0 && files.length === 0 && end()),
+    );
   }
   const server = new FileServer(files, {
     send,
@@ -154,7 +171,15 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     graceMs: input.graceMs ?? 5000,
     now: Date.now,
   });
-  const pollAll = () => server.poll();
+  let again: ReturnType<typeof setImmediate> | null = null;
+  const pollAll = () => {
+    if (stopped) return;
+    // A file with more to read than one poll's budget is read on at once, after timers and signals.
+    if (server.poll()) again ??= setImmediate(() => {
+      again = null;
+      pollAll();
+    });
+  };
   const first = setImmediate(pollAll);
   const timer = setInterval(pollAll, input.pollMs);
   let soon: ReturnType<typeof setTimeout> | null = null;
@@ -180,6 +205,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
   return () => {
     stopped = true;
     clearImmediate(first);
+    if (again) clearImmediate(again);
     clearInterval(timer);
     if (soon) clearTimeout(soon);
     for (const w of watchers) w.close();
