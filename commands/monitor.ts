@@ -8,7 +8,7 @@ import { usageText } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
 import { reason } from '../actors/file-follower';
-import { list, positiveNumber, readArgs, UsageError } from '../lib/cli-args';
+import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
 import { write, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
@@ -18,18 +18,18 @@ export const USAGE =
 
 const monitorArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; - is standard input (default /tmp/access.log)' },
-  interval: { type: 'string', alias: ['s', 'stats'], default: '10', valueHint: 'SECONDS', description: 'Stats interval' },
-  threshold: { type: 'string', alias: 't', default: '10', valueHint: 'REQ_PER_S', description: 'Alert when the window average exceeds this' },
-  window: { type: 'string', alias: ['a', 'alarm'], default: '120', valueHint: 'SECONDS', description: 'Alert window' },
+  interval: { type: 'string', alias: ['s', 'stats'], default: '10', valueHint: 'SECONDS', description: 'Stats interval, 1 to 86400 (fractions allowed, e.g. 2.5)' },
+  threshold: { type: 'string', alias: 't', default: '10', valueHint: 'REQ_PER_S', description: 'Alert when the window average exceeds this, 0.001 to 1000000000' },
+  window: { type: 'string', alias: ['a', 'alarm'], default: '120', valueHint: 'SECONDS', description: 'Alert window, a whole number from 1 to 86400' },
   replay: { type: 'boolean', description: 'Read the files from start to end with their own timestamps as the clock, then exit' },
   json: { type: 'boolean', description: 'One JSON object per line (NDJSON) on stdout' },
   quiet: { type: 'boolean', description: 'Print only alerts and recoveries' },
   plain: { type: 'boolean', description: 'Lines of text even on a terminal (no full-screen dashboard)' },
   color: { type: 'boolean', default: true, description: 'Colours on a terminal (--no-color, or NO_COLOR, for none)' },
   inspect: { type: 'boolean', description: 'Serve a live page of the alert statechart on 127.0.0.1 (URL on stderr)' },
-  'inspect-port': { type: 'string', default: '0', valueHint: 'PORT', description: 'Port of the --inspect page (0: any free port)' },
+  'inspect-port': { type: 'string', default: '0', valueHint: 'PORT', description: 'Port of the --inspect page, 0 to 65535 (0: any free port)' },
   'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
-  'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked' },
+  'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked, a whole number from 10 to 60000' },
   watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
@@ -63,11 +63,13 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     mode: replay ? 'replay' : 'follow',
     json: Boolean(args.json),
     quiet: Boolean(args.quiet),
-    intervalSeconds: positiveNumber(args.interval, '-s/--interval'),
-    threshold: positiveNumber(args.threshold, '-t/--threshold'),
-    windowSeconds: positiveNumber(args.window, '-a/--window', true),
+    // The ranges are the flag table's: setTimeout holds 2^31 - 1 ms (24.8 days) at most, and a
+    // window is kept second by second.
+    intervalSeconds: numberInRange(args.interval, '-s/--interval', { min: 1, max: 86_400 }),
+    threshold: numberInRange(args.threshold, '-t/--threshold', { min: 0.001, max: 1_000_000_000 }),
+    windowSeconds: numberInRange(args.window, '-a/--window', { min: 1, max: 86_400, integer: true }),
     timeSource,
-    pollMs: positiveNumber(args['poll-ms'], '--poll-ms'),
+    pollMs: numberInRange(args['poll-ms'], '--poll-ms', { min: 10, max: 60_000, integer: true }),
     watch: Boolean(args.watch),
     limit: 10,
     plain: Boolean(args.plain),

@@ -381,6 +381,52 @@ describe('usage errors', () => {
   });
 });
 
+describe('numeric flags out of range (issue item 16)', () => {
+  // Each of these once ran on: a timer overflow printing ~800 records a second, `error: Invalid
+  // Date`, a poll every millisecond, 1.3 GB for an idle window, Out of memory.
+  const cases: [string[], string][] = [
+    [['-s', '3000000'], "-s/--interval must be a number from 1 to 86400, got '3000000'"],
+    [['-s', '1e308'], "-s/--interval must be a number from 1 to 86400, got '1e308'"],
+    [['-s', '1e-9'], "-s/--interval must be a number from 1 to 86400, got '1e-9'"],
+    [['--poll-ms', '1e10'], "--poll-ms must be a whole number from 10 to 60000, got '1e10'"],
+    [['--poll-ms', '0.001'], "--poll-ms must be a whole number from 10 to 60000, got '0.001'"],
+    [['-a', '100000000'], "-a/--window must be a whole number from 1 to 86400, got '100000000'"],
+    [['-a', '1e9'], "-a/--window must be a whole number from 1 to 86400, got '1e9'"],
+    [['-t', '0.0001'], "-t/--threshold must be a number from 0.001 to 1000000000, got '0.0001'"],
+    [['-t', '0x10'], "-t/--threshold must be a number from 0.001 to 1000000000, got '0x10'"],
+  ];
+  test.each(cases)('%p exits 2 at once with one line naming the flag and its range', async (args, message) => {
+    const log = path.join(tmpDir('range'), 'never.log');
+    const started = performance.now();
+    const { code, stdout, stderr } = await run([...args, '-f', log]);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).not.toMatch(STACK);
+    const err = linesOf(stderr);
+    expect(err).toHaveLength(2);
+    expect(err[0]).toBe(`error: ${message}`);
+    expect(err[1]!.startsWith(MONITOR_USAGE)).toBe(true);
+    expect(fs.existsSync(log)).toBe(false);
+  });
+
+  test('both ends of every range are accepted', async () => {
+    const log = path.join(FIXTURES, 'mixed.log');
+    const low = await run(['--replay', '--quiet', '-s', '1', '-a', '1', '-t', '0.001', '--poll-ms', '10', log]);
+    expect({ code: low.code, stderr: low.stderr }).toEqual({ code: 0, stderr: '' });
+    const high = await run(['--replay', '--quiet', '-s', '86400', '-a', '86400', '-t', '1000000000', '--poll-ms', '60000', log]);
+    expect(high).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  test('--help shows the ranges', async () => {
+    const { stdout } = await run(['--help']);
+    const text = stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    for (const range of ['1 to 86400 (fractions allowed', '0.001 to 1000000000', 'whole number from 1 to 86400', 'whole number from 10 to 60000', '0 to 65535']) {
+      expect(text).toContain(range);
+    }
+  });
+});
+
 describe('unreadable input', () => {
   test('--replay on a missing file exits 1 with one line naming the file', async () => {
     const missing = path.join(tmpDir('missing'), 'nope.log');
