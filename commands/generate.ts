@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
-import { UsageError, positiveNumber, readArgs } from '../lib/cli-args';
+import { type Range, UsageError, numberInRange, readArgs, shown } from '../lib/cli-args';
 import {
   type Clock,
   type LineOptions,
@@ -14,8 +14,6 @@ import {
   backfillChunks,
   live,
   parseOffset,
-  parseProfile,
-  parseSeed,
   parseStart,
   profileSeconds,
   randomSeed,
@@ -26,16 +24,27 @@ export const USAGE =
   'usage: bun run entry.ts generate [-f FILE] (-r REQ_PER_S -d SECONDS | --profile RxS,...) ' +
   '[--backfill [--start TIME]] [--seed N] [--format clf|combined]';
 
+/**
+ * The numeric flags' ranges (the descriptions below say the same). A rate up to what the live
+ * writer keeps up with (100,000 lines/s here: 200,000 lines in 1.6 s for a 2-second profile; at
+ * 1,000,000/s it fell behind, 4.1 s, 283 MB); a run of a year at most; a 32-bit seed; timestamps
+ * from 1970 to 9999, the years the log format's four digits hold.
+ */
+const RATE: Range = { min: 0.001, max: 100_000 };
+const SECONDS: Range = { min: 1, max: 31_536_000, integer: true };
+const SEED: Range = { min: 0, max: 4_294_967_295, integer: true };
+const LAST_SECOND = 253_402_300_799; // 9999-12-31T23:59:59Z
+
 const generateArgs = {
   file: { type: 'string', alias: 'f', default: '/tmp/access.log', valueHint: 'FILE', description: 'Log file to append to (created with its directory)' },
-  rate: { type: 'string', alias: 'r', valueHint: 'REQ_PER_S', description: 'Lines per second (may be fractional, e.g. 0.5)' },
-  duration: { type: 'string', alias: 'd', valueHint: 'SECONDS', description: 'How many seconds to generate' },
-  profile: { type: 'string', valueHint: 'RxS,...', description: 'Phases "rate x seconds", e.g. 5x120,25x60,5x180 (instead of -r/-d)' },
+  rate: { type: 'string', alias: 'r', valueHint: 'REQ_PER_S', description: 'Lines per second, 0.001 to 100000 (fractions allowed, e.g. 0.5)' },
+  duration: { type: 'string', alias: 'd', valueHint: 'SECONDS', description: 'How many seconds to generate, a whole number from 1 to 31536000 (365 days)' },
+  profile: { type: 'string', valueHint: 'RxS,...', description: 'Phases "rate x seconds", e.g. 5x120,25x60,5x180 (instead of -r/-d; each as -r and -d, 31536000 seconds in all at most)' },
   backfill: { type: 'boolean', description: 'Write the whole profile at once, no sleeping' },
-  start: { type: 'string', valueHint: 'TIME', description: 'Backfill start: ISO-8601 or Unix seconds (default: now minus the profile)' },
-  seed: { type: 'string', valueHint: 'N', description: 'Seed for repeatable output (default: random)' },
+  start: { type: 'string', valueHint: 'TIME', description: 'Backfill start: ISO-8601 or Unix seconds, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (default: now minus the profile)' },
+  seed: { type: 'string', valueHint: 'N', description: 'Seed for repeatable output, a whole number from 0 to 4294967295 (default: random)' },
   format: { type: 'enum', options: ['clf', 'combined'], default: 'clf', description: 'Common or combined log format' },
-  offset: { type: 'string', default: '+0000', valueHint: '+HHMM', description: 'Timezone offset written in timestamps' },
+  offset: { type: 'string', default: '+0000', valueHint: '+HHMM', description: 'Timezone offset written in timestamps, -2359 to +2359' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
@@ -65,12 +74,12 @@ export function parseGenerateArgs(rawArgs: string[]): GenerateOptions | null {
   if (args.rate !== undefined || args.duration !== undefined) {
     throw new UsageError('--profile cannot be combined with -r/--rate or -d/--duration');
   }
-  profile = parseProfile(String(args.profile));
+  profile = profileArg(String(args.profile));
   } else {
   if (args.rate === undefined) throw new UsageError('missing -r/--rate (or --profile)');
   if (args.duration === undefined) throw new UsageError('missing -d/--duration (or --profile)');
   profile = [
-    { rate: positiveNumber(args.rate, '-r/--rate'), seconds: positiveNumber(args.duration, '-d/--duration', true) },
+    { rate: numberInRange(args.rate, '-r/--rate', RATE), seconds: numberInRange(args.duration, '-d/--duration', SECONDS) },
   ];
   }
   const format = String(args.format);
@@ -80,14 +89,65 @@ export function parseGenerateArgs(rawArgs: string[]): GenerateOptions | null {
   if (args.start !== undefined && !args.backfill) throw new UsageError('--start needs --backfill');
   const file = String(args.file);
   if (!file) throw new UsageError('-f/--file must not be empty');
+  const offsetMinutes = offsetArg(String(args.offset));
+  const start = args.start === undefined ? undefined : startArg(String(args.start));
+  if (start !== undefined && start + profileSeconds(profile) - 1 + offsetMinutes * 60 > LAST_SECOND) {
+  const at = offsetMinutes ? ` at --offset ${String(args.offset).trim()}` : '';
+  throw new UsageError(`--start ${shown(args.start)} with ${profileSeconds(profile)} seconds of profile${at} ends after 9999-12-31T23:59:59`);
+  }
   return {
   file,
   profile,
   backfill: Boolean(args.backfill),
-  start: args.start === undefined ? undefined : parseStart(String(args.start)),
-  seed: args.seed === undefined ? randomSeed() : parseSeed(String(args.seed)),
-  line: { format, offsetMinutes: parseOffset(String(args.offset)) },
+  start,
+  seed: args.seed === undefined ? randomSeed() : numberInRange(args.seed, '--seed', SEED),
+  line: { format, offsetMinutes },
   };
+}
+
+/** `5x120,25x60`: each phase's rate and seconds in the ranges of -r and -d, a year in all at most. */
+function profileArg(text: string): Phase[] {
+  const phases = text.split(',').map((raw) => {
+    const part = raw.trim();
+    const label = `--profile phase ${shown(part)}`;
+    const m = /^([^xX]+)[xX]([^xX]+)$/.exec(part);
+    if (!m) throw new UsageError(`${label} is not RATExSECONDS (like 5x120)`);
+    return { rate: numberInRange(m[1], `${label}: rate`, RATE), seconds: numberInRange(m[2], `${label}: seconds`, SECONDS) };
+  });
+  const total = profileSeconds(phases);
+  if (total > SECONDS.max) throw new UsageError(`--profile must last at most ${SECONDS.max} seconds in all, got ${total}`);
+  return phases;
+}
+
+/** `--start` as whole Unix seconds, a real calendar date from 1970 to 9999. */
+function startArg(text: string): number {
+  const refused = () =>
+    new UsageError(
+      '--start must be ISO-8601 (2026-01-01T00:00:00Z) or Unix seconds, from 1970-01-01T00:00:00Z to ' +
+        `9999-12-31T23:59:59Z, got ${shown(text)}`,
+    );
+  let second: number;
+  try {
+    second = parseStart(text);
+  } catch (error) {
+    throw error instanceof UsageError ? refused() : error;
+  }
+  // Date.parse rolls 2026-02-30 over to March 2nd; the day typed must exist in its month.
+  const ymd = /^\s*(\d{4})-(\d\d)-(\d\d)/.exec(text);
+  const daysInMonth = ymd ? new Date(Date.UTC(Number(ymd[1]), Number(ymd[2]), 0)).getUTCDate() : 31;
+  if (ymd && (Number(ymd[3]) < 1 || Number(ymd[3]) > daysInMonth)) throw refused();
+  if (!(second >= 0 && second <= LAST_SECOND)) throw refused();
+  return second;
+}
+
+/** `--offset`: minutes east of UTC, from -23:59 to +23:59. */
+function offsetArg(text: string): number {
+  try {
+    return parseOffset(text);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(`--offset must be +HHMM or -HHMM from -2359 to +2359 (like +0530 or -08:00), got ${shown(text)}`);
+  }
 }
 
 /** Writes the whole profile to `file` in large chunks; returns the number of lines. */

@@ -410,6 +410,33 @@ describe('numeric flags out of range (issue item 16)', () => {
     expect(fs.existsSync(log)).toBe(false);
   });
 
+  // The generator's ranges: a rate the live writer keeps up with, a year, 32 bits, 1970 to 9999.
+  const generateCases: [string[], string][] = [
+    [['-r', '1e9', '-d', '1'], "-r/--rate must be a number from 0.001 to 100000, got '1e9'"],
+    [['-r', '5', '-d', '1e308'], "-d/--duration must be a whole number from 1 to 31536000, got '1e308'"],
+    [['--profile', '5x10,1e9x5'], "--profile phase '1e9x5': rate must be a number from 0.001 to 100000, got '1e9'"],
+    [['-r', '5', '-d', '1', '--seed', '4294967296'], "--seed must be a whole number from 0 to 4294967295, got '4294967296'"],
+    [
+      ['-r', '5', '-d', '1', '--backfill', '--start', '99999999999999999999'],
+      "--start must be ISO-8601 (2026-01-01T00:00:00Z) or Unix seconds, from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z, got '99999999999999999999'",
+    ],
+  ];
+  test.each(generateCases)('generate %p exits 2 at once with one line naming the flag and its range', async (args, message) => {
+    const log = path.join(tmpDir('range'), 'never.log');
+    const started = performance.now();
+    const { code, stdout, stderr } = await run(['generate', ...args, '-f', log]);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).not.toMatch(STACK);
+    expect(stderr).not.toContain('Invalid Date');
+    const err = linesOf(stderr);
+    expect(err).toHaveLength(2);
+    expect(err[0]).toBe(`generate: ${message}`);
+    expect(err[1]!.startsWith(GENERATE_USAGE)).toBe(true);
+    expect(fs.existsSync(log)).toBe(false);
+  });
+
   test('both ends of every range are accepted', async () => {
     const log = path.join(FIXTURES, 'mixed.log');
     const low = await run(['--replay', '--quiet', '-s', '1', '-a', '1', '-t', '0.001', '--poll-ms', '10', log]);
@@ -423,6 +450,10 @@ describe('numeric flags out of range (issue item 16)', () => {
     const text = stdout.replace(/\x1b\[[0-9;]*m/g, '');
     for (const range of ['1 to 86400 (fractions allowed', '0.001 to 1000000000', 'whole number from 1 to 86400', 'whole number from 10 to 60000', '0 to 65535']) {
       expect(text).toContain(range);
+    }
+    const generate = (await run(['generate', '--help'])).stdout.replace(/\x1b\[[0-9;]*m/g, '');
+    for (const range of ['0.001 to 100000', 'whole number from 1 to 31536000', '1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z', '0 to 4294967295', '-2359 to +2359']) {
+      expect(generate).toContain(range);
     }
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../lib/cli-args';
 import { type Clock, formatTimestamp, live, makeLine, mulberry32, parseProfile, parseStart, secondCounts } from '../lib/generator';
-import { USAGE, runGenerate } from '../commands/generate';
+import { USAGE, parseGenerateArgs, runGenerate } from '../commands/generate';
 
 const dir = mkdtempSync(`${tmpdir()}/gen-`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -280,6 +280,35 @@ describe('runGenerate', () => {
     [['-r', '5', '-d', '2', '--seed', 'x'], /--seed/],
     [['-r', '5', '-d', '2', 'extra'], /extra/],
   ];
+  // Numeric flags out of their ranges (issue item 16): each a line naming the flag and the range.
+  const range = (text: string) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const S = ['-r', '5', '-d', '2'];
+  const B = [...S, '--backfill', '--start'];
+  bad.push(
+    [['-r', '100001', '-d', '1'], range("-r/--rate must be a number from 0.001 to 100000, got '100001'")],
+    [['-r', '1e9', '-d', '1'], range("-r/--rate must be a number from 0.001 to 100000, got '1e9'")],
+    [['-r', '0.0009', '-d', '1'], range("-r/--rate must be a number from 0.001 to 100000, got '0.0009'")],
+    [['-r', 'Infinity', '-d', '1'], range('-r/--rate must be a number from 0.001 to 100000')],
+    [['-r', '0x10', '-d', '1'], range('-r/--rate must be a number from 0.001 to 100000')],
+    [['-r', '5', '-d', '31536001'], range("-d/--duration must be a whole number from 1 to 31536000, got '31536001'")],
+    [['-r', '5', '-d', '1e308'], range("-d/--duration must be a whole number from 1 to 31536000, got '1e308'")],
+    [['--profile', '5x3,1e9x5'], range("--profile phase '1e9x5': rate must be a number from 0.001 to 100000, got '1e9'")],
+    [['--profile', '5x1e308'], range("--profile phase '5x1e308': seconds must be a whole number from 1 to 31536000")],
+    [['--profile', 'NaNx5'], range("--profile phase 'NaNx5': rate must be a number from 0.001 to 100000")],
+    [['--profile', '5x31536000,5x1'], range('--profile must last at most 31536000 seconds in all, got 31536001')],
+    [[...S, '--seed', '4294967296'], range("--seed must be a whole number from 0 to 4294967295, got '4294967296'")],
+    [[...S, '--seed', '-1'], range('--seed must be a whole number from 0 to 4294967295')],
+    [[...S, '--seed', '1.5'], range('--seed must be a whole number from 0 to 4294967295')],
+    [[...B, '99999999999999999999'], range('from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z')],
+    [[...B, '1e308'], range('from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z')],
+    [[...B, '253402300800'], range('from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z')],
+    [[...B, '1969-12-31T23:59:59Z'], range('from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z')],
+    [[...B, '2026-02-30T00:00:00Z'], range("9999-12-31T23:59:59Z, got '2026-02-30T00:00:00Z'")],
+    [[...B, '9999-12-31T23:59:59Z'], range("--start '9999-12-31T23:59:59Z' with 2 seconds of profile ends after 9999-12-31T23:59:59")],
+    [[...B, '9999-12-31T23:59:58Z', '--offset', '+0001'], range('at --offset +0001 ends after 9999-12-31T23:59:59')],
+    [[...S, '--offset', '+2400'], range("--offset must be +HHMM or -HHMM from -2359 to +2359 (like +0530 or -08:00), got '+2400'")],
+    [[...S, '--offset', '-0060'], range('--offset must be +HHMM or -HHMM from -2359 to +2359')],
+  );
   for (const [args, flag] of bad) {
     test(`bad arguments '${args.join(' ')}' exit 2 with one message and the usage line`, async () => {
       const file = tmp();
@@ -293,6 +322,19 @@ describe('runGenerate', () => {
       expect(existsSync(file)).toBe(false);
     });
   }
+
+  test('both ends of every range are accepted', async () => {
+    const [low, high, first, last] = [tmp(), tmp(), tmp(), tmp()];
+    expect(await run('-f', low, '-r', '0.001', '-d', '1', '--backfill', '--seed', '0')).toEqual({ code: 0, out: [], err: [`wrote 0 lines to ${low}`] });
+    expect((await run('-f', high, '-r', '100000', '-d', '1', '--backfill', '--seed', '4294967295', '--start', START)).code).toBe(0);
+    expect(linesOf(high)).toHaveLength(100_000);
+    expect((await run('-f', first, '--profile', '2x1', '--backfill', '--start', '0', '--offset', '+2359')).code).toBe(0);
+    expect(linesOf(first)[0]).toContain('[01/Jan/1970:23:59:00 +2359]');
+    const end = ['--backfill', '--start', '9999-12-31T23:59:59Z', '--offset', '-2359'];
+    expect((await run('-f', last, '-r', '1', '-d', '1', ...end)).code).toBe(0);
+    expect(linesOf(last)[0]).toContain('[31/Dec/9999:00:00:59 -2359]');
+    expect(parseGenerateArgs(['--profile', '0.5x31535999,1x1'])!.profile).toEqual([{ rate: 0.5, seconds: 31_535_999 }, { rate: 1, seconds: 1 }]);
+  });
 
   test('an unwritable path exits 1 with one line and no stack trace', async () => {
     const blocker = join(dir, 'not-a-dir');
@@ -322,7 +364,7 @@ describe('as a process', () => {
     const p = spawn('-r', '-1', '-d', '2', '-f', tmp());
     expect(p.exitCode).toBe(2);
     expect(p.stdout.toString()).toBe('');
-    expect(p.stderr.toString()).toBe(`generate: -r/--rate must be a positive number, got '-1'\n${USAGE}\n`);
+    expect(p.stderr.toString()).toBe(`generate: -r/--rate must be a number from 0.001 to 100000, got '-1'\n${USAGE}\n`);
   });
 
   test('live -r 20 -d 1 writes about 20 lines with current timestamps and one summary line', () => {
