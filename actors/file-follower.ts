@@ -41,7 +41,7 @@ export type Notice = (level: 'info' | 'warn' | 'error', message: string) => void
 const HEAD = 64;
 const TAIL = 64;
 /** File times come from the kernel's coarse clock, a tick (up to 10 ms) behind Date.now(). */
-const CLOCK_SLACK = 20;
+export const CLOCK_SLACK = 20;
 /** Bytes a poll reads of one file at most. */
 const BUDGET = 32 << 20;
 
@@ -93,7 +93,7 @@ class OpenFile {
     readonly id: string,
     send: Send,
   ) {
-    this.carry = new LineCarry(send);
+    this.carry = new LineCarry(send, true);
   }
 
   /** Whether the bytes before the offset are still the ones that were read there. */
@@ -258,7 +258,9 @@ export class FileFollower {
       if (this.ids().includes(id) || this.o.claimed?.(id)) continue;
       const born = birth(st);
       const file = this.openFile(sibling, born > 0 && born >= bornAfter ? 0 : null);
-      if (file) this.draining.push({ file, until: this.o.now() + this.o.graceMs });
+      if (!file) continue;
+      this.read(file);
+      this.draining.push({ file, until: this.o.now() + this.o.graceMs });
     }
   }
 

@@ -18,6 +18,19 @@ export type Send = (bytes: Uint8Array) => void;
 const KEEP = MAX_LINE + 1;
 
 let zeros = new Uint8Array(0);
+const BLOCK = 4096;
+
+/**
+ * The bytes after a run of NULs at their start. A sparse hole can be gigabytes of them: they are
+ * passed over a block at a time by memcmp, not a byte at a time.
+ */
+function skipNuls(bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0 || bytes[0] !== 0) return bytes;
+  let start = 0;
+  while (start + BLOCK <= bytes.length && isZeros(bytes.subarray(start, start + BLOCK))) start += BLOCK;
+  while (start < bytes.length && bytes[start] === 0) start++;
+  return bytes.subarray(start);
+}
 
 /** Whether every byte is 0, compared with a block of zeros (native memcmp, not a byte loop). */
 function isZeros(bytes: Uint8Array): boolean {
@@ -30,16 +43,14 @@ export class LineCarry {
   /** Bytes of the current over-long line thrown away so far. */
   private dropped = 0;
 
-  constructor(private readonly send: Send) {}
+  constructor(
+    private readonly send: Send,
+    /** Also pass over NUL runs between lines inside a read (files that may have holes). */
+    private readonly holes = false,
+  ) {}
 
   push(bytes: Uint8Array) {
-    let start = 0;
-    if (this.pending.length === 0 && bytes[0] === 0) {
-      // A sparse hole can be gigabytes of NULs: a chunk of nothing else is passed over by memcmp.
-      if (isZeros(bytes)) return;
-      while (start < bytes.length && bytes[start] === 0) start++;
-    }
-    if (start > 0) bytes = bytes.subarray(start);
+    if (this.pending.length === 0) bytes = skipNuls(bytes);
     const last = bytes.lastIndexOf(10);
     if (last === -1) {
       this.hold(bytes);
@@ -51,12 +62,30 @@ export class LineCarry {
       this.send(this.pending);
       this.pending = new Uint8Array(0);
       this.dropped = 0;
-      if (first < last) this.send(bytes.subarray(first + 1, last + 1));
+      if (first < last) this.sendLines(bytes.subarray(first + 1, last + 1));
     } else {
-      this.send(bytes.subarray(0, last + 1));
+      this.sendLines(bytes.subarray(0, last + 1));
     }
     this.pending = new Uint8Array(0);
-    this.hold(bytes.subarray(last + 1));
+    this.hold(skipNuls(bytes.subarray(last + 1)));
+  }
+
+  /** Sends complete lines; with `holes`, without the NUL runs that stand where a line begins. */
+  private sendLines(lines: Uint8Array) {
+    let at = this.holes ? lines.indexOf(0) : -1;
+    let from = 0;
+    while (at >= 0) {
+      if (at === from || lines[at - 1] === 10) {
+        if (at > from) this.send(lines.subarray(from, at));
+        from = lines.length - skipNuls(lines.subarray(at)).length;
+        at = lines.indexOf(0, from);
+      } else {
+        // A NUL inside a line is part of that (invalid) line.
+        const nl = lines.indexOf(10, at);
+        at = nl < 0 ? -1 : lines.indexOf(0, nl + 1);
+      }
+    }
+    if (from < lines.length) this.send(lines.subarray(from));
   }
 
   /** Appends to the partial line, keeping at most KEEP bytes of it. */

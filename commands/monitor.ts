@@ -6,8 +6,8 @@ import * as fs from 'node:fs';
 import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
-import { firstSecond } from '../actors/replay-clock';
-import { reason } from '../actors/file-follower';
+import { openReplay, replayStart } from '../actors/replay-reader';
+import { reason, replayInputs } from '../lib/input-paths';
 import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
 import { write, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
@@ -57,7 +57,6 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     throw new UsageError(`--time-source must be log or arrival, got '${timeSource}'`);
   }
   const replay = Boolean(args.replay);
-  if (replay && paths.includes('-')) throw new UsageError('--replay reads files, not standard input (-)');
   return {
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
     mode: replay ? 'replay' : 'follow',
@@ -86,42 +85,35 @@ function port(value: unknown): number {
   return n;
 }
 
-/** Why a file cannot be replayed, or null when every one can. */
-function unreadable(paths: string[]): string | null {
-  for (const p of paths) {
-    try {
-      fs.accessSync(p, fs.constants.R_OK);
-      if (fs.statSync(p).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
-    } catch (error) {
-      return `cannot read ${p}: ${reason(error)}`;
-    }
-  }
-  return null;
-}
-
-/** A replay's clock: simulated, standing at the first line's second. */
-function replayClockFor(paths: string[]): SimulatedClock {
+/**
+ * A replay's inputs, opened (patterns expanded, gzip inflated, pipes read as streams), and its
+ * clock: simulated, standing at the first line's second.
+ */
+async function openReplayFor(paths: string[]) {
+  const sources = await openReplay(replayInputs(paths));
   const clock = new SimulatedClock();
-  clock.set((firstSecond(paths) ?? Math.floor(Date.now() / 1000)) * 1000);
-  return clock;
+  clock.set(((await replayStart(sources)) ?? Math.floor(Date.now() / 1000)) * 1000);
+  return { sources, clock };
 }
 
 /** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
 export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
   const err = (line: string) => writeLine(2, line);
-  const problem = options.mode === 'replay' ? unreadable(options.paths) : null;
-  if (problem) {
-    err(`error: ${problem}`);
+  let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;
+  try {
+    if (options.mode === 'replay') replay = await openReplayFor(options.paths);
+  } catch (error) {
+    err(`error: ${reason(error)}`);
     return 1;
   }
-  const clock = options.mode === 'replay' ? replayClockFor(options.paths) : undefined;
+  const clock = replay?.clock;
   const now = clock ? () => clock.now() : Date.now;
   const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
   const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
     options.mode === 'replay' && process.stderr.isTTY === true
-      ? { totalBytes: options.paths.reduce((n, p) => n + fs.statSync(p).size, 0), write: (t: string) => write(2, t) }
+      ? { totalBytes: replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
       : undefined;
   const inspector = options.inspect ? await openInspector(options) : undefined;
   if (inspector) err(`inspector: ${inspector.url}`);
@@ -133,7 +125,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     ...(clock ? { clock } : {}),
     ...(inspector ? { inspect: inspector.observe } : {}),
     systemId: 'monitor',
-    input: { ...options, now, clock, out, err, probe: latencyProbe(), screen, progress },
+    input: { ...options, ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({

@@ -11,6 +11,7 @@ import { hitWindow, SecondWindow } from '../actors/hit-window';
 import type { FlushMessage } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
 import { replayClock } from '../actors/replay-clock';
+import type { ReplaySource } from '../actors/replay-reader';
 import { type DashboardOptions, type ProgressOptions, reporter } from '../actors/reporter';
 import { sectionAggregator } from '../actors/section-aggregator';
 import { tailer } from '../actors/tailer';
@@ -32,6 +33,8 @@ export interface MonitorInput {
   err: (line: string) => void;
   pollMs: number;
   watch: boolean;
+  /** A replay's inputs, opened by the command (default: the paths, as plain files). */
+  sources?: ReplaySource[];
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
@@ -142,7 +145,7 @@ export const monitorMachine = setup({
       enqueue.spawnChild('tailer', {
         id: 'tailer',
         systemId: 'tailer',
-        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch },
+        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch, sources: c.sources },
       });
     }),
     /** Closes the interval in progress; runs synchronously so a final flush lands before exit. */

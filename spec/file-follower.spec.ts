@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Checkpoints, FileFollower, FileServer } from '../actors/file-follower';
+import { Checkpoints, CLOCK_SLACK, FileFollower, FileServer } from '../actors/file-follower';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -275,5 +275,180 @@ describe('FileServer', () => {
     expect(s.lines()).toEqual(['one', 'two', 'three', 'four', 'five, to the old file after its grace']);
     expect(s.server.openCount()).toBe(2);
     s.server.close();
+  });
+});
+
+/**
+ * File birth times come from the kernel's clock and cannot be faked. A test whose files must be
+ * older than the monitor's first look waits (without sleeping) until that clock has moved
+ * CLOCK_SLACK past the newest of them: a probe file made now is born later than that.
+ */
+function ageFiles(files: string[]) {
+  const newest = Math.max(...files.map((f) => fs.statSync(f).birthtimeMs));
+  const probe = path.join(path.dirname(files[0]!), '.probe');
+  for (;;) {
+    fs.writeFileSync(probe, '');
+    const born = fs.statSync(probe).birthtimeMs;
+    fs.rmSync(probe);
+    if (born > newest + CLOCK_SLACK + 1) return;
+  }
+}
+
+describe('FileServer: only what was written to the followed path', () => {
+  function serve(paths: string[]) {
+    const chunks: string[] = [];
+    const notices: string[] = [];
+    const clock = { now: 0 };
+    const server = new FileServer(paths, {
+      buffer: new Uint8Array(1 << 16),
+      send: (bytes) => chunks.push(Buffer.from(bytes).toString()),
+      notice: (_level, message) => notices.push(message),
+      graceMs: 1000,
+      now: () => clock.now,
+    });
+    const lines = () => chunks.join('').split('\n').filter(Boolean);
+    return { server, lines, clock, notices };
+  }
+  const many = (tag: string, n: number) => Array.from({ length: n }, (_, i) => `${tag} ${i}\n`).join('');
+
+  test('look-alike strangers are never adopted, while the path is missing or after a rotation', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    const strangers = ['access.log_api', 'access.log-ssl', 'access.log.json'].map((n) => path.join(dir, n));
+    for (const s of strangers) fs.writeFileSync(s, many('history', 3));
+    ageFiles(strangers);
+    const s = serve([log]);
+    s.server.poll();
+    for (const x of strangers) fs.appendFileSync(x, many('stranger', 2));
+    s.server.poll();
+    fs.writeFileSync(log, many('ours', 4));
+    for (const x of strangers) fs.appendFileSync(x, many('stranger', 2));
+    s.server.poll();
+    fs.renameSync(log, `${log}.1`);
+    for (const x of strangers) fs.appendFileSync(x, many('stranger', 2));
+    s.server.poll();
+    fs.writeFileSync(log, many('ours again', 3));
+    s.server.poll();
+    expect(s.lines().filter((l) => !l.startsWith('ours'))).toEqual([]);
+    expect(s.lines()).toHaveLength(7);
+    s.server.close();
+  });
+
+  test("logrotate's numbered shift: yesterday's .1 moved to .2 is not read; today's file is drained", () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(`${log}.1`, many('yesterday', 10));
+    fs.writeFileSync(log, many('history', 10));
+    ageFiles([`${log}.1`, log]);
+    const s = serve([log]);
+    s.server.poll();
+    fs.appendFileSync(log, many('today', 5));
+    fs.renameSync(`${log}.1`, `${log}.2`);
+    fs.renameSync(log, `${log}.1`);
+    fs.appendFileSync(`${log}.1`, many('late write', 2));
+    fs.writeFileSync(log, many('new', 3));
+    s.server.poll();
+    s.clock.now = 2000;
+    s.server.poll();
+    expect(s.lines().map((l) => l.split(' ')[0]).sort()).toEqual([...Array(2).fill('late'), ...Array(3).fill('new'), ...Array(5).fill('today')]);
+    s.server.close();
+  });
+
+  test('files created at the path and rotated away between two looks are read from their head', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(log, '');
+    const s = serve([log]);
+    s.server.poll();
+    for (let r = 1; r <= 3; r++) {
+      fs.appendFileSync(log, many(`r${r}`, 4));
+      fs.renameSync(log, `${log}-${r}`);
+      fs.writeFileSync(log, '');
+    }
+    s.server.poll();
+    expect(s.lines()).toHaveLength(12);
+    s.server.close();
+  });
+
+  test('one file under several names (two spellings, a symlink, a glob) is read once', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    fs.symlinkSync(log, path.join(dir, 'link.log'));
+    const relative = path.relative(process.cwd(), log);
+    const s = serve([log, relative, `./${relative}`, path.join(dir, 'link.log'), path.join(dir, '*.log')]);
+    s.server.poll();
+    fs.appendFileSync(log, many('x', 6));
+    s.server.poll();
+    s.server.poll();
+    expect(s.lines()).toHaveLength(6);
+    s.server.close();
+  });
+
+  test('a glob matches symlinks to files; a literal name with glob characters is a path', () => {
+    const dir = tmp();
+    fs.mkdirSync(path.join(dir, 'real'));
+    fs.mkdirSync(path.join(dir, 'links'));
+    fs.writeFileSync(path.join(dir, 'real/a'), '');
+    fs.symlinkSync(path.join(dir, 'real/a'), path.join(dir, 'links/a.log'));
+    const literal = path.join(dir, 'site[1].log');
+    fs.writeFileSync(literal, 'old\n');
+    fs.writeFileSync(path.join(dir, 'site1.log'), '');
+    const s = serve([path.join(dir, 'links/*.log'), literal]);
+    s.server.poll();
+    fs.appendFileSync(path.join(dir, 'real/a'), many('linked', 2));
+    fs.appendFileSync(literal, many('literal', 3));
+    fs.appendFileSync(path.join(dir, 'site1.log'), many('not followed', 1));
+    fs.writeFileSync(path.join(dir, 'real/b'), many('new target', 4));
+    fs.symlinkSync(path.join(dir, 'real/b'), path.join(dir, 'links/b.log'));
+    s.server.poll();
+    expect(s.lines().map((l) => l.replace(/ \d+$/, '')).sort()).toEqual([
+      ...Array(2).fill('linked'),
+      ...Array(3).fill('literal'),
+      ...Array(4).fill('new target'),
+    ]);
+    s.server.close();
+  });
+
+  test('a pattern that matches nothing says so once; compressed rotations are never read as text', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(log, '');
+    const nothing = serve([path.join(dir, '*.nothing')]);
+    nothing.server.poll();
+    nothing.server.poll();
+    expect(nothing.notices).toEqual([`waiting for files matching ${path.join(dir, '*.nothing')} to appear`]);
+    const s = serve([`${log}*`]);
+    s.server.poll();
+    fs.writeFileSync(`${log}.1.gz`, Bun.gzipSync(Buffer.from(many('zipped', 50))));
+    fs.writeFileSync(`${log}.2`, Bun.gzipSync(Buffer.from(many('zipped', 50)))); // compressed, plain name
+    fs.appendFileSync(log, many('plain', 2));
+    s.server.poll();
+    s.server.poll();
+    expect(s.lines()).toEqual(['plain 0', 'plain 1']);
+    expect(s.notices).toEqual([`skipping ${log}.2: it is compressed (gzip); --replay reads it`]);
+    s.server.close();
+  });
+
+  test('a backlog larger than the budget is read over several polls, each bounded', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'a.log');
+    fs.writeFileSync(log, '');
+    const chunks: number[] = [];
+    const server = new FileServer([log], {
+      buffer: new Uint8Array(1 << 10),
+      send: (bytes) => chunks.push(bytes.length),
+      notice: () => {},
+      graceMs: 1000,
+      now: () => 0,
+      budget: 4096,
+    });
+    server.poll();
+    fs.appendFileSync(log, many('line', 2000)); // about 20 KB
+    let polls = 0;
+    while (server.poll()) polls++;
+    expect(polls).toBeGreaterThanOrEqual(4);
+    expect(chunks.reduce((a, b) => a + b, 0)).toBe(fs.statSync(log).size);
+    server.close();
   });
 });

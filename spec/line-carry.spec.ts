@@ -55,3 +55,38 @@ describe('LineCarry, hostile input', () => {
     expect(sent).toEqual(['line\n']);
   });
 });
+
+describe('LineCarry, holes (NUL runs where a line begins)', () => {
+  const collect = (holes: boolean) => {
+    const sent: string[] = [];
+    return { sent, carry: new LineCarry((b) => sent.push(Buffer.from(b).toString()), holes) };
+  };
+  const nuls = (n: number) => '\0'.repeat(n);
+
+  test('a hole after a line, cut anywhere across reads, is not glued to the next line', () => {
+    const whole = `one\n${nuls(10_000)}two\nthree\n${nuls(5)}four\n`;
+    for (const cut of [1, 4, 5, 100, 9_000, 10_004, 10_008, 10_015]) {
+      const { sent, carry } = collect(true);
+      carry.push(Buffer.from(whole.slice(0, cut)));
+      carry.push(Buffer.from(whole.slice(cut)));
+      expect(sent.join('').split('\n')).toEqual(['one', 'two', 'three', 'four', '']);
+    }
+  });
+
+  test('a NUL inside a line stays part of it; without `holes`, NULs between lines in one read stay too', () => {
+    const { sent, carry } = collect(true);
+    carry.push(Buffer.from('a\0b\n\0c\n'));
+    expect(sent.join('')).toBe('a\0b\nc\n');
+    const plain = collect(false);
+    plain.carry.push(Buffer.from('a\n\0\0b\n'));
+    expect(plain.sent.join('')).toBe('a\n\0\0b\n');
+  });
+
+  test('reads of nothing but NULs send nothing and hold nothing', () => {
+    const { sent, carry } = collect(true);
+    const hole = new Uint8Array(1 << 20);
+    for (let i = 0; i < 8; i++) carry.push(hole);
+    carry.push(Buffer.from('after\n'));
+    expect(sent).toEqual(['after\n']);
+  });
+});
