@@ -347,7 +347,6 @@ describe('usage errors', () => {
     [['-a', '1.5'], '-a/--window', MONITOR_USAGE],
     [['--bogus'], '--bogus', MONITOR_USAGE],
     [['--time-source', 'foo'], '--time-source', MONITOR_USAGE],
-    [['--replay', '-'], '--replay', MONITOR_USAGE],
     [['generate', '-r', '-1', '-d', '1'], '-r/--rate', GENERATE_USAGE],
     [['generate', '-r', '1', '-d', '1.5'], '-d/--duration', GENERATE_USAGE],
   ];
