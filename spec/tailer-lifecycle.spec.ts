@@ -16,26 +16,28 @@
  *
  * The scenarios are independent processes in their own directories, so they run concurrently
  * (at most SLOTS monitors at once) to keep the suite short; the fast-rotation one runs alone.
+ * The harness (Monitor, finish, expectCounted, scenario) is spec/support/follow-harness.ts,
+ * shared with tailer-paths and tailer-streams.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LineReader } from './support/line-reader';
-import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
-
-/** What a crash would print: a JS stack frame or Bun's source excerpt. */
-const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
-
-const MODES = [
-  { mode: 'watch', flags: [] as string[] },
-  { mode: 'poll', flags: ['--no-watch'] },
-] as const;
-
-/** How long to wait for the counted hits to reach the written number. */
-const COUNT_DEADLINE = 8_000;
-/** How long to keep watching after that, so that a line counted twice would show. */
-const SETTLE = 1_500;
+import {
+  argsFor,
+  exitWithin,
+  expectCounted,
+  expectShowing,
+  finish,
+  line,
+  lines,
+  MODES,
+  openFds,
+  scenario,
+  STACK,
+  statsOf,
+  sum,
+} from './support/follow-harness';
 
 // ---------------------------------------------------------------------------------------------
 // Temp dirs
@@ -43,227 +45,6 @@ const SETTLE = 1_500;
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-life-'));
 const tmpDir = (name: string) => fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
-
-// ---------------------------------------------------------------------------------------------
-// Lines
-
-/** One valid CLF line; its path `/TAG/SEQ` makes it unique and its section `/TAG`. */
-const line = (tag: string, seq: number) =>
-  `127.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET /${tag}/${seq} HTTP/1.1" 200 12`;
-
-/** `n` complete lines `/TAG/from` … `/TAG/(from+n-1)`, each ending in '\n'. */
-const lines = (tag: string, from: number, n: number) => {
-  let s = '';
-  for (let i = 0; i < n; i++) s += `${line(tag, from + i)}\n`;
-  return s;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Concurrency: at most SLOTS monitors at once (the machine may have 2 CPUs).
-
-const SLOTS = 8;
-let free = SLOTS;
-const queue: (() => void)[] = [];
-async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
-  if (free > 0) free--;
-  else await new Promise<void>((resolve) => queue.push(resolve));
-  try {
-    return await fn();
-  } finally {
-    const next = queue.shift();
-    if (next) next();
-    else free++;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-interface Stats extends StatsRecord {
-  hosts: { host: string; hits: number }[];
-}
-
-/** Stats lines parsed leniently, for a stream still being written. */
-const statsOf = (lines: string[]) => parseStats<Stats>(lines);
-
-/** CPU seconds (user + system) the process has used so far, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-const openFds = (pid: number) => fs.readdirSync(`/proc/${pid}/fd`).length;
-
-type Proc = EntryProcess<'pipe' | 'ignore'>;
-
-class Monitor {
-  readonly proc: Proc;
-  readonly out: LineReader;
-  readonly err: LineReader;
-
-  constructor(args: string[], stdin: 'pipe' | 'ignore' = 'ignore') {
-    this.proc = spawnEntry(args, { stdin });
-    this.out = new LineReader(this.proc.stdout);
-    this.err = new LineReader(this.proc.stderr);
-  }
-
-  get pid() {
-    return this.proc.pid;
-  }
-
-  hits() {
-    return sum(statsOf(this.out.lines), 'hits');
-  }
-
-  statsCount() {
-    return this.out.lines.filter(isStats).length;
-  }
-
-  /** Its first stats line: it is up, and its tailer has looked at every path. */
-  async ready() {
-    if (!(await this.out.until(10_000, (ls) => ls.some(isStats)))) {
-      throw new Error(`the monitor printed no stats line within 10 s\n${this.transcript()}`);
-    }
-  }
-
-  /** Waits until the counted hits reach `n` (true) or the deadline passes (false). */
-  reach(n: number, ms = COUNT_DEADLINE) {
-    return this.out.until(ms, (ls) => sum(statsOf(ls), 'hits') >= n);
-  }
-
-  /** Like `reach`, for a step that the scenario needs before going on. */
-  async mustReach(n: number, ms = COUNT_DEADLINE) {
-    if (!(await this.reach(n, ms))) {
-      throw new Error(`counted ${this.hits()} hits, not ${n}, within ${ms} ms\n${this.transcript()}`);
-    }
-  }
-
-  /** Waits for `k` more stats lines than there are now. */
-  nextStats(k: number, ms = 5_000) {
-    const seen = this.statsCount();
-    return this.out.until(ms, (ls) => ls.filter(isStats).length >= seen + k);
-  }
-
-  /** The end of what it printed (stats lines shortened), for a failure message. */
-  transcript() {
-    const short = (l: string) => (l.length > 200 ? `${l.slice(0, 200)}…` : l);
-    return (
-      `stdout (last 30 lines):\n${this.out.lines.slice(-30).map(short).join('\n')}\n` +
-      `stderr (last 30 lines):\n${this.err.lines.slice(-30).map(short).join('\n')}`
-    );
-  }
-
-  kill() {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
-}
-
-interface Outcome {
-  code: number;
-  hits: number;
-  invalid: number;
-  stats: Stats[];
-  stderr: string;
-  /** Stats lines printed during the settle time (the monitor kept going). */
-  statsWhileSettling: number;
-  /** CPU seconds used during the settle time, when it had nothing to read. */
-  cpuWhileSettling: number;
-  /** stdout lines that are not JSON (there should be none). */
-  notJson: string[];
-}
-
-/**
- * The end of every scenario: wait until `expected` hits are counted (or the deadline), settle,
- * SIGINT, and collect what the monitor said.
- */
-async function finish(m: Monitor, expected: number, deadline = COUNT_DEADLINE): Promise<Outcome> {
-  await m.reach(expected, deadline);
-  const seen = m.statsCount();
-  const cpu0 = cpuSeconds(m.pid);
-  await Bun.sleep(SETTLE);
-  const cpuWhileSettling = cpuSeconds(m.pid) - cpu0;
-  const statsWhileSettling = m.statsCount() - seen;
-  m.proc.kill('SIGINT');
-  const code = await exitWithin(m.proc, 5_000);
-  await Promise.all([m.out.done, m.err.done]);
-  const notJson = m.out.lines.filter((l) => {
-    try {
-      JSON.parse(l);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-  const stats = statsOf(m.out.lines);
-  return {
-    code,
-    hits: sum(stats, 'hits'),
-    invalid: sum(stats, 'invalid'),
-    stats,
-    stderr: m.err.lines.join('\n'),
-    statsWhileSettling,
-    cpuWhileSettling,
-    notJson,
-  };
-}
-
-/** `expect(got).toEqual(want)`, with the monitor's output printed when it fails. */
-function expectShowing(m: Monitor, got: unknown, want: unknown) {
-  if (!Bun.deepEquals(got, want)) console.error(m.transcript());
-  expect(got).toEqual(want);
-}
-
-/** What every scenario asserts at its end. */
-function expectCounted(o: Outcome, expected: number, m: Monitor) {
-  expectShowing(m, { code: o.code, hits: o.hits, invalid: o.invalid }, { code: 0, hits: expected, invalid: 0 });
-  expect(o.notJson).toEqual([]);
-  expect(o.stderr).not.toMatch(STACK);
-  // The last record is the one final interval.
-  expect(o.stats.filter((s) => s.final)).toHaveLength(1);
-  expect(o.stats.at(-1)!.final).toBe(true);
-  // It kept printing stats with nothing to read, and did not spin doing so.
-  expect(o.statsWhileSettling).toBeGreaterThanOrEqual(1);
-  expect(o.cpuWhileSettling).toBeLessThan(0.5 * (SETTLE / 1000));
-}
-
-/** `-f PATH...`, the mode's flags, and the common ones. */
-const argsFor = (paths: string[], flags: readonly string[]) => [
-  ...paths.flatMap((p) => ['-f', p]),
-  '--json',
-  '-s',
-  '1',
-  '--poll-ms',
-  '100',
-  ...flags,
-];
-
-/** A scenario: one slot, the monitors it starts killed at its end whatever happens. */
-function scenario(
-  name: string,
-  body: (start: (args: string[], stdin?: 'pipe' | 'ignore') => Monitor) => Promise<void>,
-  timeout = 40_000,
-  runner: typeof test.concurrent = test.concurrent,
-) {
-  runner(
-    name,
-    () =>
-      withSlot(async () => {
-        const started: Monitor[] = [];
-        try {
-          await body((args, stdin) => {
-            const m = new Monitor(args, stdin);
-            started.push(m);
-            return m;
-          });
-        } finally {
-          for (const m of started) m.kill();
-        }
-      }),
-    timeout,
-  );
-}
 
 // ---------------------------------------------------------------------------------------------
 
