@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
-export {};
 /** http-log-monitor: `bun run entry.ts [options]`, `bun run entry.ts generate [options]` or `bun run entry.ts chart [options]`. */
+import { flushOutput, outputFailed } from './lib/write-line';
 // Sub-commands load lazily: following a log never loads the generator.
 const [command, ...rest] = process.argv.slice(2);
 const code =
@@ -9,4 +9,7 @@ const code =
     : command === 'chart'
     ? await (await import('./commands/chart')).runChart(rest)
     : await (await import('./commands/monitor')).runMonitorCommand(process.argv.slice(2));
-process.exit(code);
+// What is still queued for stdout and stderr goes out first (the monitor has already flushed
+// with its own deadline after a signal, and given up on a stuck output).
+await flushOutput(Infinity);
+process.exit(code === 0 && outputFailed() ? 1 : code);
