@@ -9,7 +9,7 @@ import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
 import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
-import { write, writeLine } from '../lib/write-line';
+import { flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
 export const USAGE =
@@ -96,6 +96,11 @@ async function openReplayFor(paths: string[]) {
   return { sources, clock };
 }
 
+/** What stops a run as Ctrl-C does: SIGHUP too (a closed terminal or ssh session), so that it ends with its final record. */
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** How long after a stop the process may take to exit, flushing its output, whatever the outputs are doing. */
+const EXIT_MS = 700;
+
 /** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
 export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
@@ -137,31 +142,51 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     });
   });
   let keys: (() => void) | undefined;
+  let finished = false;
+  void done.then(() => (finished = true));
+  /** When a signal (or stdout's reader leaving) stopped the run: the exit is due EXIT_MS later. */
+  let stoppedAt: number | undefined;
+  let stopped!: () => void;
+  const stopping = new Promise<void>((resolve) => (stopped = resolve));
   // The terminal leaves raw mode before the final lines are printed, so that they print as lines.
   const stop = () => {
-    keys?.();
+    try {
+      keys?.();
+    } catch {
+      // a terminal that has hung up (SIGHUP) cannot leave raw mode; it is gone anyway
+    }
     keys = undefined;
-    actor.send({ type: 'stop' });
+    stoppedAt ??= Date.now();
+    stopped();
+    if (!finished) actor.send({ type: 'stop' });
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
+  const stdoutWatch = onStdoutClosed(stop);
   actor.start();
   if (screen) keys = listenToKeys(actor, stop);
   const code = await done;
-  keys?.();
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  try {
+    keys?.();
+  } catch {
+    // as in stop
+  }
+  // Everything printed goes out before the exit; after a stop, whatever the outputs are doing
+  // (a pipe nobody reads), for no longer than EXIT_MS after it.
+  await Promise.race([
+    flushOutput(Infinity),
+    stopping.then(() => flushOutput(Math.max(0, stoppedAt! + EXIT_MS - Date.now()))),
+  ]);
   if (inspector) {
-    if (options.mode === 'replay') {
-      // The replay is over in a moment; the page stays up to be looked at.
+    if (options.mode === 'replay' && stoppedAt === undefined) {
+      // The replay is over in a moment; the page stays up to be looked at, until a signal
+      // (the handlers above, still in place) or stdout's reader leaving.
       err(`replay finished; the inspector stays at ${inspector.url} until Ctrl-C`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      await stopping;
     }
     inspector.stop();
   }
+  stdoutWatch();
+  for (const signal of STOP_SIGNALS) process.off(signal, stop);
   return code;
 }
 
@@ -189,8 +214,13 @@ async function terminalScreen(color: boolean) {
   const ansi = await import('ansi-escapes');
   let active = false; // on the alternate screen
   process.on('exit', () => {
-    if (active) write(1, ansi.exitAlternativeScreen + ansi.cursorShow);
-    if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    // Synchronous (the event loop is over), best effort, never throwing.
+    if (active) writeAtExit(1, ansi.exitAlternativeScreen + ansi.cursorShow);
+    try {
+      if (process.stdin.isTTY) process.stdin.setRawMode(false);
+    } catch {
+      // a terminal that has hung up
+    }
   });
   return {
     color,
