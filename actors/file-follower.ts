@@ -54,9 +54,12 @@ export class Checkpoints {
 
   constructor(private readonly limit = 4096) {}
 
+  /** Where the file was read up to, if it is the one read before: its head holds the recorded one. */
   get(id: string, head: Uint8Array): number | undefined {
     const seen = this.offsets.get(id);
-    return seen && sameBytes(seen.head, head) ? seen.offset : undefined;
+    // A head shorter than the one recorded is another file under a reused inode, or a rewrite;
+    // nothing read (offset 0) tells nothing either.
+    return seen && seen.offset > 0 && head.length >= seen.head.length && sameBytes(seen.head, head) ? seen.offset : undefined;
   }
 
   set(id: string, offset: number, head: Uint8Array) {
@@ -76,6 +79,31 @@ function readAt(fd: number, length: number, position: number): Uint8Array {
   const out = new Uint8Array(Math.max(0, length));
   const n = length > 0 ? fs.readSync(fd, out, 0, length, position) : 0;
   return out.subarray(0, n);
+}
+
+/** The content a file had been read through when it was truncated. */
+interface Generation {
+  head: Uint8Array;
+  tail: Uint8Array;
+  offset: number;
+  /** When the truncation was seen (wall clock). */
+  at: number;
+}
+
+/** How long a truncated file's copy is looked for, ms. */
+const COPY_WAIT = 60_000;
+
+/** Whether the file holds what was read of `g`: its first bytes and the ones before g.offset. */
+function holds(fd: number, size: number, g: Pick<Generation, 'head' | 'tail' | 'offset'>): boolean {
+  // Only what was really read is a fingerprint: its first bytes and the ones before the offset.
+  const span = Math.min(HEAD, g.offset);
+  if (g.offset === 0 || size < g.offset || g.head.length < span || g.tail.length < Math.min(TAIL, g.offset)) return false;
+  const head = g.head.subarray(0, Math.min(g.head.length, g.offset));
+  return sameBytes(readAt(fd, head.length, 0), head) && bytesEqual(readAt(fd, g.tail.length, g.offset - g.tail.length), g.tail);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && sameBytes(a, b);
 }
 
 /** One open file: a descriptor, its identity, and how far it has been read. */
@@ -100,6 +128,11 @@ class OpenFile {
   unchanged(): boolean {
     if (this.tail.length === 0) return true;
     return sameBytes(readAt(this.fd, this.tail.length, this.offset - this.tail.length), this.tail);
+  }
+
+  /** What was read before a truncation: a copy of it (copytruncate) goes on from `offset`. */
+  generation(): Generation {
+    return { head: this.head, tail: this.tail, offset: this.offset, at: Date.now() };
   }
 
   restart() {
@@ -143,6 +176,12 @@ export class FileFollower {
   private historyBefore = -Infinity;
   /** A file at the path that is not followed (compressed, not a regular file): said once. */
   private refused = '';
+  /** Files seen at the path but gone from it before they could be opened: owed from their head. */
+  private owed: string[] = [];
+  /** Truncated files whose copy (copytruncate's `.1`) has not been found yet. */
+  private truncations: Generation[] = [];
+  /** Wall-clock time following started: copies of truncated files are younger. */
+  private readonly since = Date.now();
 
   constructor(
     readonly path: string,
@@ -183,8 +222,10 @@ export class FileFollower {
         this.current = null;
       }
     }
-    // The path changed since the last look: files may have come and gone between the two.
-    if (this.looked && id !== this.seen) this.sweep();
+    // The path changed since the last look, or is empty after holding a file: files may have
+    // come and gone in between. A truncation: its copy may be among the siblings.
+    const truncated = this.truncations.length > 0;
+    if (this.looked && (id !== this.seen || (id === null && this.newestBirth > -Infinity) || truncated)) this.sweep();
     if (st) this.newestBirth = Math.max(this.newestBirth, birth(st));
     this.seen = id;
     this.looked = true;
@@ -203,6 +244,8 @@ export class FileFollower {
     const fromEnd = id === this.history || birth(st) < this.historyBefore - CLOCK_SLACK;
     const opened = this.openFile(this.path, fromEnd ? 'end' : 0);
     if (!opened) return;
+    // Rotated between the look and the open: the file looked at is owed, and found by the sweep.
+    if (opened.id !== id && !fromEnd) this.owed = [...this.owed.slice(-15), id];
     if (this.waiting) this.o.notice('info', `reading ${this.path}`);
     this.waiting = false;
     this.current = opened;
@@ -234,9 +277,11 @@ export class FileFollower {
   }
 
   /**
-   * Takes the siblings rotated away since the last look that are owed lines: files this run has
-   * read before (from their checkpoint), and files born since the last look after every file
-   * seen at the path, which can only have been created at the path in between (from their head).
+   * Takes the siblings owed lines: files this run has read before (from their checkpoint); the
+   * copy of a file truncated since (from where that file had been read: copytruncate's lines
+   * written after the last read are in it); and files born since the last look after every
+   * file seen at the path, which can only have been created there and rotated away in between
+   * (from their head). Not a copy of a file still being read: its lines are read there.
    */
   private sweep() {
     const dir = nodePath.dirname(this.path);
@@ -247,28 +292,48 @@ export class FileFollower {
     } catch {
       return;
     }
+    const now = Date.now();
+    this.truncations = this.truncations.filter((g) => now - g.at < COPY_WAIT);
     const bornAfter = Math.max(this.newestBirth, this.lastLook - CLOCK_SLACK);
     for (const name of names) {
       if (name.length <= base.length || !name.startsWith(base) || !'.-_'.includes(name[base.length]!)) continue;
       if (COMPRESSED_NAME.test(name)) continue;
       const sibling = nodePath.join(dir, name);
       const st = statOrNull(sibling);
-      if (!st?.isFile() || st.ctimeMs < this.lastLook - CLOCK_SLACK) continue;
-      const id = identity(st);
-      if (this.ids().includes(id) || this.o.claimed?.(id)) continue;
+      if (!st?.isFile()) continue;
       const born = birth(st);
-      const file = this.openFile(sibling, born > 0 && born >= bornAfter ? 0 : null);
+      const fresh = st.ctimeMs >= this.lastLook - CLOCK_SLACK;
+      const id = identity(st);
+      if (!fresh && !(this.truncations.length > 0 && born >= this.since - CLOCK_SLACK) && !this.owed.includes(id)) continue;
+      if (this.ids().includes(id) || this.o.claimed?.(id)) continue;
+      let copy = false;
+      const file = this.openFile(sibling, null, (fd, size) => {
+        if (this.owed.includes(id)) return 0;
+        const copied = this.truncations.findIndex((g) => holds(fd, size, g));
+        copy = copied !== -1;
+        if (copy) return this.truncations.splice(copied, 1)[0]!.offset;
+        if (!fresh || born <= 0 || born < bornAfter) return null;
+        const live = [this.current, ...this.draining.map((d) => d.file)];
+        return live.some((f) => f && holds(fd, size, f)) ? null : 0;
+      });
       if (!file) continue;
+      this.owed = this.owed.filter((o) => o !== id);
       this.read(file);
-      this.draining.push({ file, until: this.o.now() + this.o.graceMs });
+      // A copy is read to its end once: nobody writes to it, and it was never at the path.
+      if (copy && !file.more) fs.closeSync(file.fd);
+      else this.draining.push({ file, until: this.o.now() + this.o.graceMs });
     }
   }
 
   /**
    * Opens a file, going on from its checkpoint if it was read before, else from `fallback`
-   * (null: only a file read before is opened).
+   * (null: only a file read before is opened, or where `from` says, given its descriptor).
    */
-  private openFile(p: string, fallback: 'end' | 0 | null): OpenFile | null {
+  private openFile(
+    p: string,
+    fallback: 'end' | 0 | null,
+    from?: (fd: number, size: number) => number | null,
+  ): OpenFile | null {
     let fd: number;
     try {
       // Non-blocking: a FIFO put at the path must not freeze the event loop in open().
@@ -280,7 +345,7 @@ export class FileFollower {
     const st = fs.fstatSync(fd);
     const file = new OpenFile(fd, identity(st), this.o.send);
     file.head = readAt(fd, HEAD, 0);
-    const known = st.isFile() ? this.o.checkpoints.get(file.id, file.head) : undefined;
+    const known = st.isFile() ? (this.o.checkpoints.get(file.id, file.head) ?? from?.(fd, st.size) ?? undefined) : undefined;
     const kind = compression(file.head);
     if (known === undefined && (fallback === null || kind || !st.isFile())) {
       fs.closeSync(fd);
@@ -309,6 +374,7 @@ export class FileFollower {
     const size = fs.fstatSync(file.fd).size;
     if (size < file.offset || !file.unchanged()) {
       this.o.notice('info', `${this.path} was truncated or rewritten; reading it from the start`);
+      if (file.offset > 0) this.truncations = [...this.truncations.slice(-3), file.generation()];
       file.restart();
     }
     const buffer = this.o.buffer;

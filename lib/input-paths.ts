@@ -25,7 +25,8 @@ export function compression(head: Uint8Array): string | null {
   return null;
 }
 
-export const identity = (st: { dev: number; ino: number }) => `${st.dev}:${st.ino}`;
+/** Device, inode and birth time: an inode reused by a new file is another file. */
+export const identity = (st: { dev: number; ino: number; birthtimeMs?: number }) => `${st.dev}:${st.ino}:${st.birthtimeMs || 0}`;
 
 /** A pipe-like input: it can only be read once, front to back. */
 export const isStream = (st: fs.Stats) => st.isFIFO() || st.isCharacterDevice() || st.isSocket();

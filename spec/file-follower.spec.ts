@@ -430,6 +430,30 @@ describe('FileServer: only what was written to the followed path', () => {
     s.server.close();
   });
 
+  test('copytruncate between two looks: the lines written after the last read are read from the copy, once', () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(log, '');
+    const s = serve([log]);
+    s.server.poll();
+    fs.appendFileSync(log, many('read before', 4));
+    s.server.poll();
+    fs.appendFileSync(log, many('only in the copy', 5));
+    fs.copyFileSync(log, `${log}.1`);
+    fs.truncateSync(log, 0);
+    fs.appendFileSync(log, many('after', 3));
+    s.server.poll();
+    s.server.poll();
+    fs.appendFileSync(`${log}.1`, many('never: the copy is not written to', 1));
+    s.server.poll();
+    expect(s.lines().map((l) => l.replace(/ \d+$/, ''))).toEqual([
+      ...Array(4).fill('read before'),
+      ...Array(3).fill('after'),
+      ...Array(5).fill('only in the copy'),
+    ]);
+    s.server.close();
+  });
+
   test('a backlog larger than the budget is read over several polls, each bounded', () => {
     const dir = tmp();
     const log = path.join(dir, 'a.log');
