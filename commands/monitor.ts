@@ -99,7 +99,7 @@ async function openReplayFor(paths: string[]) {
 /** What stops a run as Ctrl-C does: SIGHUP too (a closed terminal or ssh session), so that it ends with its final record. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** How long after a stop the process may take to exit, flushing its output, whatever the outputs are doing. */
-const EXIT_MS = 700;
+const EXIT_MS = 500;
 
 /** Runs the monitor until its input ends (replay, stdin) or a signal stops it; the exit code. */
 export async function runMonitor(options: MonitorOptions): Promise<number> {
