@@ -196,10 +196,13 @@ function progressLine(o: ProgressOptions) {
       shown = now;
       const seconds = Math.max(0.001, (now - started) / 1000);
       const left = ((o.totalBytes - bytes) / (bytes / seconds)) | 0;
-      const share = o.totalBytes > 0 ? ` (${((100 * bytes) / o.totalBytes).toFixed(0)}%)` : '';
+      const rate = `${(lines / seconds / 1e6).toFixed(2)} M lines/s`;
+      // A pipe or a compressed input has no size to measure against: bytes and rate only.
       o.write(
-        `\r${bytesText(bytes)} of ${bytesText(o.totalBytes)}${share} · ` +
-          `${(lines / seconds / 1e6).toFixed(2)} M lines/s · ${duration(Math.max(0, left))} left${ERASE_END_LINE}`,
+        o.totalBytes > 0
+          ? `\r${bytesText(bytes)} of ${bytesText(o.totalBytes)} (${((100 * bytes) / o.totalBytes).toFixed(0)}%) · ` +
+              `${rate} · ${duration(Math.max(0, left))} left${ERASE_END_LINE}`
+          : `\r${bytesText(bytes)} read · ${rate}${ERASE_END_LINE}`,
       );
       visible = true;
     },
