@@ -18,8 +18,8 @@ export interface ReplaySource {
   readonly name: string;
   /** Bytes on disk, for the progress line: 0 when unknown (a pipe, a compressed file). */
   readonly size: number;
-  /** The next chunk (a view valid until the next call), or null at the end. */
-  next(): Uint8Array | null | Promise<Uint8Array | null>;
+  /** The next chunk of at most about `max` bytes (a view valid until the next call), or null at the end. */
+  next(max?: number): Uint8Array | null | Promise<Uint8Array | null>;
   /** The first valid timestamp, Unix seconds, or null; reading ahead keeps what it read. */
   firstSecond(): number | null | Promise<number | null>;
   close(): void;
@@ -33,8 +33,8 @@ export function fileSource(name: string, buffer = new Uint8Array(CHUNK)): Replay
   return {
     name,
     size,
-    next() {
-      const n = fs.readSync(fd, buffer, 0, buffer.length, offset);
+    next(max = buffer.length) {
+      const n = fs.readSync(fd, buffer, 0, Math.min(max, buffer.length), offset);
       offset += Math.max(0, n);
       return n > 0 ? buffer.subarray(0, n) : null;
     },
@@ -48,10 +48,10 @@ export function streamSource(name: string, stream: AsyncIterable<Uint8Array>, si
   const iterator = stream[Symbol.asyncIterator]();
   const ahead: Uint8Array[] = [];
   let ended = false;
-  const pull = async (): Promise<Uint8Array | null> => {
+  const pull = async (max = CHUNK): Promise<Uint8Array | null> => {
     const parts: Uint8Array[] = [];
     let length = 0;
-    while (length < CHUNK && !ended) {
+    while (length < max && !ended) {
       const { value, done } = await iterator.next();
       if (done) ended = true;
       else if (value.length > 0) {
@@ -64,7 +64,7 @@ export function streamSource(name: string, stream: AsyncIterable<Uint8Array>, si
   return {
     name,
     size,
-    next: () => (ahead.length > 0 ? ahead.shift()! : pull()),
+    next: (max) => (ahead.length > 0 ? ahead.shift()! : pull(max)),
     async firstSecond() {
       let looked = 0;
       while (looked < PEEK_LIMIT) {

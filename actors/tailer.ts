@@ -29,7 +29,13 @@ export interface TailerInput {
   graceMs?: number;
   /** A replay's inputs, opened (default: the paths, as plain files). */
   sources?: ReplaySource[];
+  /** A replay waits for this before each chunk while its output is behind (back-pressure). */
+  outputBehind?: () => Promise<void> | null;
 }
+
+/** A chunk whose lines took longer than this (ms) makes the next read half as long. */
+const SLOW_CHUNK_MS = 100;
+const MIN_CHUNK = 16 << 10;
 
 /** RSS growth, bytes, that makes a replay collect its garbage. */
 const GC_STEP = 4 << 20;
@@ -53,6 +59,8 @@ export async function replayFiles(
   send: (bytes: Uint8Array, source: string) => void,
   sourceEnded: (source: string) => void,
   stopped: () => boolean,
+  /** Back-pressure: a promise to wait for before the next chunk, while output is behind. */
+  outputBehind: () => Promise<void> | null = () => null,
 ) {
   const peek = new ClfScanner();
   const inputs: Replaying[] = sources.map((source) => ({
@@ -63,16 +71,18 @@ export async function replayFiles(
   }));
   let lowRss = process.memoryUsage.rss();
   let chunks = 0;
+  let want = CHUNK;
   try {
     for (;;) {
       // Never read inside the caller's turn: the pipeline runs synchronously from each read,
       // and the root must not be in the middle of starting when it does.
       await new Promise((resolve) => setImmediate(resolve));
+      await outputBehind();
       if (stopped()) return;
       let next: Replaying | undefined;
       for (const s of inputs) if (!s.done && (!next || s.second < next.second)) next = s;
       if (!next) return;
-      const read = next.source.next();
+      const read = next.source.next(want);
       const chunk = read instanceof Promise ? await read : read;
       if (stopped()) return;
       if (!chunk) {
@@ -82,7 +92,13 @@ export async function replayFiles(
         continue;
       }
       if (inputs.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
+      const started = performance.now();
       next.carry.push(chunk);
+      // The pipeline runs synchronously on a chunk; a sparse log with a short interval can make
+      // that long, and a signal waits for it: smaller reads then, back to full size when quick.
+      const took = performance.now() - started;
+      if (took > SLOW_CHUNK_MS) want = Math.max(MIN_CHUNK, want >> 1);
+      else if (took < SLOW_CHUNK_MS / 4) want = Math.min(CHUNK, want << 1);
       // JSC lets the garbage of parsed chunks (segments, packed keys) pile up: a full collection
       // whenever RSS has grown GC_STEP over its low point (looked at every 4 MiB) keeps a replay's
       // peak flat, whatever the file's size or cardinality, for a few collections a run.
@@ -145,7 +161,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     const ended = (source: string) => parser()?.send({ type: 'end', source } satisfies EndMessage);
     const buffer = new Uint8Array(CHUNK);
     const sources = input.sources ?? input.paths.map((p) => fileSource(p, buffer));
-    replayFiles(sources, sendFrom, ended, () => stopped).then(() => !stopped && end(), fail);
+    replayFiles(sources, sendFrom, ended, () => stopped, input.outputBehind).then(() => !stopped && end(), fail);
     return () => {
       stopped = true;
     };

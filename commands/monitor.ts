@@ -9,7 +9,7 @@ import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
 import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
-import { flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
+import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
 export const USAGE =
@@ -118,7 +118,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
     options.mode === 'replay' && process.stderr.isTTY === true
-      ? { totalBytes: replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
+      ? { totalBytes: replay!.sources.some((s) => s.size === 0) ? 0 : replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
       : undefined;
   const inspector = options.inspect ? await openInspector(options) : undefined;
   if (inspector) err(`inspector: ${inspector.url}`);
@@ -130,7 +130,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     ...(clock ? { clock } : {}),
     ...(inspector ? { inspect: inspector.observe } : {}),
     systemId: 'monitor',
-    input: { ...options, ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress },
+    input: { ...options, ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({

@@ -115,6 +115,16 @@ export function onStdoutClosed(listener: () => void): () => void {
   return () => stdoutListeners.delete(listener);
 }
 
+/**
+ * Back-pressure for a producer that can wait (a replay): null while at most `limit` bytes wait
+ * to be written to `fd`, else a promise that resolves once they have been written (or given up).
+ */
+export function backlog(fd: number, limit = WRITE_CHUNK): Promise<void> | null {
+  const target = targetOfFd.get(fd);
+  if (!target || target.gone || target.waiting <= limit) return null;
+  return new Promise((resolve) => target.idle.push(resolve));
+}
+
 /** stdout failed for another reason than its reader leaving (it was said on stderr): exit 1. */
 export function outputFailed(): boolean {
   return stdoutFailed;

@@ -35,6 +35,8 @@ export interface MonitorInput {
   watch: boolean;
   /** A replay's inputs, opened by the command (default: the paths, as plain files). */
   sources?: ReplaySource[];
+  /** A replay waits for this before each chunk while its output is behind (back-pressure). */
+  outputBehind?: () => Promise<void> | null;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
@@ -145,7 +147,7 @@ export const monitorMachine = setup({
       enqueue.spawnChild('tailer', {
         id: 'tailer',
         systemId: 'tailer',
-        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch, sources: c.sources },
+        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch, sources: c.sources, outputBehind: c.outputBehind },
       });
     }),
     /** Closes the interval in progress; runs synchronously so a final flush lands before exit. */
