@@ -4,7 +4,6 @@
  * chunks from these, always from the source furthest behind.
  */
 import * as fs from 'node:fs';
-import * as zlib from 'node:zlib';
 import { firstSecond, firstSecondIn } from './replay-clock';
 import { compression, isStream } from '../lib/input-paths';
 
@@ -102,7 +101,11 @@ export async function openReplay(names: string[]): Promise<ReplaySource[]> {
     fs.readSync(fd, head, 0, 4, 0);
     fs.closeSync(fd);
     const kind = compression(head);
-    if (kind === 'gzip') sources.push(streamSource(name, fs.createReadStream(name).pipe(zlib.createGunzip()), 0));
+    if (kind === 'gzip') {
+      // Loaded only for a gzip input: zlib costs start-up time that a plain replay does not need.
+      const zlib = await import('node:zlib');
+      sources.push(streamSource(name, fs.createReadStream(name).pipe(zlib.createGunzip()), 0));
+    }
     else if (kind) throw new Error(`cannot read ${name}: it is compressed with ${kind}; only gzip is read directly (try: ${kind === 'zstd' ? 'zstdcat' : kind === 'xz' ? 'xzcat' : 'bzcat'} ${name} | … --replay -f -)`);
     else sources.push(fileSource(name));
   }
