@@ -83,9 +83,16 @@ export function streamSource(name: string, stream: AsyncIterable<Uint8Array>, si
   };
 }
 
+/** Plain files, sharing one read buffer (a chunk is handed on before the next read). */
+export function openFiles(names: string[]): ReplaySource[] {
+  const buffer = new Uint8Array(CHUNK);
+  return names.map((name) => fileSource(name, buffer));
+}
+
 /** Opens each input for a replay: `-` is standard input, a gzip file is inflated as it is read. */
 export async function openReplay(names: string[]): Promise<ReplaySource[]> {
   const sources: ReplaySource[] = [];
+  let buffer: Uint8Array<ArrayBuffer> | undefined;
   for (const name of names) {
     if (name === '-') {
       sources.push(streamSource(name, Bun.stdin.stream()));
@@ -107,7 +114,7 @@ export async function openReplay(names: string[]): Promise<ReplaySource[]> {
       sources.push(streamSource(name, fs.createReadStream(name).pipe(zlib.createGunzip()), 0));
     }
     else if (kind) throw new Error(`cannot read ${name}: it is compressed with ${kind}; only gzip is read directly (try: ${kind === 'zstd' ? 'zstdcat' : kind === 'xz' ? 'xzcat' : 'bzcat'} ${name} | … --replay -f -)`);
-    else sources.push(fileSource(name));
+    else sources.push(fileSource(name, (buffer ??= new Uint8Array(CHUNK))));
   }
   return sources;
 }

@@ -13,7 +13,7 @@ import { fromCallback } from 'xstate';
 import { FileServer, type Notice } from './file-follower';
 import { ClfScanner } from './clf-scanner';
 import { isStream, reason, statOrNull } from '../lib/input-paths';
-import { CHUNK, fileSource, type ReplaySource } from './replay-reader';
+import { CHUNK, openFiles, type ReplaySource } from './replay-reader';
 import { LineCarry, type Send } from './line-carry';
 import type { ChunkMessage, EndMessage, ReporterMessage } from './messages';
 
@@ -159,8 +159,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     const sendFrom = (bytes: Uint8Array, source: string) =>
       parser()?.send({ type: 'chunk', bytes, source } satisfies ChunkMessage);
     const ended = (source: string) => parser()?.send({ type: 'end', source } satisfies EndMessage);
-    const buffer = new Uint8Array(CHUNK);
-    const sources = input.sources ?? input.paths.map((p) => fileSource(p, buffer));
+    const sources = input.sources ?? openFiles(input.paths);
     replayFiles(sources, sendFrom, ended, () => stopped, input.outputBehind).then(() => !stopped && end(), fail);
     return () => {
       stopped = true;

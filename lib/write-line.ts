@@ -153,8 +153,10 @@ function targetOf(fd: number): Target {
   let tty = false;
   try {
     const stat = fs.fstatSync(fd);
-    file = stat.isFile();
     tty = stat.isCharacterDevice() && isatty(fd);
+    // A regular file, or a device that is not a terminal (/dev/null, /dev/full), never blocks
+    // for long: written in place, without the thread pool's threads and their memory.
+    file = stat.isFile() || (stat.isCharacterDevice() && !tty);
     // Two descriptors for one pipe or terminal share a queue; regular files are written in
     // place, in order already.
     if (!file) key = `${stat.dev}:${stat.ino}`;
