@@ -68,25 +68,31 @@ const PEEK_SCAN = 1 << 12;
 
 /** The first valid timestamp in the files (Unix seconds), where a replay's clock starts. */
 export function firstSecond(paths: string[], scanner = new ClfScanner()): number | null {
-  const buffer = new Uint8Array(PEEK);
   for (const p of paths) {
     const fd = fs.openSync(p, 'r');
     try {
-      let offset = 0;
-      for (;;) {
-        const n = fs.readSync(fd, buffer, 0, buffer.length, offset);
-        if (n <= 0) break;
-        // Whole lines only; a line longer than the buffer is skipped past.
-        const end = n < buffer.length ? n : buffer.lastIndexOf(10, n - 1) + 1 || n;
-        const first = firstSecondIn(buffer.subarray(0, end), scanner);
-        if (first !== null) return first;
-        offset += end;
-      }
+      const first = firstSecondOf(fd, scanner);
+      if (first !== null) return first;
     } finally {
       fs.closeSync(fd);
     }
   }
   return null;
+}
+
+/** The first valid timestamp in an open file, read with positional reads (its offset is kept). */
+export function firstSecondOf(fd: number, scanner = new ClfScanner()): number | null {
+  const buffer = new Uint8Array(PEEK);
+  let offset = 0;
+  for (;;) {
+    const n = fs.readSync(fd, buffer, 0, buffer.length, offset);
+    if (n <= 0) return null;
+    // Whole lines only; a line longer than the buffer is skipped past.
+    const end = n < buffer.length ? n : buffer.lastIndexOf(10, n - 1) + 1 || n;
+    const first = firstSecondIn(buffer.subarray(0, end), scanner);
+    if (first !== null) return first;
+    offset += end;
+  }
 }
 
 /** The first valid timestamp among whole lines of `bytes`, scanned a few KiB at a time. */

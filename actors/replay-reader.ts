@@ -4,7 +4,7 @@
  * chunks from these, always from the source furthest behind.
  */
 import * as fs from 'node:fs';
-import { firstSecond, firstSecondIn } from './replay-clock';
+import { firstSecond, firstSecondIn, firstSecondOf } from './replay-clock';
 import { compression, isStream } from '../lib/input-paths';
 
 /** Bytes read at a time, and the least a stream's chunks are gathered into. */
@@ -25,8 +25,8 @@ export interface ReplaySource {
 }
 
 /** A plain file, read with positional reads into one reused buffer. */
-export function fileSource(name: string, buffer = new Uint8Array(CHUNK)): ReplaySource {
-  const fd = fs.openSync(name, 'r');
+export function fileSource(name: string, buffer = new Uint8Array(CHUNK), open?: number): ReplaySource {
+  const fd = open ?? fs.openSync(name, 'r');
   const size = fs.fstatSync(fd).size;
   let offset = 0;
   return {
@@ -37,28 +37,30 @@ export function fileSource(name: string, buffer = new Uint8Array(CHUNK)): Replay
       offset += Math.max(0, n);
       return n > 0 ? buffer.subarray(0, n) : null;
     },
-    firstSecond: () => firstSecond([name]),
-    close: () => fs.closeSync(fd),
+    firstSecond: () => (open === undefined ? firstSecond([name]) : firstSecondOf(fd)),
+    close: () => open === undefined && fs.closeSync(fd),
   };
 }
 
-/** A stream of bytes, gathered into chunks of at least CHUNK bytes (or what is left at the end). */
-export function streamSource(name: string, stream: AsyncIterable<Uint8Array>, size = 0): ReplaySource {
-  const iterator = stream[Symbol.asyncIterator]();
+/** Reads up to `length` bytes into `buffer` at `offset`; 0 at the end. */
+type Read = (buffer: Uint8Array, offset: number, length: number) => Promise<number>;
+
+/**
+ * A stream of bytes, gathered into chunks of about CHUNK bytes (or what is left at the end) in
+ * one reused buffer: a replay of gigabytes makes no garbage per chunk.
+ */
+export function streamSource(name: string, read: Read, close: () => void, size = 0): ReplaySource {
+  const buffer = new Uint8Array(CHUNK);
   const ahead: Uint8Array[] = [];
   let ended = false;
   const pull = async (max = CHUNK): Promise<Uint8Array | null> => {
-    const parts: Uint8Array[] = [];
     let length = 0;
     while (length < max && !ended) {
-      const { value, done } = await iterator.next();
-      if (done) ended = true;
-      else if (value.length > 0) {
-        parts.push(value);
-        length += value.length;
-      }
+      const n = await read(buffer, length, Math.min(max, buffer.length) - length);
+      if (n === 0) ended = true;
+      length += n;
     }
-    return length === 0 ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    return length === 0 ? null : buffer.subarray(0, length);
   };
   return {
     name,
@@ -69,18 +71,59 @@ export function streamSource(name: string, stream: AsyncIterable<Uint8Array>, si
       while (looked < PEEK_LIMIT) {
         const chunk = await pull();
         if (!chunk) break;
-        ahead.push(chunk);
+        ahead.push(chunk.slice()); // kept past the next read
         looked += chunk.length;
-        const second = firstSecondIn(Buffer.concat(ahead));
+        const second = firstSecondIn(ahead.length === 1 ? ahead[0]! : Buffer.concat(ahead));
         if (second !== null) return second;
       }
       return null;
     },
     close: () => {
       ended = true;
-      void iterator.return?.();
+      close();
     },
   };
+}
+
+/** Reads from a descriptor (a pipe, a FIFO, standard input) on the thread pool, never blocking the loop. */
+function fdReader(fd: number): Read {
+  const once = (buffer: Uint8Array, offset: number, length: number) =>
+    new Promise<number>((resolve, reject) =>
+      fs.read(fd, buffer, offset, length, null, (error, n) => (error ? reject(error) : resolve(n))),
+    );
+  return async (buffer, offset, length) => {
+    for (;;) {
+      try {
+        return await once(buffer, offset, length);
+      } catch (error) {
+        // A non-blocking pipe with nothing in it yet.
+        if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  };
+}
+
+/** An async iterable of byte chunks (a decompressor) as a `Read`. */
+function iterableReader(stream: AsyncIterable<Uint8Array>): Read {
+  const iterator = stream[Symbol.asyncIterator]();
+  let rest: Uint8Array = new Uint8Array(0);
+  return async (buffer, offset, length) => {
+    if (rest.length === 0) {
+      const { value, done } = await iterator.next();
+      if (done) return 0;
+      rest = value;
+    }
+    const n = Math.min(length, rest.length);
+    buffer.set(rest.subarray(0, n), offset);
+    rest = rest.subarray(n);
+    return n;
+  };
+}
+
+/** A FIFO or pipe named by path: opened on the thread pool (it waits for a writer). */
+async function openPipe(name: string): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(name, 'r', (error, fd) => (error ? reject(error) : resolve(fd))));
 }
 
 /** Plain files, sharing one read buffer (a chunk is handed on before the next read). */
@@ -94,13 +137,19 @@ export async function openReplay(names: string[]): Promise<ReplaySource[]> {
   const sources: ReplaySource[] = [];
   let buffer: Uint8Array<ArrayBuffer> | undefined;
   for (const name of names) {
-    if (name === '-') {
-      sources.push(streamSource(name, Bun.stdin.stream()));
+    if (name === '-' && !fs.fstatSync(0).isFile()) {
+      sources.push(streamSource(name, fdReader(0), () => {}));
       continue;
     }
-    const st = fs.statSync(name);
+    const st = name === '-' ? fs.fstatSync(0) : fs.statSync(name);
     if (isStream(st)) {
-      sources.push(streamSource(name, fs.createReadStream(name)));
+      const fd = await openPipe(name);
+      sources.push(streamSource(name, fdReader(fd), () => fs.closeSync(fd)));
+      continue;
+    }
+    if (name === '-') {
+      // Standard input redirected from a file (`< access.log`): read as the file it is.
+      sources.push(fileSource(name, (buffer ??= new Uint8Array(CHUNK)), 0));
       continue;
     }
     const head = new Uint8Array(4);
@@ -111,7 +160,8 @@ export async function openReplay(names: string[]): Promise<ReplaySource[]> {
     if (kind === 'gzip') {
       // Loaded only for a gzip input: zlib costs start-up time that a plain replay does not need.
       const zlib = await import('node:zlib');
-      sources.push(streamSource(name, fs.createReadStream(name).pipe(zlib.createGunzip()), 0));
+      const inflated = fs.createReadStream(name, { highWaterMark: 1 << 16 }).pipe(zlib.createGunzip({ chunkSize: 1 << 18 }));
+      sources.push(streamSource(name, iterableReader(inflated), () => inflated.destroy()));
     }
     else if (kind) throw new Error(`cannot read ${name}: it is compressed with ${kind}; only gzip is read directly (try: ${kind === 'zstd' ? 'zstdcat' : kind === 'xz' ? 'xzcat' : 'bzcat'} ${name} | … --replay -f -)`);
     else sources.push(fileSource(name, (buffer ??= new Uint8Array(CHUNK))));
