@@ -17,11 +17,11 @@ export const USAGE =
   '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]]';
 
 const monitorArgs = {
-  file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; - is standard input (default /tmp/access.log)' },
+  file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: "Log file to follow, repeatable; a quoted glob ('/var/log/nginx/*.log'); - (standard input), a FIFO or a pipe is read as a stream (default /tmp/access.log)" },
   interval: { type: 'string', alias: ['s', 'stats'], default: '10', valueHint: 'SECONDS', description: 'Stats interval, 1 to 86400 (fractions allowed, e.g. 2.5)' },
   threshold: { type: 'string', alias: 't', default: '10', valueHint: 'REQ_PER_S', description: 'Alert when the window average exceeds this, 0.001 to 1000000000' },
   window: { type: 'string', alias: ['a', 'alarm'], default: '120', valueHint: 'SECONDS', description: 'Alert window, a whole number from 1 to 86400' },
-  replay: { type: 'boolean', description: 'Read the files from start to end with their own timestamps as the clock, then exit' },
+  replay: { type: 'boolean', description: 'Read the inputs (files, quoted globs, gzip files, - or a pipe) from start to end with their own timestamps as the clock, then exit' },
   json: { type: 'boolean', description: 'One JSON object per line (NDJSON) on stdout' },
   quiet: { type: 'boolean', description: 'Print only alerts and recoveries' },
   plain: { type: 'boolean', description: 'Lines of text even on a terminal (no full-screen dashboard)' },
