@@ -11,8 +11,8 @@
  * Scenarios 1, 2 and 4 run with file-system events as a hint and with polling alone
  * (`--no-watch`); the others with events. Pauses only place an operation.
  *
- * The tests run as root; the unreadable cases (3, 17) run the monitor as `nobody` through
- * setpriv, in temp dirs made searchable for it (mkdtemp makes them 0700).
+ * The unreadable cases (3, 17) run the monitor subject to file permissions: as root (CI), through
+ * setpriv without the capabilities that let root read anything, on files owned by nobody.
  */
 import { afterAll, describe, expect } from 'bun:test';
 import * as fs from 'node:fs';
@@ -28,6 +28,7 @@ import {
   lines,
   MODES,
   type Monitor,
+  protect,
   runToEnd,
   scenario,
   sectionsOf,
@@ -37,22 +38,10 @@ import {
 } from './support/follow-harness';
 
 // ---------------------------------------------------------------------------------------------
-// Temp dirs (0755, so that `nobody` can reach the files the unreadable cases put in them)
+// Temp dirs
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-paths-'));
-fs.chmodSync(tmpRoot, 0o755);
-const tmpDir = (name: string) => {
-  const dir = fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
-  fs.chmodSync(dir, 0o755);
-  return dir;
-};
-/** HOME and TMPDIR for a monitor run as nobody: world-writable. */
-const nobodyHome = (dir: string) => {
-  const home = path.join(dir, 'home');
-  fs.mkdirSync(home);
-  fs.chmodSync(home, 0o1777);
-  return home;
-};
+const tmpDir = (name: string) => fs.mkdtempSync(path.join(tmpRoot, `${name}-`));
 afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
 
 /** The warning that most lines of an interval were older than the alert window. */
@@ -164,11 +153,10 @@ for (const { mode, flags } of MODES) {
 describe('paths', () => {
   scenario('3. a file that exists but cannot be opened: said once, the run goes on, and once readable only new lines count', async (start) => {
     const dir = tmpDir('denied');
-    const home = nobodyHome(dir);
     const log = path.join(dir, 'access.log');
     fs.writeFileSync(log, lines('history', 0, 1000));
-    fs.chmodSync(log, 0o600); // owned by root
-    const m = start(argsFor([log], []), 'ignore', { nobodyHome: home });
+    protect(log, 0o600);
+    const m = start(argsFor([log], []), 'ignore', { unprivileged: true });
     await m.ready();
     const said = `cannot read ${log}: permission denied`;
     await m.err.waitForLine(said, 5_000, (l) => l.includes(said));
@@ -284,13 +272,12 @@ describe('paths', () => {
 
   scenario('17. a folder that cannot be searched: "permission denied", not "waiting for"', async (start) => {
     const dir = tmpDir('locked');
-    const home = nobodyHome(dir);
     const locked = path.join(dir, 'locked');
     fs.mkdirSync(locked);
-    fs.chmodSync(locked, 0o700); // owned by root
     const log = path.join(locked, 'access.log');
     fs.writeFileSync(log, lines('old', 0, 10));
-    const m = start(argsFor([log], []), 'ignore', { nobodyHome: home });
+    protect(locked, 0o700);
+    const m = start(argsFor([log], []), 'ignore', { unprivileged: true });
     await m.ready();
     const said = `cannot read ${log}: permission denied`;
     await m.err.waitForLine(said, 5_000, (l) => l.includes(said));

@@ -129,15 +129,30 @@ export async function until(ms: number, ready: () => boolean): Promise<boolean> 
 
 export type Proc = EntryProcess<'pipe' | 'ignore'>;
 
-/** The user the unprivileged runs are made as: nobody (65534). */
+/** The user that owns what an unprivileged run may not read, when the tests run as root: nobody. */
 export const NOBODY = 65534;
+const ROOT_USER = process.getuid?.() === 0;
+
+/**
+ * Makes a file or folder one that an unprivileged run (`SpawnHow.unprivileged`) may not read or
+ * search: as root, owned by nobody with `mode` (0600, 0700); as anyone else, mode 0.
+ */
+export function protect(p: string, mode: number) {
+  if (ROOT_USER) {
+    fs.chownSync(p, NOBODY, NOBODY);
+    fs.chmodSync(p, mode);
+  } else fs.chmodSync(p, 0);
+}
 
 /** How to start a process other than `bun entry.ts ARGS` in the project root as this user. */
 export interface SpawnHow {
   /** The working directory (entry.ts is then given by its absolute path). */
   cwd?: string;
-  /** Run as nobody, through setpriv; HOME and TMPDIR are this (world-writable) directory. */
-  nobodyHome?: string;
+  /**
+   * Subject to file permissions: as root, through `setpriv` without the capabilities that let
+   * root read and search anything (the project stays readable wherever it was cloned).
+   */
+  unprivileged?: boolean;
   /** More environment. */
   env?: Record<string, string>;
   /** The whole command line, instead of `bun entry.ts ARGS` (e.g. `bash -c 'exec bun entry.ts ...'`). */
@@ -152,11 +167,7 @@ export function spawnHow(args: string[], stdin: 'pipe' | 'ignore', how: SpawnHow
   const entry = how.cwd ? ENTRY : 'entry.ts';
   let argv = how.argv ?? [BUN, entry, ...args];
   const env: Record<string, string | undefined> = { ...process.env, TZ: 'UTC', ...how.env };
-  if (how.nobodyHome) {
-    argv = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv];
-    env.HOME = how.nobodyHome;
-    env.TMPDIR = how.nobodyHome;
-  }
+  if (how.unprivileged && ROOT_USER) argv = ['setpriv', '--bounding-set=-dac_override,-dac_read_search', ...argv];
   return Bun.spawn(argv, {
     cwd: how.cwd ?? ROOT,
     stdin: how.stdinFile ? Bun.file(how.stdinFile) : stdin,
