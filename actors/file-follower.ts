@@ -243,9 +243,10 @@ export class FileFollower {
     if (this.draining.some((d) => d.file.id === id) || this.o.claimed?.(id)) return;
     const fromEnd = id === this.history || birth(st) < this.historyBefore - CLOCK_SLACK;
     const opened = this.openFile(this.path, fromEnd ? 'end' : 0);
+    // Rotated between the look and the open (the path empty for a moment, or another file there):
+    // the file looked at is owed, and the next sweep finds it.
+    if (opened?.id !== id && !fromEnd) this.owed = [...this.owed.slice(-15), id];
     if (!opened) return;
-    // Rotated between the look and the open: the file looked at is owed, and found by the sweep.
-    if (opened.id !== id && !fromEnd) this.owed = [...this.owed.slice(-15), id];
     if (this.waiting) this.o.notice('info', `reading ${this.path}`);
     this.waiting = false;
     this.current = opened;
@@ -339,7 +340,9 @@ export class FileFollower {
       // Non-blocking: a FIFO put at the path must not freeze the event loop in open().
       fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (error) {
-      if (fallback !== null) this.fail(`cannot read ${p}: ${reason(error)}`);
+      // Gone since it was looked at (rotated): no failure, the next look sees what is there.
+      const gone = (error as NodeJS.ErrnoException).code === 'ENOENT';
+      if (fallback !== null && !gone) this.fail(`cannot read ${p}: ${reason(error)}`);
       return null;
     }
     const st = fs.fstatSync(fd);
