@@ -1,0 +1,162 @@
+/**
+ * The fleet's message format: what an agent publishes and the centre reads, one message per
+ * publish (never one per line). JSON with a version field; a segment's keys travel packed, as
+ * base64 of the scanner's own byte layout (lib/byte-keys), so a message costs what its distinct
+ * keys cost, whatever the number of lines.
+ *
+ *   { "v": 1, "agent": "web-1", "seq": 42, "clock": 1767225600,
+ *     "segments": [{ "second", "perSecond": [[second, hits]...], "hits", "invalid", "status", "bytes", "keys", "entries" }],
+ *     "files": [{ "path", "id", "offset", "head" }] }
+ *
+ * - `seq` numbers an agent's messages from 1; the message ID is `agent:seq`, so a publish
+ *   retried after a lost acknowledgement is dropped by the stream's duplicate window.
+ * - `clock`: every line stamped at or before this second that the agent will ever read has been
+ *   published (it is the agent's wall clock less the time a line takes to be read): the
+ *   centre's watermark. An idle agent still publishes, so that the fleet's clock moves.
+ * - `files`: where each followed file has been counted up to when this message was made; the
+ *   last message on an agent's subject is its checkpoint, for a restart.
+ */
+import type { KeyCounts } from './byte-keys';
+import { KEY_KINDS } from './byte-keys';
+
+export const WIRE_VERSION = 1;
+
+export interface WireSegment {
+  second: number;
+  perSecond: Map<number, number>;
+  hits: number;
+  invalid: number;
+  keys: KeyCounts;
+  status: [number, number, number, number, number, number];
+  bytes: number;
+}
+
+/** Where a followed file has been counted up to: its identity, the offset after the last counted line, and its first bytes. */
+export interface FileMark {
+  path: string;
+  id: string;
+  offset: number;
+  head: Uint8Array;
+}
+
+export interface CountsMessage {
+  v: typeof WIRE_VERSION;
+  agent: string;
+  seq: number;
+  clock: number;
+  segments: WireSegment[];
+  files: FileMark[];
+}
+
+export const messageId = (m: Pick<CountsMessage, 'agent' | 'seq'>) => `${m.agent}:${m.seq}`;
+
+/** An agent name as a subject token: letters, digits, `-` and `_` (others become `_`). */
+export const subjectToken = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
+
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+
+export function encode(m: CountsMessage): Uint8Array {
+  return Buffer.from(
+    JSON.stringify({
+      v: m.v,
+      agent: m.agent,
+      seq: m.seq,
+      clock: m.clock,
+      segments: m.segments.map((s) => ({
+        second: s.second,
+        perSecond: [...s.perSecond],
+        hits: s.hits,
+        invalid: s.invalid,
+        status: s.status,
+        bytes: s.bytes,
+        keys: b64(s.keys.bytes),
+        entries: [...s.keys.entries],
+      })),
+      files: m.files.map((f) => ({ path: f.path, id: f.id, offset: f.offset, head: b64(f.head) })),
+    }),
+  );
+}
+
+export class WireError extends Error {}
+
+const int = (x: unknown, what: string): number => {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw new WireError(`${what} is not a whole number`);
+  return x;
+};
+const count = (x: unknown, what: string) => {
+  const n = int(x, what);
+  if (n < 0) throw new WireError(`${what} is negative`);
+  return n;
+};
+const array = (x: unknown, what: string): unknown[] => {
+  if (!Array.isArray(x)) throw new WireError(`${what} is not a list`);
+  return x;
+};
+const text = (x: unknown, what: string): string => {
+  if (typeof x !== 'string') throw new WireError(`${what} is not a string`);
+  return x;
+};
+const bytesOf = (x: unknown, what: string) => new Uint8Array(Buffer.from(text(x, what), 'base64'));
+
+/** Decodes a message; throws `WireError` saying what is wrong (bad JSON, another version, a bad field). */
+export function decode(data: Uint8Array): CountsMessage {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch {
+    throw new WireError('not JSON');
+  }
+  if (typeof raw !== 'object' || raw === null) throw new WireError('not an object');
+  if (raw.v !== WIRE_VERSION) throw new WireError(`unknown version ${JSON.stringify(raw.v)}`);
+  return {
+    v: WIRE_VERSION,
+    agent: text(raw.agent, 'agent'),
+    seq: count(raw.seq, 'seq'),
+    clock: int(raw.clock, 'clock'),
+    segments: array(raw.segments, 'segments').map((x, i) => segment(x, `segments[${i}]`)),
+    files: array(raw.files, 'files').map((x, i) => {
+      const f = x as Record<string, unknown>;
+      return { path: text(f?.path, `files[${i}].path`), id: text(f.id, `files[${i}].id`), offset: count(f.offset, `files[${i}].offset`), head: bytesOf(f.head, `files[${i}].head`) };
+    }),
+  };
+}
+
+function segment(x: unknown, what: string): WireSegment {
+  const s = x as Record<string, unknown>;
+  if (typeof s !== 'object' || s === null) throw new WireError(`${what} is not an object`);
+  const status = array(s.status, `${what}.status`).map((n, i) => count(n, `${what}.status[${i}]`));
+  if (status.length !== 6) throw new WireError(`${what}.status has ${status.length} classes, not 6`);
+  const bytes = bytesOf(s.keys, `${what}.keys`);
+  const entries = Int32Array.from(array(s.entries, `${what}.entries`).map((n, i) => int(n, `${what}.entries[${i}]`)));
+  checkKeys(bytes, entries, what);
+  return {
+    second: int(s.second, `${what}.second`),
+    perSecond: new Map(
+      array(s.perSecond, `${what}.perSecond`).map((p, i) => {
+        const pair = array(p, `${what}.perSecond[${i}]`);
+        return [int(pair[0], `${what}.perSecond[${i}][0]`), count(pair[1], `${what}.perSecond[${i}][1]`)] as [number, number];
+      }),
+    ),
+    hits: count(s.hits, `${what}.hits`),
+    invalid: count(s.invalid, `${what}.invalid`),
+    status: status as WireSegment['status'],
+    bytes: count(s.bytes, `${what}.bytes`),
+    keys: { bytes, entries },
+  };
+}
+
+/** The packed keys must describe their bytes exactly: a bad one would read past them. */
+function checkKeys(bytes: Uint8Array, entries: Int32Array, what: string) {
+  const kinds = KEY_KINDS.length;
+  if (entries.length < kinds) throw new WireError(`${what}.entries is too short`);
+  let keys = 0;
+  for (let k = 0; k < kinds; k++) keys += count(entries[k], `${what}.entries[${k}]`);
+  if (entries.length !== kinds + 2 * keys) throw new WireError(`${what}.entries does not match its key counts`);
+  let end = 0;
+  for (let i = kinds; i < entries.length; i += 2) {
+    if (entries[i]! < end || entries[i]! > bytes.length) throw new WireError(`${what}.entries points outside its keys`);
+    end = entries[i]!;
+    count(entries[i + 1], `${what}.entries[${i + 1}]`);
+  }
+  if (end !== bytes.length) throw new WireError(`${what}.keys has bytes no entry covers`);
+}
