@@ -22,6 +22,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { LineCarry, type Send } from './line-carry';
+import type { FileMark } from '../lib/wire';
 import {
   absolute,
   COMPRESSED_NAME,
@@ -199,6 +200,17 @@ export class FileFollower {
     return this.ids().length;
   }
 
+  /** Where each open file has been counted up to: the offset after its last complete line sent. */
+  marks(): FileMark[] {
+    const files = [...(this.current ? [this.current] : []), ...this.draining.map((d) => d.file)];
+    return files.map((f) => ({ path: this.path, id: f.id, offset: f.offset - f.carry.held(), head: f.head }));
+  }
+
+  /** Files to look for among the path's siblings at the first look (an agent's restart): owed. */
+  resume(ids: string[]) {
+    this.owed = [...ids];
+  }
+
   /** Whether the last poll stopped with bytes left to read (its budget ran out). */
   behind(): boolean {
     return (this.current?.more ?? false) || this.draining.some((d) => d.file.more);
@@ -225,7 +237,8 @@ export class FileFollower {
     // The path changed since the last look, or is empty after holding a file: files may have
     // come and gone in between. A truncation: its copy may be among the siblings.
     const truncated = this.truncations.length > 0;
-    if (this.looked && (id !== this.seen || (id === null && this.newestBirth > -Infinity) || truncated)) this.sweep();
+    const resuming = !this.looked && this.owed.length > 0;
+    if (resuming || (this.looked && (id !== this.seen || (id === null && this.newestBirth > -Infinity) || truncated))) this.sweep();
     if (st) this.newestBirth = Math.max(this.newestBirth, birth(st));
     this.seen = id;
     this.looked = true;
@@ -431,9 +444,20 @@ export class FileServer {
   constructor(
     paths: string[],
     private readonly o: Omit<FollowOptions, 'checkpoints' | 'claimed'>,
+    /** Checkpoints of an earlier run (an agent's restart): those files go on from there. */
+    resume: FileMark[] = [],
   ) {
+    for (const m of resume) this.checkpoints.set(m.id, m.offset, m.head);
     this.patterns = [...new Set(paths.filter(isPattern))];
-    for (const p of paths) if (!isPattern(p) && !this.followers.has(absolute(p))) this.add(p, true);
+    const marked = (p: string) => resume.filter((m) => absolute(m.path) === absolute(p)).map((m) => m.id);
+    // A path with marks goes on from them, and what is there besides was written since: from its head.
+    for (const p of paths) if (!isPattern(p) && !this.followers.has(absolute(p))) this.add(p, marked(p).length === 0);
+    for (const f of this.followers.values()) f.resume(marked(f.path));
+  }
+
+  /** Where every open file has been counted up to (an agent's checkpoint). */
+  marks(): FileMark[] {
+    return [...this.followers.values()].flatMap((f) => f.marks());
   }
 
   private add(p: string, startAtEnd: boolean) {

@@ -104,6 +104,11 @@ export class LineCarry {
     this.dropped += bytes.length - take.length;
   }
 
+  /** Bytes read but not yet sent: the partial line held, and what was dropped of it. */
+  held(): number {
+    return this.pending.length + this.dropped;
+  }
+
   /** The held partial line, for a source that has ended for good (replay, stdin). */
   flush() {
     if (this.pending.length > 0) this.send(this.pending);

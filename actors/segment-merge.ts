@@ -1,7 +1,9 @@
 /**
  * Merges the segments of several files by second, for a replay of more than one log: a line
  * of one file is handed on only when every file still being read has shown a line at least as
- * new, so the replay clock sees the files' traffic as it happened, interleaved.
+ * new, so the replay clock sees the files' traffic as it happened, interleaved. The fleet's
+ * centre merges its agents the same way: an agent's clock (`advance`) counts as a second shown,
+ * and an agent gone silent (`hold(source, false)`) stops holding the others back.
  */
 import type { Segment } from './messages';
 
@@ -31,10 +33,27 @@ export class SegmentMerge {
     this.queue(source).done = true;
   }
 
-  /** The segments that can go now, oldest second first (ties in the order of the sources). */
-  take(): Segment[] {
+  /** The source has shown everything up to `second`, lines or not. */
+  advance(source: string, second: number) {
+    const q = this.queue(source);
+    if (second > q.last) q.last = second;
+  }
+
+  /** Whether the source holds the others back (a silent agent stops; one heard from again starts). */
+  hold(source: string, holding: boolean) {
+    this.queue(source).done = !holding;
+  }
+
+  /** The newest second every source that holds has shown: what `take` hands on up to. */
+  watermark(): number {
     let watermark = Infinity;
     for (const q of this.queues.values()) if (!q.done && q.last < watermark) watermark = q.last;
+    return watermark;
+  }
+
+  /** The segments that can go now, oldest second first (ties in the order of the sources). */
+  take(): Segment[] {
+    const watermark = this.watermark();
     const out: Segment[] = [];
     for (;;) {
       let from: Queue | undefined;

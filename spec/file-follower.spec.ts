@@ -454,6 +454,31 @@ describe('FileServer: only what was written to the followed path', () => {
     s.server.close();
   });
 
+  test("an agent's restart: a new server given the old one's marks goes on after the last line it sent, rotated files included", () => {
+    const dir = tmp();
+    const log = path.join(dir, 'access.log');
+    fs.writeFileSync(log, many('history', 3));
+    ageFiles([log]);
+    const first = serve([log]);
+    first.server.poll();
+    fs.appendFileSync(log, `${many('sent', 4)}half a li`);
+    first.server.poll();
+    const marks = first.server.marks();
+    expect(marks).toHaveLength(1);
+    expect(marks[0]!.offset).toBe(Buffer.byteLength(many('history', 3) + many('sent', 4)));
+    first.server.close(); // killed: it never sent the half line
+    fs.appendFileSync(log, `ne\n${many('while down', 2)}`);
+    fs.renameSync(log, `${log}.1`);
+    fs.appendFileSync(`${log}.1`, many('late to the rotated file', 1));
+    fs.writeFileSync(log, many('new file', 2));
+    const second = new FileServer([log], { buffer: new Uint8Array(1 << 16), send: (b) => got.push(Buffer.from(b).toString()), notice: () => {}, graceMs: 1000, now: () => 0 }, marks);
+    const got: string[] = [];
+    second.poll();
+    const lines = got.join('').split('\n').filter(Boolean).map((l) => l.replace(/ \d+$/, ''));
+    expect(lines.sort()).toEqual(['half a line', 'late to the rotated file', 'new file', 'new file', 'while down', 'while down']);
+    second.close();
+  });
+
   test('a backlog larger than the budget is read over several polls, each bounded', () => {
     const dir = tmp();
     const log = path.join(dir, 'a.log');

@@ -32,4 +32,20 @@ describe('SegmentMerge', () => {
     m.add('b', [seg(4)]);
     expect(seconds(m.take())).toEqual([4, 4]);
   });
+
+  test("an agent's clock lets the others' lines go without lines of its own; a silent agent stops holding them", () => {
+    const m = new SegmentMerge(['web-1', 'web-2']);
+    m.add('web-1', [seg(10), seg(12)]);
+    expect(m.take()).toEqual([]);
+    m.advance('web-2', 11); // idle, but its clock is at 11
+    expect(seconds(m.take())).toEqual([10]);
+    expect(m.watermark()).toBe(11);
+    m.hold('web-2', false); // not heard from
+    expect(seconds(m.take())).toEqual([12]);
+    m.hold('web-2', true); // back: holds again from where its clock was
+    m.add('web-1', [seg(13)]);
+    expect(m.take()).toEqual([]);
+    m.advance('web-2', 11); // a clock never goes back
+    expect(m.watermark()).toBe(11);
+  });
 });
