@@ -6,6 +6,7 @@
  */
 
 import { NO_KEYS, type KeyCounts } from '../lib/byte-keys';
+import type { FileMark } from '../lib/wire';
 
 /**
  * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
@@ -39,6 +40,10 @@ export type ChunkMessage = { type: 'chunk'; bytes: Uint8Array; source: string };
 export type EndMessage = { type: 'end'; source?: string };
 /** parser → replay clock / aggregator / alert monitor. */
 export type BatchMessage = { type: 'batch'; batch: Batch };
+/** tailer → publisher (an agent), after each poll: where the files are counted up to, as of the chunks sent. */
+export type MarksMessage = { type: 'marks'; files: FileMark[] };
+/** root → publisher (an agent stopping): publish what is gathered, then call `drained`. */
+export type DrainMessage = { type: 'drain' };
 /** root → aggregator: close the interval at `at` (ms) and report it; `final` for the last one. */
 export type FlushMessage = { type: 'flush'; at: number; final?: boolean };
 

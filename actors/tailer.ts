@@ -15,7 +15,8 @@ import { ClfScanner } from './clf-scanner';
 import { isStream, reason, statOrNull } from '../lib/input-paths';
 import { CHUNK, openFiles, type ReplaySource } from './replay-reader';
 import { LineCarry, type Send } from './line-carry';
-import type { ChunkMessage, EndMessage, ReporterMessage } from './messages';
+import type { ChunkMessage, EndMessage, MarksMessage, ReporterMessage } from './messages';
+import type { FileMark } from '../lib/wire';
 
 export interface TailerInput {
   paths: string[];
@@ -31,6 +32,12 @@ export interface TailerInput {
   sources?: ReplaySource[];
   /** A replay waits for this before each chunk while its output is behind (back-pressure). */
   outputBehind?: () => Promise<void> | null;
+  /** An agent: systemId told the files' marks after each poll (its checkpoint). */
+  marksTo?: string;
+  /** An agent: where an earlier run stopped (from the stream). */
+  resume?: FileMark[];
+  /** An agent: no reading while this says so (its messages cannot be published). */
+  paused?: () => boolean;
 }
 
 /** A chunk whose lines took longer than this (ms) makes the next read half as long. */
@@ -179,18 +186,24 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
         .then(() => !stopped && --open === 0 && files.length === 0 && end()),
     );
   }
-  const server = new FileServer(files, {
-    send,
-    notice,
-    buffer: new Uint8Array(CHUNK),
-    graceMs: input.graceMs ?? 5000,
-    now: Date.now,
-  });
+  const server = new FileServer(
+    files,
+    {
+      send,
+      notice,
+      buffer: new Uint8Array(CHUNK),
+      graceMs: input.graceMs ?? 5000,
+      now: Date.now,
+    },
+    input.resume,
+  );
   let again: ReturnType<typeof setImmediate> | null = null;
   const pollAll = () => {
-    if (stopped) return;
+    if (stopped || input.paused?.()) return;
     // A file with more to read than one poll's budget is read on at once, after timers and signals.
-    if (server.poll()) again ??= setImmediate(() => {
+    const behind = server.poll();
+    if (input.marksTo) system.get(input.marksTo)?.send({ type: 'marks', files: server.marks() } satisfies MarksMessage);
+    if (behind) again ??= setImmediate(() => {
       again = null;
       pollAll();
     });

@@ -1,0 +1,104 @@
+/**
+ * The agent's root (`entry.ts agent`): on a web server, it follows the logs with the monitor's
+ * tailer and parser and publishes what they counted to the fleet's stream; the centre does the
+ * rest. Nothing here knows NATS: `publish` is given by the command.
+ *
+ *   tailer → parser → publisher → (NATS)
+ *      ▲ marks ────────────┘ backlog.full pauses the tailer
+ */
+import { enqueueActions, setup } from 'xstate';
+import { parser } from '../actors/parser';
+import { publisher } from '../actors/publisher';
+import { reporter } from '../actors/reporter';
+import { tailer } from '../actors/tailer';
+import type { CountsMessage, FileMark } from '../lib/wire';
+
+export interface AgentInput {
+  agent: string;
+  paths: string[];
+  pollMs: number;
+  watch: boolean;
+  /** Where the last run stopped, from the last message on the agent's subject. */
+  resume: FileMark[];
+  firstSeq: number;
+  publish: (message: CountsMessage) => Promise<void>;
+  /** The wall clock, ms. */
+  now: () => number;
+  /** ms between messages. */
+  everyMs: number;
+  /** Messages that may wait for the stream before reading stops. */
+  maxQueued: number;
+  err: (line: string) => void;
+}
+
+export const agentMachine = setup({
+  types: {
+    input: {} as AgentInput,
+    context: {} as AgentInput & { backlog: { full: boolean } },
+    events: {} as { type: 'stop' } | { type: 'end' } | { type: 'drained' },
+  },
+  actors: { tailer, parser, publisher, reporter },
+  actions: {
+    startActors: enqueueActions(({ enqueue, context: c }) => {
+      enqueue.spawnChild('reporter', {
+        id: 'reporter',
+        systemId: 'reporter',
+        input: { json: false, out: c.err, err: c.err },
+      });
+      enqueue.spawnChild('publisher', {
+        id: 'publisher',
+        systemId: 'publisher',
+        input: {
+          agent: c.agent,
+          firstSeq: c.firstSeq,
+          publish: c.publish,
+          now: c.now,
+          everyMs: c.everyMs,
+          // A line of second S is read by S + 1 s + a poll, or a little later on a busy host.
+          lagMs: 1000 + 2 * c.pollMs,
+          maxQueued: c.maxQueued,
+          backlog: c.backlog,
+        },
+      });
+      enqueue.spawnChild('parser', {
+        id: 'parser',
+        systemId: 'parser',
+        input: { to: ['publisher'], endTo: 'agent', timeSource: 'log', now: c.now },
+      });
+      enqueue.spawnChild('tailer', {
+        id: 'tailer',
+        systemId: 'tailer',
+        input: {
+          paths: c.paths,
+          mode: 'follow',
+          to: 'parser',
+          pollMs: c.pollMs,
+          watch: c.watch,
+          marksTo: 'publisher',
+          resume: c.resume,
+          paused: () => c.backlog.full,
+        },
+      });
+    }),
+  },
+}).createMachine({
+  id: 'agent',
+  context: ({ input }) => ({ ...input, backlog: { full: false } }),
+  entry: 'startActors',
+  initial: 'running',
+  states: {
+    running: {
+      on: { stop: 'draining', end: 'draining' },
+    },
+    draining: {
+      // The last lines counted go out before the exit; a stream that is away is not waited for long.
+      entry: enqueueActions(({ enqueue }) => {
+        enqueue.stopChild('tailer');
+        enqueue.sendTo('publisher', { type: 'drain' });
+      }),
+      on: { drained: 'done', stop: 'done' },
+      after: { 3000: 'done' },
+    },
+    done: { type: 'final' },
+  },
+});
