@@ -4,9 +4,11 @@
  * the input ends or it is told to stop.
  *
  *   tailer → parser → [replay-clock →] section-aggregator, alert-monitor → reporter
+ *   fleet-feed ────────→ replay-clock →  (the fleet's centre: agents' messages instead of files)
  */
 import { enqueueActions, setup, type SimulatedClock } from 'xstate';
 import { alertMonitor } from '../actors/alert-monitor';
+import { fleetFeed, type FleetFeedInput } from '../actors/fleet-feed';
 import { hitWindow, SecondWindow } from '../actors/hit-window';
 import type { FlushMessage } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
@@ -37,6 +39,8 @@ export interface MonitorInput {
   sources?: ReplaySource[];
   /** A replay waits for this before each chunk while its output is behind (back-pressure). */
   outputBehind?: () => Promise<void> | null;
+  /** The fleet's centre: the agents' messages instead of files (mode 'replay': the clock is theirs). */
+  fleet?: Omit<FleetFeedInput, 'to' | 'endTo'>;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
@@ -66,7 +70,7 @@ export const monitorMachine = setup({
     context: {} as MonitorContext,
     events: {} as MonitorEvent,
   },
-  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock },
+  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock, fleetFeed },
   delays: {
     /** Until the next interval boundary. */
     statsEvery: ({ context }) => {
@@ -130,6 +134,14 @@ export const monitorMachine = setup({
             idleJump: c.windowSeconds + 2 * c.intervalSeconds + 1,
           },
         });
+      }
+      if (c.fleet) {
+        enqueue.spawnChild('fleetFeed', {
+          id: 'feed',
+          systemId: 'feed',
+          input: { ...c.fleet, to: ['replay-clock'], endTo: 'replay-clock' },
+        });
+        return;
       }
       enqueue.spawnChild('parser', {
         id: 'parser',

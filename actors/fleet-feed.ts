@@ -1,0 +1,104 @@
+/**
+ * The fleet's messages → batches, at the centre, in place of the tailer and the parser. The
+ * agents' segments are merged by second as a replay merges its files (SegmentMerge), and the
+ * fleet's clock is a watermark: the centre's simulated clock is stepped to one second past the
+ * oldest clock among the agents it hears from, so the second S is evaluated once every live
+ * agent has published past S. An agent not heard from for `agentTimeoutMs` stops holding the
+ * clock back (said once, and again when it is back); its lines, when they come, are late lines.
+ */
+import { fromCallback } from 'xstate';
+import type { CountsMessage } from '../lib/wire';
+import { type BatchMessage, emptySegment, type EndMessage, type ReporterMessage, type Segment } from './messages';
+import { SegmentMerge } from './segment-merge';
+
+export interface FleetFeedInput {
+  /** Starts delivering the stream's messages (an Error for one that does not decode); returns what stops it. */
+  subscribe: (deliver: (message: CountsMessage | Error) => void, end: () => void) => () => void;
+  /** systemIds that receive the batches (the replay clock). */
+  to: string[];
+  /** systemId told when the stream's history has been read (a replay of the stream). */
+  endTo: string;
+  agentTimeoutMs: number;
+  /** The wall clock, ms (for silence; the fleet's own clock is the watermark). */
+  wallNow: () => number;
+  /** How often unreadable messages are summed up on stderr, ms. */
+  reportEveryMs: number;
+}
+
+export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input, system }) => {
+  const merge = new SegmentMerge([]);
+  const heard = new Map<string, number>();
+  /** Each agent's clock: every line it will read of a second up to this one has been published. */
+  const clocks = new Map<string, number>();
+  const silent = new Set<string>();
+  let stepped = -Infinity;
+  let unreadable = 0;
+  let why = '';
+  const notice = (level: 'info' | 'warn', message: string) =>
+    system.get('reporter')?.send({ type: 'notice', level, message } satisfies ReporterMessage);
+  const send = (segments: Segment[]) => {
+    for (const id of input.to) system.get(id)?.send({ type: 'batch', batch: { segments } } satisfies BatchMessage);
+  };
+
+  /**
+   * Hands on what every live agent has shown (as a replay merges files), then steps the clock to
+   * one second past the oldest agent clock: every line of the seconds before it is in, so the
+   * evaluation at that instant sees what a replay's would.
+   */
+  const flush = () => {
+    const segments = merge.take();
+    if (segments.length > 0) send(segments);
+    let watermark = Infinity;
+    for (const [agent, clock] of clocks) if (!silent.has(agent) && clock < watermark) watermark = clock;
+    if (Number.isFinite(watermark) && watermark + 1 > stepped) {
+      stepped = watermark + 1;
+      send([emptySegment(stepped)]);
+    }
+  };
+
+  const deliver = (message: CountsMessage | Error) => {
+    if (message instanceof Error) {
+      unreadable++;
+      why = message.message;
+      return;
+    }
+    const { agent } = message;
+    if (!heard.has(agent)) notice('info', `agent ${agent} is reporting`);
+    if (silent.delete(agent)) {
+      merge.hold(agent, true);
+      notice('info', `agent ${agent} is reporting again`);
+    }
+    heard.set(agent, input.wallNow());
+    merge.add(agent, message.segments);
+    merge.advance(agent, message.clock);
+    clocks.set(agent, Math.max(clocks.get(agent) ?? -Infinity, message.clock));
+    flush();
+  };
+
+  const watch = setInterval(() => {
+    const now = input.wallNow();
+    for (const [agent, at] of heard) {
+      if (silent.has(agent) || now - at < input.agentTimeoutMs) continue;
+      silent.add(agent);
+      merge.hold(agent, false);
+      notice('warn', `agent ${agent} has not reported for ${Math.round((now - at) / 1000)} s; the clock goes on without it`);
+    }
+    flush();
+  }, Math.min(1000, input.agentTimeoutMs / 2));
+  const report = setInterval(() => {
+    if (unreadable === 0) return;
+    notice('warn', `${unreadable} message${unreadable === 1 ? '' : 's'} could not be read (${why})`);
+    unreadable = 0;
+  }, input.reportEveryMs);
+  const stop = input.subscribe(deliver, () => {
+    for (const agent of heard.keys()) merge.end(agent);
+    const segments = merge.take();
+    if (segments.length > 0) send(segments);
+    system.get(input.endTo)?.send({ type: 'end' } satisfies EndMessage);
+  });
+  return () => {
+    clearInterval(watch);
+    clearInterval(report);
+    stop();
+  };
+});
