@@ -11,6 +11,7 @@ import { reason, replayInputs } from '../lib/input-paths';
 import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
+import type { Centre, CentreOptions } from './centre';
 
 export const USAGE =
   'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
@@ -31,6 +32,11 @@ const monitorArgs = {
   'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
   'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked, a whole number from 10 to 60000' },
   watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
+  nats: { type: 'string', valueHint: 'URL', description: 'Be the fleet\'s centre: read the agents\' counts from this NATS server instead of files' },
+  stream: { type: 'string', default: 'HLM', valueHint: 'NAME', description: 'With --nats: the JetStream stream' },
+  'agent-timeout': { type: 'string', default: '5', valueHint: 'SECONDS', description: 'With --nats: an agent silent this long stops holding the clock back, 1 to 3600' },
+  'nats-creds': { type: 'string', valueHint: 'FILE', description: 'With --nats: a NATS .creds file (or NATS_TOKEN, NATS_USER/NATS_PASSWORD)' },
+  'nats-ca': { type: 'string', valueHint: 'FILE', description: "With --nats: the CA of the server's TLS certificate" },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
@@ -41,6 +47,8 @@ export const monitorCommand: CommandDef<any> = {
 };
 
 export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
+  /** The fleet's centre: read from NATS instead of files. */
+  centre?: Omit<CentreOptions, 'intervalSeconds'>;
   plain: boolean;
   color: boolean;
   inspect: boolean;
@@ -57,7 +65,20 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     throw new UsageError(`--time-source must be log or arrival, got '${timeSource}'`);
   }
   const replay = Boolean(args.replay);
+  const nats = args.nats === undefined ? undefined : String(args.nats);
+  if (nats && paths.length > 0) throw new UsageError('--nats reads the agents\' counts, not files: no -f with it');
+  if (nats && replay) throw new UsageError('--replay of the fleet\'s stream (--nats) is not built yet');
+  const centre = nats
+    ? {
+        nats,
+        stream: String(args.stream),
+        credsFile: args['nats-creds'] === undefined ? undefined : String(args['nats-creds']),
+        caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
+        agentTimeoutSeconds: numberInRange(args['agent-timeout'], '--agent-timeout', { min: 1, max: 3600 }),
+      }
+    : undefined;
   return {
+    centre,
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
     mode: replay ? 'replay' : 'follow',
     json: Boolean(args.json),
@@ -106,15 +127,17 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
   const err = (line: string) => writeLine(2, line);
   let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;
+  let centre: Centre | undefined;
   try {
     if (options.mode === 'replay') replay = await openReplayFor(options.paths);
+    if (options.centre) centre = await (await import('./centre')).openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds }, err);
   } catch (error) {
     err(`error: ${reason(error)}`);
     return 1;
   }
-  const clock = replay?.clock;
+  const clock = replay?.clock ?? centre?.clock;
   const now = clock ? () => clock.now() : Date.now;
-  const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
+  const dashboard = !options.json && !options.plain && options.mode === 'follow' && !centre && process.stdout.isTTY === true;
   const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
     options.mode === 'replay' && process.stderr.isTTY === true
@@ -130,7 +153,10 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     ...(clock ? { clock } : {}),
     ...(inspector ? { inspect: inspector.observe } : {}),
     systemId: 'monitor',
-    input: { ...options, ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
+    input: {
+      ...options,
+      ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({
@@ -187,6 +213,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   }
   stdoutWatch();
   for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  await centre?.close();
   return code;
 }
 

@@ -1,0 +1,139 @@
+/**
+ * `agent`: on a web server, follow its logs and publish what is counted to the fleet's stream
+ * (NATS JetStream); the central monitor (`--nats URL`) alerts on the whole fleet.
+ * Arguments → the NATS connection and the agent's checkpoint → the agent's root actor.
+ */
+import * as os from 'node:os';
+import type { ArgsDef, CommandDef } from 'citty';
+import { createActor, toPromise } from 'xstate';
+import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
+import { reason } from '../lib/input-paths';
+import { usageText } from '../lib/usage';
+import { decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
+import { writeLine } from '../lib/write-line';
+import { agentMachine } from '../machines/agent';
+
+export const USAGE =
+  'usage: bun run entry.ts agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--poll-ms MS] [--no-watch] [--nats-creds FILE] [--nats-ca FILE]';
+
+const agentArgs = {
+  file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; a quoted glob (default /tmp/access.log)' },
+  nats: { type: 'string', default: 'nats://127.0.0.1:4222', valueHint: 'URL', description: 'The NATS server (nats:// or tls://); credentials come from NATS_TOKEN or NATS_USER/NATS_PASSWORD, or --nats-creds' },
+  name: { type: 'string', valueHint: 'NAME', description: "This agent's name (default: the host name)" },
+  stream: { type: 'string', default: 'HLM', valueHint: 'NAME', description: 'The JetStream stream (created when missing)' },
+  'nats-creds': { type: 'string', valueHint: 'FILE', description: 'A NATS .creds file' },
+  'nats-ca': { type: 'string', valueHint: 'FILE', description: "The CA of the server's TLS certificate" },
+  'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked, a whole number from 10 to 60000' },
+  watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
+  help: { type: 'boolean', alias: 'h', description: 'Show this help' },
+} satisfies ArgsDef;
+
+export const agentCommand: CommandDef<any> = {
+  meta: { name: 'agent', description: 'Follow this host’s logs and publish their counts to the fleet’s NATS stream' },
+  args: agentArgs,
+};
+
+export interface AgentOptions {
+  paths: string[];
+  nats: string;
+  name: string;
+  stream: string;
+  credsFile?: string;
+  caFile?: string;
+  pollMs: number;
+  watch: boolean;
+}
+
+export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
+  const args = readArgs(rawArgs, agentArgs, ['file']);
+  if (args.help) return null;
+  const paths = [...list(args.file), ...args._];
+  if (paths.includes('-')) throw new UsageError('an agent follows files, not standard input (-)');
+  const name = String(args.name ?? os.hostname());
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new UsageError(`--name must be 1 to 64 letters, digits, - or _, got '${name}'`);
+  return {
+    paths: paths.length > 0 ? paths : ['/tmp/access.log'],
+    nats: String(args.nats),
+    name,
+    stream: String(args.stream),
+    credsFile: args['nats-creds'] === undefined ? undefined : String(args['nats-creds']),
+    caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
+    pollMs: numberInRange(args['poll-ms'], '--poll-ms', { min: 10, max: 60_000, integer: true }),
+    watch: Boolean(args.watch),
+  };
+}
+
+/** The subject prefix of a stream's counts: `hlm.counts.` for the default stream. */
+export const countsPrefix = (stream: string) => (stream === 'HLM' ? 'hlm.counts.' : `hlm.${subjectToken(stream)}.counts.`);
+
+/** Runs an agent until SIGINT, SIGTERM or SIGHUP; the exit code. */
+export async function runAgent(o: AgentOptions): Promise<number> {
+  const err = (line: string) => writeLine(2, line);
+  const nats = await import('../lib/nats');
+  const nc = await nats.connectNats(o.nats, {
+    credsFile: o.credsFile,
+    caFile: o.caFile,
+    name: `hlm-agent-${o.name}`,
+    onStatus: (s) => err(s === 'disconnected' ? `lost the connection to ${o.nats}; counting on, publishing when it is back` : `connected to ${o.nats} again`),
+  });
+  try {
+    const prefix = countsPrefix(o.stream);
+    await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
+    const js = nats.jetstream(nc);
+    const subject = `${prefix}${o.name}`;
+    // The stream is the checkpoint store: its last message from this agent says where to go on.
+    const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, subject);
+    let resume: FileMark[] = [];
+    let firstSeq = 1;
+    if (last) {
+      const m = decode(last.data);
+      resume = m.files;
+      firstSeq = m.seq + 1;
+      err(`going on from message ${m.seq} of ${subject} (${m.files.length} file${m.files.length === 1 ? '' : 's'})`);
+    }
+    const actor = createActor(agentMachine, {
+      systemId: 'agent',
+      input: {
+        agent: o.name,
+        paths: o.paths,
+        pollMs: o.pollMs,
+        watch: o.watch,
+        resume,
+        firstSeq,
+        publish: async (m) => {
+          await nats.publishCounts(js, subject, encode(m), messageId(m));
+        },
+        now: Date.now,
+        everyMs: 1000,
+        maxQueued: 600,
+        err,
+      },
+    });
+    const stop = () => actor.send({ type: 'stop' });
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+    actor.start();
+    await toPromise(actor);
+    return 0;
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+export async function runAgentCommand(rawArgs: string[]): Promise<number> {
+  try {
+    const options = parseAgentArgs(rawArgs);
+    if (!options) {
+      writeLine(1, await usageText(agentCommand));
+      return 0;
+    }
+    return await runAgent(options);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      writeLine(2, `error: ${error.message}`);
+      writeLine(2, USAGE);
+      return 2;
+    }
+    writeLine(2, `error: ${reason(error)}`);
+    return 1;
+  }
+}
