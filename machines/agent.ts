@@ -54,8 +54,8 @@ export const agentMachine = setup({
           publish: c.publish,
           now: c.now,
           everyMs: c.everyMs,
-          // A line of second S is read by S + 1 s + a poll, or a little later on a busy host.
-          lagMs: 1000 + 2 * c.pollMs,
+          // A line of second S is read by S + 1 s + a poll; half a second more for a busy host.
+          lagMs: 1500 + 2 * c.pollMs,
           maxQueued: c.maxQueued,
           backlog: c.backlog,
         },

@@ -1,0 +1,95 @@
+/**
+ * The fleet as real processes: a real nats-server (127.0.0.1, a free port, stopped by its PID in
+ * afterAll), agents following files that `generate` writes live, and the centre (`--nats`).
+ * Each host writes under the threshold and the fleet over it: the centre alerts as a replay of
+ * all the files together does, and its hits add up to the lines written, also when an agent is
+ * killed with SIGKILL in the middle and started again.
+ */
+import { afterAll, describe, expect, test } from 'bun:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LineReader } from './support/line-reader';
+import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, sum } from './support/monitor-process';
+import { startNatsServer, stopAllNatsServers } from './support/nats-server';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-'));
+const started: EntryProcess<'ignore'>[] = [];
+afterAll(async () => {
+  for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await stopAllNatsServers();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** The alert settings of every run here: over 5 req/s on average over 10 s. */
+const ALERT = ['-t', '5', '-a', '10', '-s', '5', '--json'];
+
+function spawn(args: string[]) {
+  const p = spawnEntry(args);
+  started.push(p);
+  return { proc: p, out: new LineReader(p.stdout), err: new LineReader(p.stderr) };
+}
+
+const agent = (file: string, name: string, url: string) =>
+  spawn(['agent', '-f', file, '--nats', url, '--name', name, '--poll-ms', '100']);
+
+/** `generate` writing `rate` lines a second, stamped now, for `seconds` (resolves when done). */
+async function write(file: string, rate: number, seconds: number) {
+  const g = spawn(['generate', '-f', file, '-r', String(rate), '-d', String(seconds), '--seed', String(rate * 7 + seconds)]);
+  expect(await exitWithin(g.proc, (seconds + 10) * 1000)).toBe(0);
+}
+
+const lineCount = (file: string) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+const alertsOf = (lines: string[]) => lines.filter((l) => l.startsWith('{"type":"alert"'));
+
+describe('the fleet (nats-server, agents, centre)', () => {
+  test(
+    'three hosts under the threshold, over it together: the centre alerts as a replay of the three files, its hits add up, and an agent killed with SIGKILL and restarted loses no line and counts none twice',
+    async () => {
+      const server = await startNatsServer();
+      const centre = spawn(['--nats', server.url, ...ALERT]);
+      await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const files = ['web-1', 'web-2', 'web-3'].map((n) => path.join(dir, `${n}.log`));
+      for (const f of files) fs.writeFileSync(f, '');
+      const agents = files.map((f, i) => agent(f, `web-${i + 1}`, server.url));
+      await centre.err.waitForLine('three agents', 15_000, () => centre.err.lines.filter((l) => / is reporting$/.test(l)).length === 3);
+
+      // 2 + 2 + 2 = 6 req/s for 12 s: over 5 together, each host well under it.
+      const writing = Promise.all(files.map((f) => write(f, 2, 12)));
+      // web-2 is killed in the middle of it and started again a second later.
+      await Bun.sleep(5_000);
+      agents[1]!.proc.kill('SIGKILL');
+      await agents[1]!.proc.exited;
+      await Bun.sleep(1_000);
+      const again = agent(files[1]!, 'web-2', server.url);
+      await again.err.waitForLine('the restart', 10_000, (l) => l.startsWith('going on from message'));
+      await writing;
+
+      const written = files.reduce((n, f) => n + lineCount(f), 0);
+      expect(written).toBe(3 * 2 * 12);
+      // Counted, and the window emptied (recovery) before the centre is stopped.
+      const counted = () => sum(parseStats(centre.out.lines), 'hits');
+      await centre.out.until(30_000, (ls) => alertsOf(ls).length > 0 && ls.some((l) => l.startsWith('{"type":"recovered"')) && counted() >= written);
+      for (const a of [agents[0]!, again, agents[2]!]) a.proc.kill('SIGTERM');
+      for (const a of [agents[0]!, again, agents[2]!]) expect(await exitWithin(a.proc, 8_000)).toBe(0);
+      await Bun.sleep(2_000); // the agents' last messages reach the centre
+      centre.proc.kill('SIGTERM');
+      expect(await exitWithin(centre.proc, 8_000)).toBe(0);
+      await centre.out.done;
+
+      const transcript = `centre stderr:\n${centre.err.lines.join('\n')}\ncentre stdout (not stats):\n${centre.out.lines.filter((l) => !isStats(l)).join('\n')}`;
+      expect({ counted: counted(), invalid: sum(parseStats(centre.out.lines), 'invalid') }, transcript).toEqual({ counted: written, invalid: 0 });
+
+      // The same alert as a replay of the three files together (same instant, same hits).
+      const replay = Bun.spawnSync([process.execPath, 'entry.ts', '--replay', ...files.flatMap((f) => ['-f', f]), ...ALERT], {
+        cwd: path.resolve(import.meta.dir, '..'),
+        env: { ...process.env, TZ: 'UTC' },
+      });
+      const replayed = alertsOf(replay.stdout.toString().split('\n'));
+      expect(replayed.length).toBeGreaterThan(0);
+      expect(alertsOf(centre.out.lines), transcript).toEqual(replayed);
+      expect(centre.out.lines.filter((l) => l.startsWith('{"type":"recovered"'))).toHaveLength(1);
+    },
+    120_000,
+  );
+});
