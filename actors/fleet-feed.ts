@@ -5,6 +5,8 @@
  * oldest clock among the agents it hears from, so the second S is evaluated once every live
  * agent has published past S. An agent not heard from for `agentTimeoutMs` stops holding the
  * clock back (said once, and again when it is back); its lines, when they come, are late lines.
+ * After a restart of the centre, the stream's last minutes rebuild the window and the alert
+ * state with the reporter muted, so that nothing printed before is printed again.
  */
 import { fromCallback } from 'xstate';
 import type { CountsMessage } from '../lib/wire';
@@ -12,8 +14,20 @@ import { type BatchMessage, emptySegment, type EndMessage, type ReporterMessage,
 import { SegmentMerge } from './segment-merge';
 
 export interface FleetFeedInput {
-  /** Starts delivering the stream's messages (an Error for one that does not decode); returns what stops it. */
-  subscribe: (deliver: (message: CountsMessage | Error) => void, end: () => void) => () => void;
+  /**
+   * Starts delivering the stream's messages (an Error for one that does not decode); `live` once
+   * the history it started with has been delivered, `end` at the end of a replayed stretch.
+   * Returns what stops it.
+   */
+  subscribe: (deliver: (message: CountsMessage | Error) => void, end: () => void, live: () => void) => () => void;
+  /** Whether the centre can hear from the stream: agents are not taken for silent while it cannot. */
+  connected: () => boolean;
+  /**
+   * The history before `live` rebuilds the window and the alert state: no stats are printed
+   * from it, and no alert or recovery at or before this instant (ms), the last one printed
+   * before a restart (-Infinity: none; an alert still going on is printed).
+   */
+  printedUntil: number;
   /** systemIds that receive the batches (the replay clock). */
   to: string[];
   /** systemId told when the stream's history has been read (a replay of the stream). */
@@ -75,8 +89,16 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     flush();
   };
 
+  let away = false;
   const watch = setInterval(() => {
     const now = input.wallNow();
+    if (!input.connected()) {
+      away = true;
+      return;
+    }
+    // Back from an outage of the stream: every agent gets a new timeout to catch up in.
+    if (away) for (const agent of heard.keys()) heard.set(agent, now);
+    away = false;
     for (const [agent, at] of heard) {
       if (silent.has(agent) || now - at < input.agentTimeoutMs) continue;
       silent.add(agent);
@@ -90,12 +112,17 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     notice('warn', `${unreadable} message${unreadable === 1 ? '' : 's'} could not be read (${why})`);
     unreadable = 0;
   }, input.reportEveryMs);
-  const stop = input.subscribe(deliver, () => {
-    for (const agent of heard.keys()) merge.end(agent);
-    const segments = merge.take();
-    if (segments.length > 0) send(segments);
-    system.get(input.endTo)?.send({ type: 'end' } satisfies EndMessage);
-  });
+  system.get('reporter')?.send({ type: 'mute', on: true, printedUntil: input.printedUntil } satisfies ReporterMessage);
+  const stop = input.subscribe(
+    deliver,
+    () => {
+      for (const agent of heard.keys()) merge.end(agent);
+      const segments = merge.take();
+      if (segments.length > 0) send(segments);
+      system.get(input.endTo)?.send({ type: 'end' } satisfies EndMessage);
+    },
+    () => system.get('reporter')?.send({ type: 'mute', on: false } satisfies ReporterMessage),
+  );
   return () => {
     clearInterval(watch);
     clearInterval(report);

@@ -86,6 +86,12 @@ export type ReporterMessage =
   | { type: 'window'; at: number; hits: number; series: number[] }
   /** Replay progress: bytes and lines read since the last report. */
   | { type: 'progress'; bytes: number; lines: number }
+  /**
+   * The fleet's centre rebuilding its state from the stream after a restart: no stats until
+   * `on: false`, and no alert or recovery at or before `printedUntil` (ms), the last one printed
+   * before the restart.
+   */
+  | { type: 'mute'; on: boolean; printedUntil?: number }
   /** Keys and terminal events, from the edge: pause/resume the redraw, redraw after a resize. */
   | { type: 'pause' }
   | { type: 'redraw' };

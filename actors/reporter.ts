@@ -23,6 +23,8 @@ export interface ReporterInput {
   dashboard?: DashboardOptions;
   /** A progress line on stderr (a replay, stderr a terminal). */
   progress?: ProgressOptions;
+  /** Told of each alert and recovery before it is printed; printing waits for the promise (the fleet's centre records them in the stream). */
+  printed?: (type: 'alert' | 'recovered', at: number) => Promise<void> | void;
 }
 
 export interface DashboardOptions {
@@ -155,7 +157,19 @@ export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): Consola
 export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
   const output = createOutput(input);
   const progress = input.progress ? progressLine(input.progress) : null;
-  receive((message) => {
+  let muted = false;
+  let printedUntil = -Infinity;
+  /** Output waiting for an alert's record to be stored (the centre), in order; null when none waits. */
+  let waiting: Promise<void> | null = null;
+  const emit = (print: () => void, before?: Promise<void> | void) => {
+    if (!before && !waiting) return print();
+    const next = (waiting ?? Promise.resolve()).then(() => before).then(print, print);
+    waiting = next;
+    void next.then(() => {
+      if (waiting === next) waiting = null;
+    });
+  };
+  const handle = (message: ReporterMessage) => {
     // A report line must not land behind the progress line when both go to one terminal.
     if (message.type !== 'progress') progress?.clear();
     switch (message.type) {
@@ -176,6 +190,23 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
         output[message.level](message.message);
         break;
     }
+  };
+  receive((message) => {
+    if (message.type === 'mute') {
+      muted = message.on;
+      printedUntil = Math.max(printedUntil, message.printedUntil ?? -Infinity);
+      return;
+    }
+    if (muted && (message.type === 'stats' || message.type === 'window' || message.type === 'progress')) return;
+    if (message.type === 'alert' || message.type === 'recovered') {
+      const at = message.type === 'alert' ? message.alert.at : message.recovery.at;
+      if (at <= printedUntil) return; // printed before a restart of the centre
+      // The centre records a transition in the stream before printing it, so a crash in between
+      // cannot make its restart print it a second time.
+      emit(() => handle(message), input.printed?.(message.type, at));
+      return;
+    }
+    emit(() => handle(message));
   });
   return () => progress?.clear();
 });

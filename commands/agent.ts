@@ -49,8 +49,8 @@ export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
   if (args.help) return null;
   const paths = [...list(args.file), ...args._];
   if (paths.includes('-')) throw new UsageError('an agent follows files, not standard input (-)');
-  const name = String(args.name ?? os.hostname());
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new UsageError(`--name must be 1 to 64 letters, digits, - or _, got '${name}'`);
+  const name = String(args.name ?? subjectToken(os.hostname().split('.')[0]!));
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new UsageError(`--name must be 1 to 64 letters, digits, - or _ (not first), got '${name}'`);
   return {
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
     nats: String(args.nats),

@@ -15,13 +15,21 @@ export interface CentreOptions {
   caFile?: string;
   agentTimeoutSeconds: number;
   intervalSeconds: number;
+  windowSeconds: number;
 }
 
 export interface Centre {
   clock: SimulatedClock;
   fleet: Omit<FleetFeedInput, 'to' | 'endTo'>;
+  /** Records an alert or recovery in the stream before it is printed (what a restart must not print again). */
+  printed: (type: 'alert' | 'recovered', at: number) => Promise<void>;
   close: () => Promise<void>;
 }
+
+/** The centre's own subject in a stream: what it printed (agent names cannot start with `_`). */
+const CENTRE = '_centre';
+/** How long an alert line waits for its record to be stored, ms. */
+const RECORD_WAIT_MS = 2000;
 
 /** Connects and waits for the first message; throws one-line errors (a bad URL, refused, unauthorized). */
 export async function openCentre(o: CentreOptions, err: (line: string) => void): Promise<Centre> {
@@ -41,22 +49,35 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   const prefix = countsPrefix(o.stream);
   await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
   const js = nats.jetstream(nc);
+  const centreSubject = `${prefix}${CENTRE}`;
+  // What this centre printed last, before a restart: nothing up to it is printed again.
+  const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
+  const printedUntil = last ? Number(JSON.parse(Buffer.from(last.data).toString()).at) : -Infinity;
 
-  // Messages are buffered until the feed subscribes; the first one sets the clock.
+  // The last window and interval of history rebuild the state; messages wait until the feed subscribes.
   const early: (CountsMessage | Error)[] = [];
   let deliver: ((m: CountsMessage | Error) => void) | null = null;
+  let caughtUp = false;
+  let live: (() => void) | null = null;
   let first!: (m: CountsMessage) => void;
   const firstMessage = new Promise<CountsMessage>((resolve) => (first = resolve));
-  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: new Date() }, (_subject, data) => {
-    let m: CountsMessage | Error;
-    try {
-      m = decode(data);
-      first(m);
-    } catch (error) {
-      m = error as Error;
+  const since = new Date(Date.now() - (o.windowSeconds + o.intervalSeconds + 10) * 1000);
+  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, _seq, _time, pending) => {
+    if (subject !== centreSubject) {
+      let m: CountsMessage | Error;
+      try {
+        m = decode(data);
+        first(m);
+      } catch (error) {
+        m = error as Error;
+      }
+      if (deliver) deliver(m);
+      else early.push(m);
     }
-    if (deliver) deliver(m);
-    else early.push(m);
+    if (pending === 0 && !caughtUp) {
+      caughtUp = true;
+      live?.();
+    }
   });
   err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
   const m = await firstMessage;
@@ -66,16 +87,28 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   return {
     clock,
     fleet: {
-      subscribe: (to) => {
+      subscribe: (to, _end, isLive) => {
         for (const e of early.splice(0)) to(e);
         deliver = to;
+        if (caughtUp) isLive();
+        else live = isLive;
         return () => {
           deliver = null;
         };
       },
+      connected: () => !lost,
+      printedUntil,
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
       wallNow: Date.now,
       reportEveryMs: o.intervalSeconds * 1000,
+    },
+    printed: (type, at) => {
+      const record = nats
+        .publishCounts(js, centreSubject, Buffer.from(JSON.stringify({ v: 1, type, at })), `${CENTRE}:${type}:${at}`)
+        .then(() => {})
+        .catch((error) => err(`warn: cannot record the ${type} in the stream (${error instanceof Error ? error.message : error}); a restart may print it again`));
+      // The line is not held back for long by a stream that is away.
+      return Promise.race([record, new Promise<void>((resolve) => setTimeout(resolve, RECORD_WAIT_MS))]);
     },
     close: async () => {
       await stop();

@@ -48,7 +48,7 @@ export const monitorCommand: CommandDef<any> = {
 
 export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
   /** The fleet's centre: read from NATS instead of files. */
-  centre?: Omit<CentreOptions, 'intervalSeconds'>;
+  centre?: Omit<CentreOptions, 'intervalSeconds' | 'windowSeconds'>;
   plain: boolean;
   color: boolean;
   inspect: boolean;
@@ -130,7 +130,10 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   let centre: Centre | undefined;
   try {
     if (options.mode === 'replay') replay = await openReplayFor(options.paths);
-    if (options.centre) centre = await (await import('./centre')).openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds }, err);
+    if (options.centre) {
+      const { openCentre } = await import('./centre');
+      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds: options.windowSeconds }, err);
+    }
   } catch (error) {
     err(`error: ${reason(error)}`);
     return 1;
@@ -156,7 +159,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     input: {
       ...options,
       ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
-      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({

@@ -41,6 +41,8 @@ export interface MonitorInput {
   outputBehind?: () => Promise<void> | null;
   /** The fleet's centre: the agents' messages instead of files (mode 'replay': the clock is theirs). */
   fleet?: Omit<FleetFeedInput, 'to' | 'endTo'>;
+  /** Told of each alert and recovery printed (the centre records them, to print none twice after a restart). */
+  printed?: (type: 'alert' | 'recovered', at: number) => Promise<void> | void;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
@@ -92,6 +94,7 @@ export const monitorMachine = setup({
           out: c.out,
           err: c.err,
           progress: c.progress,
+          printed: c.printed,
           dashboard: c.screen && {
             ...c.screen,
             files: c.paths,

@@ -96,7 +96,8 @@ async function centreOf(streams: CountsMessage[][]) {
     systemId: 'monitor',
     input: input(clock, out, {
       fleet: {
-        subscribe: (deliver, end) => {
+        subscribe: (deliver, end, live) => {
+          live();
           setImmediate(() => {
             for (const m of interleaved) deliver(decode(encode(m)));
             deliver(new Error('not JSON'));
@@ -104,6 +105,8 @@ async function centreOf(streams: CountsMessage[][]) {
           });
           return () => {};
         },
+        connected: () => true,
+        printedUntil: -Infinity,
         agentTimeoutMs: 5000,
         wallNow: () => 0,
         reportEveryMs: 10_000,

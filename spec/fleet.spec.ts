@@ -92,4 +92,66 @@ describe('the fleet (nats-server, agents, centre)', () => {
     },
     120_000,
   );
+
+  test(
+    'the centre killed during an alert and started again: no second alert line, one recovery line, from the state the stream rebuilt',
+    async () => {
+      const server = await startNatsServer();
+      const first = spawn(['--nats', server.url, ...ALERT]);
+      await first.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const files = ['a', 'b'].map((n) => path.join(dir, `restart-${n}.log`));
+      for (const f of files) fs.writeFileSync(f, '');
+      const agents = files.map((f, i) => agent(f, `host-${i + 1}`, server.url));
+      await first.err.waitForLine('two agents', 15_000, () => first.err.lines.filter((l) => / is reporting$/.test(l)).length === 2);
+      const writing = Promise.all(files.map((f) => write(f, 4, 18))); // 8 req/s together, over 5
+      await first.out.waitForLine('the alert', 20_000, (l) => l.startsWith('{"type":"alert"'));
+      first.proc.kill('SIGKILL');
+      await first.proc.exited;
+      const second = spawn(['--nats', server.url, ...ALERT]);
+      await writing;
+      await second.out.until(30_000, (ls) => ls.some((l) => l.startsWith('{"type":"recovered"')));
+      await Bun.sleep(1_500); // nothing more comes
+      for (const a of agents) a.proc.kill('SIGTERM');
+      second.proc.kill('SIGTERM');
+      expect(await exitWithin(second.proc, 8_000)).toBe(0);
+      await second.out.done;
+      const said = second.out.lines.filter((l) => !isStats(l));
+      expect(said.map((l) => JSON.parse(l).type), `second centre:\n${said.join('\n')}\n${second.err.lines.join('\n')}`).toEqual(['recovered']);
+      expect(alertsOf(first.out.lines)).toHaveLength(1);
+    },
+    120_000,
+  );
+
+  test(
+    'the NATS server stopped for 10 s and started again: agents read on and publish when it is back, the centre says so once, and every line is counted',
+    async () => {
+      const server = await startNatsServer();
+      const centre = spawn(['--nats', server.url, ...ALERT, '-t', '1000']);
+      await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const file = path.join(dir, 'outage.log');
+      fs.writeFileSync(file, '');
+      const a = agent(file, 'outage', server.url);
+      await centre.err.waitForLine('the agent', 15_000, (l) => / is reporting$/.test(l));
+      const writing = write(file, 20, 16);
+      await Bun.sleep(3_000);
+      await server.stop();
+      await Bun.sleep(10_000);
+      await server.restart();
+      await writing;
+      const written = lineCount(file);
+      const counted = () => sum(parseStats(centre.out.lines), 'hits');
+      await centre.out.until(30_000, () => counted() >= written);
+      await Bun.sleep(1_500);
+      a.proc.kill('SIGTERM');
+      expect(await exitWithin(a.proc, 8_000)).toBe(0);
+      centre.proc.kill('SIGTERM');
+      expect(await exitWithin(centre.proc, 8_000)).toBe(0);
+      await centre.out.done;
+      const transcript = `centre:\n${centre.err.lines.join('\n')}\nagent:\n${a.err.lines.join('\n')}`;
+      expect(counted(), transcript).toBe(written);
+      expect(centre.err.lines.filter((l) => l.startsWith('lost the connection')), transcript).toHaveLength(1);
+      expect(centre.err.lines.filter((l) => l.includes('has not reported')), transcript).toEqual([]);
+    },
+    120_000,
+  );
 });
