@@ -19,7 +19,9 @@ export interface FleetFeedInput {
    * the history it started with has been delivered, `end` at the end of a replayed stretch.
    * Returns what stops it.
    */
-  subscribe: (deliver: (message: CountsMessage | Error) => void, end: () => void, live: () => void) => () => void;
+  subscribe: (deliver: (message: CountsMessage | Error, time?: number) => void, end: () => void, live: () => void) => () => void;
+  /** Replaying the stream's history: silence is measured in the messages' stored times, not the wall clock. */
+  replaying?: boolean;
   /** Whether the centre can hear from the stream: agents are not taken for silent while it cannot. */
   connected: () => boolean;
   /**
@@ -70,19 +72,31 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     }
   };
 
-  const deliver = (message: CountsMessage | Error) => {
+  /** Agents not heard from for the timeout, at `now`, stop holding the clock back. */
+  const silence = (now: number) => {
+    for (const [agent, at] of heard) {
+      if (silent.has(agent) || now - at < input.agentTimeoutMs) continue;
+      silent.add(agent);
+      merge.hold(agent, false);
+      notice('warn', `agent ${agent} has not reported for ${Math.round((now - at) / 1000)} s; the clock goes on without it`);
+    }
+  };
+
+  /** A message; `time`, when the stream's history is replayed, is when it was stored (the time silence is measured in). */
+  const deliver = (message: CountsMessage | Error, time?: number) => {
     if (message instanceof Error) {
       unreadable++;
       why = message.message;
       return;
     }
+    if (time !== undefined) silence(time);
     const { agent } = message;
     if (!heard.has(agent)) notice('info', `agent ${agent} is reporting`);
     if (silent.delete(agent)) {
       merge.hold(agent, true);
       notice('info', `agent ${agent} is reporting again`);
     }
-    heard.set(agent, input.wallNow());
+    heard.set(agent, time ?? input.wallNow());
     merge.add(agent, message.segments);
     merge.advance(agent, message.clock);
     clocks.set(agent, Math.max(clocks.get(agent) ?? -Infinity, message.clock));
@@ -99,12 +113,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     // Back from an outage of the stream: every agent gets a new timeout to catch up in.
     if (away) for (const agent of heard.keys()) heard.set(agent, now);
     away = false;
-    for (const [agent, at] of heard) {
-      if (silent.has(agent) || now - at < input.agentTimeoutMs) continue;
-      silent.add(agent);
-      merge.hold(agent, false);
-      notice('warn', `agent ${agent} has not reported for ${Math.round((now - at) / 1000)} s; the clock goes on without it`);
-    }
+    if (!input.replaying) silence(now);
     flush();
   }, Math.min(1000, input.agentTimeoutMs / 2));
   const report = setInterval(() => {

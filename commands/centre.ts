@@ -16,6 +16,8 @@ export interface CentreOptions {
   agentTimeoutSeconds: number;
   intervalSeconds: number;
   windowSeconds: number;
+  /** Replay the stream's history from `since` to `until` (or its end), instead of following it live. */
+  replay?: { since: Date; until?: Date };
 }
 
 export interface Centre {
@@ -51,18 +53,29 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   const js = nats.jetstream(nc);
   const centreSubject = `${prefix}${CENTRE}`;
   // What this centre printed last, before a restart: nothing up to it is printed again.
-  const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
+  const last = o.replay ? null : await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
   const printedUntil = last ? Number(JSON.parse(Buffer.from(last.data).toString()).at) : -Infinity;
 
   // The last window and interval of history rebuild the state; messages wait until the feed subscribes.
-  const early: (CountsMessage | Error)[] = [];
-  let deliver: ((m: CountsMessage | Error) => void) | null = null;
+  const early: [CountsMessage | Error, number][] = [];
+  let deliver: ((m: CountsMessage | Error, time?: number) => void) | null = null;
   let caughtUp = false;
+  let ended = false;
   let live: (() => void) | null = null;
-  let first!: (m: CountsMessage) => void;
-  const firstMessage = new Promise<CountsMessage>((resolve) => (first = resolve));
-  const since = new Date(Date.now() - (o.windowSeconds + o.intervalSeconds + 10) * 1000);
-  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, _seq, _time, pending) => {
+  let end: (() => void) | null = null;
+  let first!: (m: CountsMessage | null) => void;
+  const firstMessage = new Promise<CountsMessage | null>((resolve) => (first = resolve));
+  const replay = o.replay;
+  const since = replay?.since ?? new Date(Date.now() - (o.windowSeconds + o.intervalSeconds + 10) * 1000);
+  const finish = () => {
+    if (ended) return;
+    ended = true;
+    first(null);
+    end?.();
+  };
+  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, _seq, time, pending) => {
+    if (ended) return;
+    if (replay?.until && time > replay.until) return finish();
     if (subject !== centreSubject) {
       let m: CountsMessage | Error;
       try {
@@ -71,38 +84,50 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       } catch (error) {
         m = error as Error;
       }
-      if (deliver) deliver(m);
-      else early.push(m);
+      if (deliver) deliver(m, replay ? time.getTime() : undefined);
+      else early.push([m, time.getTime()]);
     }
     if (pending === 0 && !caughtUp) {
       caughtUp = true;
       live?.();
+      // A replay of the stream ends where the stream does (when it was read).
+      if (replay) finish();
     }
   });
-  err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
+  if (!replay) err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
   const m = await firstMessage;
+  if (!m) {
+    await stop();
+    await nc.close().catch(() => {});
+    throw new Error(`no agent's message in stream ${o.stream} from ${since.toISOString()}${replay?.until ? ` to ${replay.until.toISOString()}` : ''}`);
+  }
   const seconds = [m.clock, ...m.segments.map((s) => s.second).filter(Number.isFinite)];
   const clock = new SimulatedClock();
   clock.set(Math.min(...seconds) * 1000);
   return {
     clock,
     fleet: {
-      subscribe: (to, _end, isLive) => {
-        for (const e of early.splice(0)) to(e);
+      subscribe: (to, isEnd, isLive) => {
+        for (const [e, time] of early.splice(0)) to(e, replay ? time : undefined);
         deliver = to;
-        if (caughtUp) isLive();
+        // A replay prints all it reads; a live centre prints once the history has rebuilt its state.
+        if (caughtUp || replay) isLive();
         else live = isLive;
+        if (ended) isEnd();
+        else end = isEnd;
         return () => {
           deliver = null;
         };
       },
       connected: () => !lost,
+      replaying: Boolean(replay),
       printedUntil,
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
       wallNow: Date.now,
       reportEveryMs: o.intervalSeconds * 1000,
     },
     printed: (type, at) => {
+      if (replay) return Promise.resolve(); // history: nothing to record
       const record = nats
         .publishCounts(js, centreSubject, Buffer.from(JSON.stringify({ v: 1, type, at })), `${CENTRE}:${type}:${at}`)
         .then(() => {})

@@ -37,6 +37,8 @@ const monitorArgs = {
   'agent-timeout': { type: 'string', default: '5', valueHint: 'SECONDS', description: 'With --nats: an agent silent this long stops holding the clock back, 1 to 3600' },
   'nats-creds': { type: 'string', valueHint: 'FILE', description: 'With --nats: a NATS .creds file (or NATS_TOKEN, NATS_USER/NATS_PASSWORD)' },
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "With --nats: the CA of the server's TLS certificate" },
+  since: { type: 'string', valueHint: 'TIME', description: "With --nats --replay: replay the stream's history from this time (ISO-8601 or Unix seconds)" },
+  until: { type: 'string', valueHint: 'TIME', description: 'With --nats --replay: up to this time (default: the end of the stream)' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
@@ -67,7 +69,9 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
   const replay = Boolean(args.replay);
   const nats = args.nats === undefined ? undefined : String(args.nats);
   if (nats && paths.length > 0) throw new UsageError('--nats reads the agents\' counts, not files: no -f with it');
-  if (nats && replay) throw new UsageError('--replay of the fleet\'s stream (--nats) is not built yet');
+  if ((args.since !== undefined || args.until !== undefined) && !(nats && replay)) throw new UsageError('--since and --until go with --nats --replay');
+  if (nats && replay && args.since === undefined) throw new UsageError('--nats --replay needs --since TIME');
+  const time = (flag: 'since' | 'until') => (args[flag] === undefined ? undefined : new Date(parseTime(String(args[flag]), `--${flag}`) * 1000));
   const centre = nats
     ? {
         nats,
@@ -75,12 +79,13 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
         credsFile: args['nats-creds'] === undefined ? undefined : String(args['nats-creds']),
         caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
         agentTimeoutSeconds: numberInRange(args['agent-timeout'], '--agent-timeout', { min: 1, max: 3600 }),
+        replay: replay ? { since: time('since')!, until: time('until') } : undefined,
       }
     : undefined;
   return {
     centre,
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
-    mode: replay ? 'replay' : 'follow',
+    mode: replay && !nats ? 'replay' : 'follow',
     json: Boolean(args.json),
     quiet: Boolean(args.quiet),
     // The ranges are the flag table's: setTimeout holds 2^31 - 1 ms (24.8 days) at most, and a
@@ -97,6 +102,14 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     inspect: Boolean(args.inspect),
     inspectPort: port(args['inspect-port']),
   };
+}
+
+/** A time given as ISO-8601 or Unix seconds, in Unix seconds. */
+function parseTime(text: string, flag: string): number {
+  const t = text.trim();
+  const seconds = /^\d+(\.\d+)?$/.test(t) ? Number(t) : /^\d{4}-\d\d-\d\dT/.test(t) ? Date.parse(t) / 1000 : NaN;
+  if (!Number.isFinite(seconds)) throw new UsageError(`${flag} must be ISO-8601 (2026-01-01T00:00:00Z) or Unix seconds, got '${text}'`);
+  return Math.floor(seconds);
 }
 
 function port(value: unknown): number {

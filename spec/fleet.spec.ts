@@ -3,7 +3,8 @@
  * afterAll), agents following files that `generate` writes live, and the centre (`--nats`).
  * Each host writes under the threshold and the fleet over it: the centre alerts as a replay of
  * all the files together does, and its hits add up to the lines written, also when an agent is
- * killed with SIGKILL in the middle and started again.
+ * killed with SIGKILL in the middle and started again; and `--replay --since` of the stream
+ * prints what the live centre printed.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
@@ -47,6 +48,7 @@ describe('the fleet (nats-server, agents, centre)', () => {
     'three hosts under the threshold, over it together: the centre alerts as a replay of the three files, its hits add up, and an agent killed with SIGKILL and restarted loses no line and counts none twice',
     async () => {
       const server = await startNatsServer();
+      const since = new Date().toISOString();
       const centre = spawn(['--nats', server.url, ...ALERT]);
       await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
       const files = ['web-1', 'web-2', 'web-3'].map((n) => path.join(dir, `${n}.log`));
@@ -89,6 +91,14 @@ describe('the fleet (nats-server, agents, centre)', () => {
       expect(replayed.length).toBeGreaterThan(0);
       expect(alertsOf(centre.out.lines), transcript).toEqual(replayed);
       expect(centre.out.lines.filter((l) => l.startsWith('{"type":"recovered"'))).toHaveLength(1);
+
+      // The stream's history replayed (an incident from last night): the same alert lines and hits.
+      const history = spawn(['--nats', server.url, '--replay', '--since', since, ...ALERT]);
+      expect(await exitWithin(history.proc, 20_000)).toBe(0);
+      await history.out.done;
+      const said = (lines: string[]) => lines.filter((l) => !isStats(l));
+      expect(said(history.out.lines), history.err.lines.join('\n')).toEqual(said(centre.out.lines));
+      expect(sum(parseStats(history.out.lines), 'hits')).toBe(written);
     },
     120_000,
   );
