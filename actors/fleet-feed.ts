@@ -10,7 +10,7 @@
  */
 import { fromCallback } from 'xstate';
 import type { CountsMessage } from '../lib/wire';
-import { type BatchMessage, emptySegment, type EndMessage, type ReporterMessage, type Segment } from './messages';
+import { type AgentsMessage, type BatchMessage, emptySegment, type EndMessage, type ReporterMessage, type Segment } from './messages';
 import { SegmentMerge } from './segment-merge';
 
 export interface FleetFeedInput {
@@ -50,8 +50,13 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
   let stepped = -Infinity;
   let unreadable = 0;
   let why = '';
-  const notice = (level: 'info' | 'warn', message: string) =>
+  const notice = (level: 'info' | 'warn', message: string) => {
     system.get('reporter')?.send({ type: 'notice', level, message } satisfies ReporterMessage);
+    // The notices here are about agents coming and going: with each, the stats get the roll.
+    const names = [...heard.keys()].sort();
+    const roll = { reporting: names.filter((a) => !silent.has(a)), silent: names.filter((a) => silent.has(a)) };
+    system.get('aggregator')?.send({ type: 'agents', roll } satisfies AgentsMessage);
+  };
   const send = (segments: Segment[]) => {
     for (const id of input.to) system.get(id)?.send({ type: 'batch', batch: { segments } } satisfies BatchMessage);
   };
@@ -91,12 +96,13 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     }
     if (time !== undefined) silence(time);
     const { agent } = message;
-    if (!heard.has(agent)) notice('info', `agent ${agent} is reporting`);
+    const known = heard.has(agent);
+    heard.set(agent, time ?? input.wallNow());
+    if (!known) notice('info', `agent ${agent} is reporting`);
     if (silent.delete(agent)) {
       merge.hold(agent, true);
       notice('info', `agent ${agent} is reporting again`);
     }
-    heard.set(agent, time ?? input.wallNow());
     merge.add(agent, message.segments);
     merge.advance(agent, message.clock);
     clocks.set(agent, Math.max(clocks.get(agent) ?? -Infinity, message.clock));

@@ -44,6 +44,8 @@ export type BatchMessage = { type: 'batch'; batch: Batch };
 export type MarksMessage = { type: 'marks'; files: FileMark[] };
 /** root → publisher (an agent stopping): publish what is gathered, then call `drained`. */
 export type DrainMessage = { type: 'drain' };
+/** fleet-feed → aggregator, when an agent starts reporting or goes silent: the stats say so. */
+export type AgentsMessage = { type: 'agents'; roll: AgentRoll };
 /** root → aggregator: close the interval at `at` (ms) and report it; `final` for the last one. */
 export type FlushMessage = { type: 'flush'; at: number; final?: boolean };
 
@@ -61,7 +63,14 @@ export interface IntervalStats {
   bytes: number;
   /** Tables whose counts became approximate (bounded heavy-hitters): 'hosts', … */
   approximate: string[];
+  /** The fleet's centre: the agents reporting at the interval's end, and those gone silent. */
+  agents?: AgentRoll;
   final: boolean;
+}
+
+export interface AgentRoll {
+  reporting: string[];
+  silent: string[];
 }
 
 export interface AlertEvent {

@@ -86,6 +86,7 @@ export function statsText(s: IntervalStats): string {
     row(s, 'methods', 5),
     row(s, 'users', 3),
     row(s, 'hosts', 3),
+    ...(s.agents ? [`  agents    ${s.agents.reporting.join(' · ') || '-'}${s.agents.silent.length > 0 ? ` · silent: ${s.agents.silent.join(' · ')}` : ''}`] : []),
   ].join('\n');
 }
 
@@ -106,6 +107,7 @@ export function statsJson(s: IntervalStats): string {
     hosts: s.hosts.map(([host, hits]) => ({ host, hits })),
     methods: s.methods.map(([method, hits]) => ({ method, hits })),
     approximate: s.approximate,
+    ...(s.agents ? { agents: s.agents } : {}),
     final: s.final,
   });
 }

@@ -9,7 +9,7 @@ import { fromCallback } from 'xstate';
 import { eachKey, fnv1a, KEY_KINDS, type KeyCounts } from '../lib/byte-keys';
 import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './hit-window';
-import type { Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
+import type { AgentRoll, AgentsMessage, Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
 
 /** Keys kept per table: memory stays bounded when every line brings a new host. */
 export const TABLE_CAPACITY = 1000;
@@ -115,12 +115,14 @@ export function mostlyLate(stats: IntervalStats): boolean {
   return stats.hits >= 20 && stats.late * 2 > stats.hits;
 }
 
-export const sectionAggregator = fromCallback<BatchMessage | FlushMessage, AggregatorInput>(
+export const sectionAggregator = fromCallback<BatchMessage | FlushMessage | AgentsMessage, AggregatorInput>(
   ({ input, receive, system }) => {
     const store = createIntervalStore(input.start, input.limit);
     let warned = false;
+    let agents: AgentRoll | undefined;
     const subscription = store.on('stats', ({ stats }) => {
       const reporter = system.get('reporter');
+      if (agents) stats.agents = { reporting: [...agents.reporting], silent: [...agents.silent] };
       reporter?.send({ type: 'stats', stats } satisfies ReporterMessage);
       if (input.warnLate && !warned && mostlyLate(stats)) {
         warned = true;
@@ -135,7 +137,8 @@ export const sectionAggregator = fromCallback<BatchMessage | FlushMessage, Aggre
       }
     });
     receive((message) => {
-      if (message.type === 'batch') {
+      if (message.type === 'agents') agents = message.roll;
+      else if (message.type === 'batch') {
         const late = countLate(message.batch, input.now(), input.windowSeconds);
         store.send({ type: 'batch', batch: message.batch, late });
       } else {

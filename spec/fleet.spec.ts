@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineReader } from './support/line-reader';
-import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, sum } from './support/monitor-process';
+import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
 import { startNatsServer, stopAllNatsServers } from './support/nats-server';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-'));
@@ -91,6 +91,9 @@ describe('the fleet (nats-server, agents, centre)', () => {
       expect(replayed.length).toBeGreaterThan(0);
       expect(alertsOf(centre.out.lines), transcript).toEqual(replayed);
       expect(centre.out.lines.filter((l) => l.startsWith('{"type":"recovered"'))).toHaveLength(1);
+
+      // The stats name the agents.
+      expect(parseStats<StatsRecord & { agents?: unknown }>(centre.out.lines).at(-1)!.agents).toEqual({ reporting: ['web-1', 'web-2', 'web-3'], silent: [] });
 
       // The stream's history replayed (an incident from last night): the same alert lines and hits.
       const history = spawn(['--nats', server.url, '--replay', '--since', since, ...ALERT]);

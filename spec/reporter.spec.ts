@@ -82,6 +82,14 @@ describe('reporter', () => {
     expect(statsText({ ...stats, approximate: ['hosts'] })).toContain('  hosts    ≈ 10.0.0.1 25');
   });
 
+  test("the fleet's centre names its agents, the silent ones apart; other runs print no such line or field", () => {
+    const agents = { reporting: ['web-1', 'web-3'], silent: ['web-2'] };
+    expect(statsText({ ...stats, agents }).split('\n').at(-1)).toBe('  agents    web-1 · web-3 · silent: web-2');
+    expect(JSON.parse(statsJson({ ...stats, agents })).agents).toEqual(agents);
+    expect(statsText(stats)).not.toContain('agents');
+    expect(statsJson(stats)).not.toContain('agents');
+  });
+
   test('an empty final interval of no length is left out of the text but kept in NDJSON', () => {
     const end = { ...stats, start: at, end: at, hits: 0, invalid: 0, final: true };
     expect(isEmptyEnd(end)).toBe(true);
