@@ -13,7 +13,8 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { IntervalStats, ReporterMessage } from '../actors/messages';
 import { alertMessage, recoveryMessage } from '../actors/reporter';
 
-const ASSETS = path.join(import.meta.dir, '..', 'inspector');
+/** The page's files: beside the sources, or embedded in the executable (`npm run build`, `--asset ./inspector`). */
+const ASSETS = path.join(import.meta.dir, Bun.isStandaloneExecutable ? '.' : '..', 'inspector');
 
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +

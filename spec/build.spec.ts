@@ -125,12 +125,9 @@ describe('the executable `npm run build` makes', () => {
     expect(bin.out).toBe(src.out);
   });
 
-  // Known not to work yet: lib/inspector.ts serves the page from `import.meta.dir/../inspector`,
-  // which is /$bunfs/inspector in the executable (500, ENOENT). The build embeds the page with
-  // `--asset ./inspector` (at /$bunfs/root/inspector), so the fix is in lib/inspector.ts:
-  //   path.join(import.meta.dir, Bun.isStandaloneExecutable ? '.' : '..', 'inspector')
-  // When this starts failing (the page is served), make it a plain `test`.
-  test.failing('--inspect serves its page (index.html, app.js, app.css)', async () => {
+  // The build embeds the page with `--asset ./inspector` (at /$bunfs/root/inspector), where
+  // lib/inspector.ts looks for it in the executable.
+  test('--inspect serves its page (index.html, app.js, app.css)', async () => {
     fs.writeFileSync(path.join(dir, 'inspect.log'), '');
     const p = spawnBin(['-f', path.join(dir, 'inspect.log'), '--plain', '--inspect']);
     const err = new LineReader(p.stderr);
@@ -172,7 +169,8 @@ describe('the executable `npm run build` makes', () => {
     }
     const counted = () => sum(parseStats(centreOut.lines), 'hits');
     const all = await centreOut.until(15_000, () => counted() >= written);
-    expect({ counted: counted(), agentStderr: agentErr.lines }).toEqual({ counted: written, agentStderr: [] });
+    // Notices (a publish retried on a busy machine) may come; errors and stack traces may not.
+    expect({ counted: counted(), errors: agentErr.lines.filter((l) => /^error|^\s+at /.test(l)) }).toEqual({ counted: written, errors: [] });
     expect(all).toBe(true);
 
     agent.kill('SIGTERM');
