@@ -128,7 +128,11 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     unreadable = 0;
   }, input.reportEveryMs);
   system.get('reporter')?.send({ type: 'mute', on: true, printedUntil: input.printedUntil } satisfies ReporterMessage);
-  const stop = input.subscribe(
+  // Never deliver inside the caller's turn: the pipeline steps the clock synchronously, and the
+  // root must have started (its interval timer set) first, as the tailer waits in a replay.
+  let stop = () => {};
+  const start = setImmediate(() => (stop = subscribe()));
+  const subscribe = () => input.subscribe(
     deliver,
     () => {
       for (const agent of heard.keys()) merge.end(agent);
@@ -139,6 +143,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     () => system.get('reporter')?.send({ type: 'mute', on: false } satisfies ReporterMessage),
   );
   return () => {
+    clearImmediate(start);
     clearInterval(watch);
     clearInterval(report);
     stop();

@@ -108,11 +108,14 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
     clock,
     fleet: {
       subscribe: (to, isEnd, isLive) => {
+        // A replay prints all it reads; a live centre prints once the history has rebuilt its state.
+        if (replay) isLive();
         for (const [e, time] of early.splice(0)) to(e, replay ? time : undefined);
         deliver = to;
-        // A replay prints all it reads; a live centre prints once the history has rebuilt its state.
-        if (caughtUp || replay) isLive();
-        else live = isLive;
+        if (!replay) {
+          if (caughtUp) isLive();
+          else live = isLive;
+        }
         if (ended) isEnd();
         else end = isEnd;
         return () => {

@@ -92,6 +92,10 @@ describe('the fleet (nats-server, agents, centre)', () => {
       expect(alertsOf(centre.out.lines), transcript).toEqual(replayed);
       expect(centre.out.lines.filter((l) => l.startsWith('{"type":"recovered"'))).toHaveLength(1);
 
+      // Every interval but the final one is -s long (the first one too: nothing arrives before the root has started).
+      const lengths = parseStats(centre.out.lines).filter((r) => !r.final).map((r) => Date.parse(r.end) - Date.parse(r.start));
+      expect(new Set(lengths)).toEqual(new Set([5000]));
+
       // The stats name the agents.
       expect(parseStats<StatsRecord & { agents?: unknown }>(centre.out.lines).at(-1)!.agents).toEqual({ reporting: ['web-1', 'web-2', 'web-3'], silent: [] });
 
