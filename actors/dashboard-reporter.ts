@@ -52,12 +52,16 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
       case 'stats':
         snapshot.last = message.stats;
         break;
+      case 'mute':
+        break;
       case 'alert':
+        input.printed?.('alert', message.alert.at);
         snapshot.state = 'alerting';
         snapshot.since = message.alert.at;
         snapshot.history.unshift({ type: 'alert', at: message.alert.at, message: alertMessage(message.alert) });
         break;
       case 'recovered':
+        input.printed?.('recovered', message.recovery.at);
         snapshot.state = 'normal';
         snapshot.since = null;
         snapshot.history.unshift({

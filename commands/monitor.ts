@@ -153,7 +153,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   }
   const clock = replay?.clock ?? centre?.clock;
   const now = clock ? () => clock.now() : Date.now;
-  const dashboard = !options.json && !options.plain && options.mode === 'follow' && !centre && process.stdout.isTTY === true;
+  const dashboard = !options.json && !options.plain && options.mode === 'follow' && process.stdout.isTTY === true;
   const screen = dashboard ? await terminalScreen(options.color) : undefined;
   const progress =
     options.mode === 'replay' && process.stderr.isTTY === true
