@@ -242,7 +242,7 @@ async function openInspector(options: MonitorOptions) {
   try {
     return startInspector({
       port: options.inspectPort,
-      files: options.paths,
+      files: options.centre ? [options.centre.nats] : options.paths,
       threshold: options.threshold,
       windowSeconds: options.windowSeconds,
       svg: await renderChart(alertMachine, 'svg'),
