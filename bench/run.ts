@@ -3,12 +3,18 @@
  * a newline-counting loop (the ceiling) and GoAccess (if installed) as baselines. Prints Markdown
  * tables and writes them, with the machine, to bench/results/latest.md.
  *
- * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess).
+ * Fleet rows (issue 11, bench/fleet.ts): the centre merging 1,000 simulated agents over a real
+ * nats-server on 127.0.0.1, an agent's latency to the centre and its CPU (skipped with a note when
+ * nats-server is absent).
+ *
+ * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess),
+ * BENCH_ONLY=fleet (only the fleet rows, ~2.5 min: printed, bench/results/latest.md left as it is).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fleetBench, fleetTables } from './fleet';
 import { followLatency, idleCpu, type LatencyResult, startupFollow } from './follow';
 import { type Input, prepareInputs } from './inputs';
 import { clockTicks, fail, hasGnuTime, median, repeat, run, type Run } from './measure';
@@ -101,6 +107,47 @@ function checkReplay(input: Input, ndjson: string) {
   }
 }
 
+/** Fleet rows only (BENCH_ONLY=fleet): printed with the machine, latest.md left alone. */
+async function fleetOnly() {
+  const began = Date.now();
+  const hashBefore = productHash();
+  const commit = gitCommit();
+  const notes: string[] = [];
+  const fleet = await fleetWithFloor(clockTicks(), notes);
+  console.log([
+    '## Fleet (issue 11)',
+    '',
+    ...(fleet ? [fleetTables(fleet, table), ''] : []),
+    '## Notes',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    '## Machine',
+    '',
+    machineLines(began, hashBefore, commit),
+    '',
+  ].join('\n'));
+}
+
+/** The fleet runs, with `bun -e 0` timed before and after them: how noisy the machine was. */
+async function fleetWithFloor(clk: number, notes: string[]) {
+  const floor = async () => median((await repeat(10, [BUN, '-e', '0'])).map((r) => r.ms));
+  const before = await floor();
+  const fleet = await fleetBench(BUN, ROOT, DIR, clk, notes);
+  notes.push(`Fleet: \`bun -e 0\` (how busy the machine was) took ${fmt(before, 1)} ms (median of 10) before the fleet runs, ${fmt(await floor(), 1)} ms after.`);
+  return fleet;
+}
+
+function machineLines(began: number, hashBefore: string, commit: string): string {
+  const hashAfter = productHash();
+  return [
+    `- commit ${commit}, product sources sha256 ${hashBefore}${hashAfter === hashBefore ? ' (unchanged during the run)' : ` → ${hashAfter}: **the product changed during the run**`}`,
+    `- ${new Date(began).toISOString()}, ${((Date.now() - began) / 1000).toFixed(0)} s`,
+    `- ${cpus().length} cores (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${readOs()}`,
+    `- Bun ${Bun.version}; inputs in ${DIR}`,
+  ].join('\n');
+}
+
 async function main() {
   const began = Date.now();
   const hashBefore = productHash();
@@ -179,6 +226,10 @@ async function main() {
     mode.idle = await idleCpu(BUN, ROOT, DIR, ['--poll-ms', String(load.pollMs), ...mode.args], 10, clk);
   }
 
+  // The fleet (issue 11): the centre, an agent, and the latency between them.
+  const fleetNotes: string[] = [];
+  const fleet = await fleetWithFloor(clk, fleetNotes);
+
   // Tables.
   const throughput = table(
     ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'peak anon MB', 'peak file-backed MB', 'wall s (best)'],
@@ -226,14 +277,9 @@ async function main() {
     'Peak anon / file-backed MB: one extra run per input after the timed runs (not timed), the command spawned directly (no /usr/bin/time) and its /proc/PID/smaps_rollup sampled every 20 ms; anon = `Anonymous:`, file-backed = `Rss:` − `Anonymous:`, each its own maximum (so they need not add up to the peak RSS, and a run under ~0.1 s gets only a few samples). File-backed: pages of the Bun executable and other mapped files, shared and reclaimable; anon: the process\'s own memory (JS heap, JIT code, allocator).',
     `Follow: the harness writes ${load.batchLines} lines every ${(load.batchLines / load.rate) * 1000} ms (achieved ${writeRates} lines/s) with current timestamps; latency = first \`probe\` (HLM_PROBE=1) whose count covers a batch − the time its write returned. Kept up = every line counted and the backlog never above 1 s of traffic.`,
     'Startup (follow): lines are appended every 5 ms after spawning (follow mode starts existing files at their end and prints nothing when ready), so it includes up to ~5 ms of that granularity and the 5 ms watch-hint delay.',
+    ...fleetNotes,
   );
-  const hashAfter = productHash();
-  const machine = [
-    `- commit ${commit}, product sources sha256 ${hashBefore}${hashAfter === hashBefore ? ' (unchanged during the run)' : ` → ${hashAfter}: **the product changed during the run**`}`,
-    `- ${new Date(began).toISOString()}, ${((Date.now() - began) / 1000).toFixed(0)} s`,
-    `- ${cpus().length} cores (nproc), ${cpuModel()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${readOs()}`,
-    `- Bun ${Bun.version}; inputs in ${DIR}`,
-  ].join('\n');
+  const machine = machineLines(began, hashBefore, commit);
   const report = [
     '## Throughput (replay)',
     '',
@@ -244,6 +290,10 @@ async function main() {
     follow,
     '',
     startup,
+    '',
+    '## Fleet (issue 11)',
+    '',
+    fleet ? fleetTables(fleet, table) : 'Skipped: see the notes.',
     '',
     '## Notes',
     '',
@@ -270,4 +320,6 @@ function readOs(): string {
   return m?.[1] ?? '';
 }
 
-await main();
+if (process.env.BENCH_ONLY === 'fleet') await fleetOnly();
+else if (process.env.BENCH_ONLY) fail(`BENCH_ONLY=${process.env.BENCH_ONLY}: the only part that runs alone is 'fleet'`);
+else await main();
