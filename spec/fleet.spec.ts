@@ -171,4 +171,40 @@ describe('the fleet (nats-server, agents, centre)', () => {
     },
     120_000,
   );
+
+  test(
+    'messages that do not decode (not JSON, another version) are counted and said once an interval, and the centre goes on',
+    async () => {
+      const server = await startNatsServer();
+      const centre = spawn(['--nats', server.url, '--json', '-s', '2', '-t', '1000']);
+      await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const file = path.join(dir, 'wire.log');
+      fs.writeFileSync(file, '');
+      const a = agent(file, 'honest', server.url);
+      await centre.err.waitForLine('the agent', 15_000, (l) => / is reporting$/.test(l));
+      const { connectNats, jetstream, publishCounts } = await import('../lib/nats');
+      const nc = await connectNats(server.url);
+      try {
+        const js = jetstream(nc);
+        await publishCounts(js, 'hlm.counts.liar', Buffer.from('{not json'), 'liar:1');
+        await publishCounts(js, 'hlm.counts.liar', Buffer.from(JSON.stringify({ v: 99 })), 'liar:2');
+      } finally {
+        await nc.close();
+      }
+      const said = await centre.err.waitForLine('the summary', 10_000, (l) => l.includes('could not be read'));
+      expect(said).toBe('warn: 2 messages could not be read (unknown version 99)');
+      await write(file, 5, 3);
+      const written = lineCount(file);
+      await centre.out.until(15_000, () => sum(parseStats(centre.out.lines), 'hits') >= written);
+      a.proc.kill('SIGTERM');
+      expect(await exitWithin(a.proc, 8_000)).toBe(0);
+      centre.proc.kill('SIGTERM');
+      expect(await exitWithin(centre.proc, 8_000)).toBe(0);
+      await centre.out.done;
+      expect(sum(parseStats(centre.out.lines), 'hits')).toBe(written);
+      expect(centre.err.lines.filter((l) => l.includes('could not be read'))).toHaveLength(1);
+      expect(centre.err.lines.join('\n')).not.toMatch(/\n\s+at /);
+    },
+    60_000,
+  );
 });
