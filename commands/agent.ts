@@ -7,8 +7,7 @@ import * as os from 'node:os';
 import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
 import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
-import { reason } from '../lib/input-paths';
-import { usageText } from '../lib/usage';
+import { runCommand } from '../lib/usage';
 import { decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
 import { writeLine } from '../lib/write-line';
 import { agentMachine } from '../machines/agent';
@@ -120,20 +119,5 @@ export async function runAgent(o: AgentOptions): Promise<number> {
 }
 
 export async function runAgentCommand(rawArgs: string[]): Promise<number> {
-  try {
-    const options = parseAgentArgs(rawArgs);
-    if (!options) {
-      writeLine(1, await usageText(agentCommand));
-      return 0;
-    }
-    return await runAgent(options);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      writeLine(2, `error: ${error.message}`);
-      writeLine(2, USAGE);
-      return 2;
-    }
-    writeLine(2, `error: ${reason(error)}`);
-    return 1;
-  }
+  return runCommand(agentCommand, USAGE, () => parseAgentArgs(rawArgs), runAgent);
 }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import type { ArgsDef, CommandDef } from 'citty';
-import { usageText } from '../lib/usage';
+import { runCommand } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
@@ -308,20 +308,5 @@ function latencyProbe(): ((hits: number) => void) | undefined {
 }
 
 export async function runMonitorCommand(rawArgs: string[]): Promise<number> {
-  try {
-    const options = parseMonitorArgs(rawArgs);
-    if (!options) {
-      writeLine(1, await usageText(monitorCommand));
-      return 0;
-    }
-    return await runMonitor(options);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      writeLine(2, `error: ${error.message}`);
-      writeLine(2, USAGE);
-      return 2;
-    }
-    writeLine(2, `error: ${reason(error)}`);
-    return 1;
-  }
+  return runCommand(monitorCommand, USAGE, () => parseMonitorArgs(rawArgs), runMonitor);
 }
