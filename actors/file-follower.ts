@@ -35,7 +35,6 @@ import {
   statOrNull,
 } from '../lib/input-paths';
 
-export { identity, reason };
 
 export type Notice = (level: 'info' | 'warn' | 'error', message: string) => void;
 
@@ -99,8 +98,7 @@ function holds(fd: number, size: number, g: Pick<Generation, 'head' | 'tail' | '
   // Only what was really read is a fingerprint: its first bytes and the ones before the offset.
   const span = Math.min(HEAD, g.offset);
   if (g.offset === 0 || size < g.offset || g.head.length < span || g.tail.length < Math.min(TAIL, g.offset)) return false;
-  const head = g.head.subarray(0, Math.min(g.head.length, g.offset));
-  return sameBytes(readAt(fd, head.length, 0), head) && bytesEqual(readAt(fd, g.tail.length, g.offset - g.tail.length), g.tail);
+  return bytesEqual(readAt(fd, span, 0), g.head.subarray(0, span)) && bytesEqual(readAt(fd, g.tail.length, g.offset - g.tail.length), g.tail);
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -405,9 +403,10 @@ export class FileFollower {
       if (n <= 0) break;
       budget -= n;
       if (file.head.length < HEAD && file.offset < HEAD) file.head = readAt(file.fd, HEAD, 0);
-      if (file.offset === 0 && compression(file.head)) {
+      const kind = file.offset === 0 ? compression(file.head) : null;
+      if (kind) {
         // Compressed after it was opened (a compressor writing at the path): not text.
-        this.refuse(file.id, `skipping ${this.path}: it is compressed (${compression(file.head)}); --replay reads it`);
+        this.refuse(file.id, `skipping ${this.path}: it is compressed (${kind}); --replay reads it`);
         file.offset = fs.fstatSync(file.fd).size;
         break;
       }
@@ -463,7 +462,14 @@ export class FileServer {
   private add(p: string, startAtEnd: boolean) {
     const follower = new FileFollower(
       p,
-      { ...this.o, checkpoints: this.checkpoints, claimed: (id) => this.holder(id) !== follower && this.holder(id) !== null },
+      {
+        ...this.o,
+        checkpoints: this.checkpoints,
+        claimed: (id) => {
+          const holder = this.holder(id);
+          return holder !== null && holder !== follower;
+        },
+      },
       startAtEnd,
     );
     this.followers.set(absolute(p), follower);
@@ -525,5 +531,3 @@ export class FileServer {
     for (const f of this.followers.values()) f.close();
   }
 }
-
-export { expand };

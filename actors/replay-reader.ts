@@ -4,7 +4,7 @@
  * chunks from these, always from the source furthest behind.
  */
 import * as fs from 'node:fs';
-import { firstSecond, firstSecondIn, firstSecondOf } from './replay-clock';
+import { firstSecondIn, firstSecondOf } from './replay-clock';
 import { compression, isStream } from '../lib/input-paths';
 
 /** Bytes read at a time, and the least a stream's chunks are gathered into. */
@@ -37,7 +37,7 @@ export function fileSource(name: string, buffer = new Uint8Array(CHUNK), open?: 
       offset += Math.max(0, n);
       return n > 0 ? buffer.subarray(0, n) : null;
     },
-    firstSecond: () => (open === undefined ? firstSecond([name]) : firstSecondOf(fd)),
+    firstSecond: () => firstSecondOf(fd),
     close: () => open === undefined && fs.closeSync(fd),
   };
 }

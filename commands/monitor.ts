@@ -2,7 +2,6 @@
  * The default command: follow (or replay) access logs and report on them.
  * Arguments → validated config → the root actor; nothing else lives here.
  */
-import * as fs from 'node:fs';
 import type { ArgsDef, CommandDef } from 'citty';
 import { runCommand } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
