@@ -40,8 +40,12 @@ export type ChunkMessage = { type: 'chunk'; bytes: Uint8Array; source: string };
 export type EndMessage = { type: 'end'; source?: string };
 /** parser → replay clock / aggregator / alert monitor. */
 export type BatchMessage = { type: 'batch'; batch: Batch };
-/** tailer → publisher (an agent), after each poll: where the files are counted up to, as of the chunks sent. */
-export type MarksMessage = { type: 'marks'; files: FileMark[] };
+/**
+ * tailer → publisher (an agent), after each poll: where the files are counted up to, as of the
+ * chunks sent (the checkpoint); when the poll started (wall ms), and whether it read every file
+ * to its end, leaving nothing for a later poll.
+ */
+export type MarksMessage = { type: 'marks'; files: FileMark[]; at: number; complete: boolean };
 /** root → publisher (an agent stopping): publish what is gathered, then call `drained`. */
 export type DrainMessage = { type: 'drain' };
 /** fleet-feed → aggregator, when an agent starts reporting or goes silent: the stats say so. */

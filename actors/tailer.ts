@@ -200,9 +200,10 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
   let again: ReturnType<typeof setImmediate> | null = null;
   const pollAll = () => {
     if (stopped || input.paused?.()) return;
+    const at = Date.now();
     // A file with more to read than one poll's budget is read on at once, after timers and signals.
     const behind = server.poll();
-    if (input.marksTo) system.get(input.marksTo)?.send({ type: 'marks', files: server.marks() } satisfies MarksMessage);
+    if (input.marksTo) system.get(input.marksTo)?.send({ type: 'marks', files: server.marks(), at, complete: !behind } satisfies MarksMessage);
     if (behind) again ??= setImmediate(() => {
       again = null;
       pollAll();

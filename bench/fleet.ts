@@ -51,6 +51,9 @@ const log = (message: string) => console.error(`bench: fleet: ${message}`);
 const SIM_LINES = 5;
 /** Distinct segments made each second, shared out among the agents. */
 const SIM_VARIANTS = 20;
+/** The agent's defaults: `--grace-ms 500`, `--poll-ms 250`. */
+const SIM_GRACE_MS = 500;
+const SIM_POLL_MS = 250;
 /** Fewer than the 10 sections a stats line lists, so that the real agent's section is always among them. */
 const SECTIONS = ['/api', '/static', '/img', '/login', '/search', '/cart', '/products', '/users'];
 const USERS = ['-', '-', '-', 'alice', 'bob', 'carol'];
@@ -141,18 +144,20 @@ async function simulate(url: string, agents: number, seconds: number, outFile: s
 
   let stop = false;
   process.on('SIGTERM', () => (stop = true));
-  const t0 = Date.now();
-  const every = 1000 / agents;
+  // As real agents publish: agent i when its clock moves on, at the first poll that starts its
+  // grace after a second's end: SIM_GRACE_MS + (a poll's phase) into each second, the phases of
+  // the agents spread evenly over a poll.
+  const base = Math.ceil(Date.now() / 1000) * 1000;
+  const dueOf = (k: number) => base + Math.floor(k / agents) * 1000 + SIM_GRACE_MS + Math.floor((SIM_POLL_MS * (k % agents)) / agents);
   const total = agents * seconds;
   let firstSecond = Infinity;
   let lastSecond = -Infinity;
   while (!stop && messages < total) {
-    const now = Date.now();
-    const due = Math.min(total, Math.floor((now - t0) / every) + 1);
-    while (messages < due && inFlight < MAX_IN_FLIGHT) {
+    while (messages < total && dueOf(messages) <= Date.now() && inFlight < MAX_IN_FLIGHT) {
       const i = messages % agents;
       const at = Date.now();
-      lags.push(at - (t0 + messages * every));
+      const due = dueOf(messages);
+      lags.push(at - due);
       const second = Math.floor(at / 1000);
       firstSecond = Math.min(firstSecond, second);
       lastSecond = Math.max(lastSecond, second);
@@ -162,14 +167,14 @@ async function simulate(url: string, agents: number, seconds: number, outFile: s
         v: WIRE_VERSION,
         agent: names[i]!,
         seq: seqs[i]!++,
-        clock: Math.floor((at - 2000) / 1000),
+        clock: Math.floor((due - SIM_GRACE_MS) / 1000) - 1,
         segments: segment ? [segment] : [],
         files: [{ path: '/var/log/nginx/access.log', id: `2049:${100_000 + i}`, offset: offsets[i]!, head }],
       };
       send(`${SUBJECT_PREFIX}${m.agent}`, encode(m), messageId(m), second, segment?.hits ?? 0, 1);
       messages++;
     }
-    await Bun.sleep(2);
+    await Bun.sleep(1);
   }
   const deadline = Date.now() + 10_000;
   while (inFlight > 0 && Date.now() < deadline) await Bun.sleep(20);

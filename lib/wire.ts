@@ -11,8 +11,9 @@
  * - `seq` numbers an agent's messages from 1; the message ID is `agent:seq`, so a publish
  *   retried after a lost acknowledgement is dropped by the stream's duplicate window.
  * - `clock`: every line stamped at or before this second that the agent will ever read has been
- *   published (it is the agent's wall clock less the time a line takes to be read): the
- *   centre's watermark. An idle agent still publishes, so that the fleet's clock moves.
+ *   published (the agent read every file to its end after the second's end + its grace for
+ *   lines written late): the centre's watermark. An idle agent still publishes, so that the
+ *   fleet's clock moves.
  * - `files`: where each followed file has been counted up to when this message was made; the
  *   last message on an agent's subject is its checkpoint, for a restart.
  */

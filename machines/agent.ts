@@ -21,11 +21,15 @@ export interface AgentInput {
   /** Where the last run stopped, from the last message on the agent's subject. */
   resume: FileMark[];
   firstSeq: number;
+  /** The clock of the last message before a restart. */
+  firstClock?: number;
   publish: (message: CountsMessage) => Promise<void>;
   /** The wall clock, ms. */
   now: () => number;
-  /** ms between messages. */
+  /** The longest time between messages, ms. */
   everyMs: number;
+  /** How long after its second a line may still be written, ms. */
+  graceMs: number;
   /** Messages that may wait for the stream before reading stops. */
   maxQueued: number;
   err: (line: string) => void;
@@ -51,11 +55,11 @@ export const agentMachine = setup({
         input: {
           agent: c.agent,
           firstSeq: c.firstSeq,
+          firstClock: c.firstClock,
           publish: c.publish,
           now: c.now,
           everyMs: c.everyMs,
-          // A line of second S is read by S + 1 s + a poll; half a second more for a busy host.
-          lagMs: 1500 + 2 * c.pollMs,
+          graceMs: c.graceMs,
           maxQueued: c.maxQueued,
           backlog: c.backlog,
         },

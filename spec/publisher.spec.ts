@@ -1,0 +1,151 @@
+/**
+ * The agent's publisher alone: the tailer's marks (when each poll started, whether it read every
+ * file to its end) drive when messages go out and what clock they carry; time is the marks'
+ * own, and `now` a number the test sets.
+ */
+import { describe, expect, test } from 'bun:test';
+import { createActor } from 'xstate';
+import { emptySegment, type FileMark, type Segment } from '../actors/messages';
+import { publisher } from '../actors/publisher';
+import type { CountsMessage } from '../lib/wire';
+
+const S = 1_767_225_600; // a second, in s
+const at = (second: number, ms: number) => second * 1000 + ms;
+const mark: FileMark = { path: '/var/log/a.log', id: '1:2:3', offset: 100, head: new Uint8Array([49]) };
+
+/** Lets the publish promises settle (no time passes). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function start(o: { now: number; firstClock?: number; graceMs?: number; maxQueued?: number; hang?: boolean }) {
+  const sent: CountsMessage[] = [];
+  const clock = { now: o.now };
+  const backlog = { full: false };
+  const actor = createActor(publisher, {
+    input: {
+      agent: 'web-1',
+      firstSeq: 7,
+      firstClock: o.firstClock,
+      publish: (m) => {
+        sent.push(m);
+        return o.hang ? new Promise<void>(() => {}) : Promise.resolve();
+      },
+      now: () => clock.now,
+      everyMs: 1500,
+      graceMs: o.graceMs ?? 500,
+      maxQueued: o.maxQueued ?? 600,
+      backlog,
+    },
+  }).start();
+  const marks = (ms: number, complete = true) => actor.send({ type: 'marks', files: [mark], at: ms, complete });
+  const batch = (...segments: Segment[]) => actor.send({ type: 'batch', batch: { segments } });
+  return { actor, sent, clock, backlog, marks, batch };
+}
+
+describe('publisher', () => {
+  test('a message goes out as soon as a poll that started grace after a second ended has read every file', async () => {
+    const p = start({ now: at(S, 100) });
+    // At start the clock is the last second complete by the wall clock: S − 1 ends at S, and with 0.5 s of grace is complete from S + 0.5.
+    p.marks(at(S, 300));
+    await settle();
+    expect(p.sent).toEqual([]);
+    p.marks(at(S, 550));
+    await settle();
+    expect(p.sent.map((m) => [m.seq, m.clock])).toEqual([[7, S - 1]]);
+    p.batch(emptySegment(S + 1));
+    p.marks(at(S + 1, 499));
+    await settle();
+    expect(p.sent).toHaveLength(1);
+    p.marks(at(S + 1, 500));
+    await settle();
+    expect(p.sent.map((m) => [m.seq, m.clock])).toEqual([[7, S - 1], [8, S]]);
+    expect(p.sent[1]!.segments.map((s) => s.second)).toEqual([S + 1]);
+    expect(p.sent[1]!.files).toEqual([mark]);
+    // The next second: one message again, and not before the poll that makes it complete.
+    p.marks(at(S + 1, 750));
+    p.marks(at(S + 2, 250));
+    await settle();
+    expect(p.sent).toHaveLength(2);
+    p.marks(at(S + 2, 750));
+    await settle();
+    expect(p.sent.map((m) => [m.seq, m.clock, m.segments.length])).toEqual([[7, S - 1, 0], [8, S, 1], [9, S + 1, 0]]);
+    p.actor.stop();
+  });
+
+  test('a poll that left a file behind does not move the clock; a message still goes out every 1.5 s', async () => {
+    const p = start({ now: at(S, 0) });
+    p.marks(at(S + 1, 0), false);
+    p.marks(at(S + 1, 499), false);
+    await settle();
+    expect(p.sent).toEqual([]);
+    p.marks(at(S + 1, 500), false);
+    await settle();
+    // The start's clock (S − 2: S − 1 ends at S, and is complete only from S + 0.5), still.
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 2]);
+    p.marks(at(S + 2, 999), false);
+    await settle();
+    expect(p.sent).toHaveLength(1);
+    p.marks(at(S + 3, 0), false);
+    await settle();
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 2, S - 2]);
+    // Caught up: the clock jumps to what the poll's start says, at once.
+    p.marks(at(S + 3, 100), true);
+    await settle();
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 2, S - 2, S + 1]);
+    p.actor.stop();
+  });
+
+  test('the grace is how long after its second a line may still be written', async () => {
+    const p = start({ now: at(S, 0), graceMs: 2000 });
+    p.marks(at(S + 2, 999));
+    await settle();
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 1]);
+    p.marks(at(S + 3, 0));
+    await settle();
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 1, S]);
+    p.actor.stop();
+  });
+
+  test('after a short stop the clock goes on from the checkpoint, after a long one from 10 s ago', async () => {
+    const short = start({ now: at(S, 0), firstClock: S - 6 });
+    short.marks(at(S, 10), false);
+    short.marks(at(S + 1, 600), false);
+    await settle();
+    expect(short.sent.map((m) => m.clock)).toEqual([S - 6]);
+    short.actor.stop();
+    const long = start({ now: at(S, 0), firstClock: S - 3600 });
+    long.marks(at(S + 1, 600), false);
+    await settle();
+    expect(long.sent.map((m) => m.clock)).toEqual([S - 12]);
+    long.actor.stop();
+  });
+
+  test('messages wait for the one before to be acknowledged; a full queue stops the reading', async () => {
+    const p = start({ now: at(S, 0), maxQueued: 3, hang: true });
+    for (let s = 1; s <= 4; s++) p.marks(at(S + s, 600));
+    await settle();
+    // One in flight (never acknowledged), three waiting.
+    expect(p.sent.map((m) => m.seq)).toEqual([7]);
+    expect(p.backlog.full).toBe(true);
+    p.actor.stop();
+  });
+
+  test('a drain sends what was gathered, with the clock as it stands', async () => {
+    const p = start({ now: at(S, 0) });
+    const events: string[] = [];
+    p.actor.subscribe({ complete: () => events.push('complete') });
+    p.marks(at(S + 1, 600));
+    p.batch(emptySegment(S + 1), emptySegment(S + 2));
+    p.clock.now = at(S + 2, 100);
+    p.actor.send({ type: 'drain' });
+    await settle();
+    expect(p.sent.map((m) => [m.seq, m.clock, m.segments.map((s) => s.second)])).toEqual([
+      [7, S, []],
+      [8, S, [S + 1, S + 2]],
+    ]);
+    // No message after the drain, whatever the marks say.
+    p.marks(at(S + 5, 600));
+    await settle();
+    expect(p.sent).toHaveLength(2);
+    p.actor.stop();
+  });
+});
