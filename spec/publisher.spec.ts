@@ -5,9 +5,9 @@
  */
 import { describe, expect, test } from 'bun:test';
 import { createActor } from 'xstate';
-import { emptySegment, type FileMark, type Segment } from '../actors/messages';
+import { emptySegment, type Segment } from '../actors/messages';
 import { publisher } from '../actors/publisher';
-import type { CountsMessage } from '../lib/wire';
+import type { CountsMessage, FileMark } from '../lib/wire';
 
 const S = 1_767_225_600; // a second, in s
 const at = (second: number, ms: number) => second * 1000 + ms;
