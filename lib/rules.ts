@@ -1,0 +1,490 @@
+/**
+ * Alert rules beyond the high-traffic one (`--rules FILE`, `--check-rules FILE`).
+ *
+ * The types below are the contract the rest of the program uses; the loader turns a YAML or TOML
+ * file into them, or fails with the file, line and field of the first error.
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+
+/** The fields a rule can match on. Counts are kept per field (marginals), never jointly. */
+export type MatchField = 'status' | 'section' | 'method' | 'host' | 'user';
+export type GroupField = 'section' | 'host' | 'user';
+
+export interface RuleMatch {
+  field: MatchField;
+  /**
+   * Any of these values matches. `status`: a class `'5xx'` (1xx..5xx) or a code `'404'` (100..599);
+   * `section`: `/api`, as the stats show sections; `method`: `GET`; `host`, `user`: as in the log.
+   */
+  values: string[];
+}
+
+export interface Rule {
+  /** Unique in the file; names the rule in every line, record and notification. */
+  name: string;
+  kind: 'rate' | 'ratio' | 'silence';
+  /**
+   * Fires when, over the window:
+   * - rate: matching hits > threshold × W (a threshold in req/s, compared exactly as -t is);
+   * - ratio: matching hits / all hits > threshold (0 < threshold ≤ 1), with all hits ≥ minHits;
+   * - silence: matching hits < threshold (a whole number of hits ≥ 1).
+   */
+  threshold: number;
+  /**
+   * Hysteresis: rate and ratio recover at or below this (≤ threshold), silence at or above it
+   * (≥ threshold). Absent: recovers as soon as the firing condition no longer holds.
+   */
+  recover?: number;
+  /** Absent: every hit. */
+  match?: RuleMatch;
+  /** ratio: with fewer hits than this in the window it never fires (default 1). */
+  minHits: number;
+  /** W, in whole seconds (default 120). */
+  windowSeconds: number;
+  /** The condition must hold this long, in whole seconds, before the rule fires (0: at once). */
+  forSeconds: number;
+  /** One alert per group (rate rules without `match` only); absent: one for the whole traffic. */
+  by?: GroupField;
+  /** The most groups followed at once (the busiest; default 100, at most 1,000). */
+  groups: number;
+  /** Where the rule is in its file (1-based), for messages. */
+  line: number;
+}
+
+/**
+ * The first error in a rules file: `rules.yaml:7: rules[1].window: expected a duration …`, always
+ * one line. `line` is 0 (and `field` '') when the file could not be read at all; `field` is also ''
+ * for a file that is not valid YAML or TOML.
+ */
+export class RulesError extends Error {
+  override name = 'RulesError';
+  readonly file: string;
+  readonly line: number;
+  readonly field: string;
+
+  constructor(file: string, line: number, field: string, detail: string) {
+    const where = line > 0 ? `${file}:${line}: ${field ? `${field}: ` : ''}` : '';
+    super(`${where}${detail}`.replace(/\s*[\r\n]+\s*/g, ' '));
+    this.file = file;
+    this.line = line;
+    this.field = field;
+  }
+}
+
+/** Reads and checks a rules file; any failure, reading included, is a `RulesError`. */
+export function loadRules(file: string): Rule[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new RulesError(file, 0, '', `cannot read ${file}: ${readFailure(error)}`);
+  }
+  return parseRules(text, file);
+}
+
+/** The rules in `text`: TOML when `file` ends in `.toml`, YAML otherwise. */
+export function parseRules(text: string, file: string): Rule[] {
+  const source = text.replace(/^\uFEFF/, '');
+  const { doc, lineOf } = extname(file).toLowerCase() === '.toml' ? readToml(source, file) : readYaml(source, file);
+  return validate(doc, lineOf, file);
+}
+
+/**
+ * One line for `--check-rules` and the docs:
+ * `server-errors: 5xx / all hits > 5 % over 2m (≥ 50 hits) for 30s, recovers at ≤ 2 %`.
+ */
+export function describeRule(rule: Rule): string {
+  const subject = rule.match ? describeMatch(rule.match) : 'all hits';
+  const over = ` over ${duration(rule.windowSeconds)}`;
+  const hold = rule.forSeconds > 0 ? ` for ${duration(rule.forSeconds)}` : '';
+  const { threshold, recover } = rule;
+  switch (rule.kind) {
+    case 'rate': {
+      const per = rule.by ? ` per ${rule.by}` : '';
+      const busiest = rule.by ? `, busiest ${rule.groups} ${rule.by}s` : '';
+      const back = recover === undefined ? '' : `, recovers at ≤ ${recover} req/s`;
+      return `${rule.name}: ${subject}${per} > ${threshold} req/s${over}${hold}${back}${busiest}`;
+    }
+    case 'ratio': {
+      const atLeast = rule.minHits > 1 ? ` (≥ ${rule.minHits} hits)` : '';
+      const back = recover === undefined ? '' : `, recovers at ≤ ${percent(recover)}`;
+      return `${rule.name}: ${subject} / all hits > ${percent(threshold)}${over}${atLeast}${hold}${back}`;
+    }
+    case 'silence': {
+      const back = recover === undefined ? '' : `, recovers at ≥ ${hits(recover)}`;
+      return `${rule.name}: ${subject} < ${hits(threshold)}${over}${hold}${back}`;
+    }
+  }
+}
+
+// ---- internal: reading each format into a plain object and a way to find lines in it ----
+
+/** A place in the plain object: `['rules', 2, 'match', 'status']`. */
+type Path = readonly (string | number)[];
+/** The 1-based line of the node at `path`, or of the deepest node on the way that exists. */
+type LineOf = (path: Path) => number;
+
+interface Read {
+  doc: unknown;
+  lineOf: LineOf;
+}
+
+function readYaml(text: string, file: string): Read {
+  const counter = new LineCounter();
+  const document = parseDocument(text, { lineCounter: counter, prettyErrors: false });
+  const lineAt = (offset: number) => counter.linePos(offset).line;
+  const error = document.errors[0];
+  if (error) throw new RulesError(file, lineAt(error.pos[0]), '', `not valid YAML: ${error.message}`);
+  let doc: unknown;
+  try {
+    doc = document.toJS();
+  } catch (error) {
+    // An alias before its anchor, or too many aliases: yaml finds these only when it builds values.
+    let line = 1;
+    visit(document, {
+      Alias(_, node) {
+        line = lineAt(node.range?.[0] ?? 0);
+        return visit.BREAK;
+      },
+    });
+    throw new RulesError(file, line, '', `not valid YAML: ${(error as Error).message}`);
+  }
+  const lineOf: LineOf = (path) => {
+    let node: unknown = document.contents;
+    let line = isNode(node) && node.range ? lineAt(node.range[0]) : 1;
+    for (const step of path) {
+      let next: unknown;
+      let start: number | undefined;
+      if (isMap(node)) {
+        const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(step));
+        if (pair && isNode(pair.key)) [next, start] = [pair.value, pair.key.range?.[0]];
+      } else if (isSeq(node) && typeof step === 'number') {
+        next = node.items[step];
+        if (isNode(next)) start = next.range?.[0];
+      }
+      if (start === undefined) break;
+      [node, line] = [next, lineAt(start)];
+    }
+    return line;
+  };
+  return { doc, lineOf };
+}
+
+/**
+ * Bun's TOML parser gives no positions: its SyntaxError's `line` and `column` are those of the
+ * JavaScript call, not of the TOML. Lines are found in the text instead (see `tomlLines`).
+ */
+function readToml(text: string, file: string): Read {
+  try {
+    return { doc: Bun.TOML.parse(text), lineOf: tomlLines(text) };
+  } catch (error) {
+    const message = String((error as Error).message).replace(/^TOML Parse error:\s*/, '');
+    throw new RulesError(file, tomlErrorLine(text, message), '', `not valid TOML: ${message}`);
+  }
+}
+
+/**
+ * The line of a TOML syntax error: the first line from which every longer prefix of the file fails
+ * with the same message. A prefix that merely cuts a multi-line array or string in two fails
+ * differently, or is followed by prefixes that parse.
+ */
+function tomlErrorLine(text: string, message: string): number {
+  const lines = text.split(/(?<=\n)/);
+  const failsAlike = (count: number) => {
+    try {
+      Bun.TOML.parse(lines.slice(0, count).join(''));
+      return false;
+    } catch (error) {
+      return String((error as Error).message).endsWith(message);
+    }
+  };
+  let first = lines.length;
+  while (first > 1 && failsAlike(first - 1)) first--;
+  return Math.max(first, 1);
+}
+
+/**
+ * Lines in TOML text: rule i is the i-th `[[rules]]` header; a key of it is the first `key =` line
+ * after that header and before the next header, else the header itself.
+ */
+function tomlLines(text: string): LineOf {
+  const lines = text.split(/\r?\n/);
+  const isHeader = (line: string) => /^\s*\[/.test(line);
+  const ruleHeaders = lines.flatMap((line, i) => (/^\s*\[\[\s*rules\s*\]\]/.test(line) ? [i + 1] : []));
+  /** The line of `key = …` from line `from` (1-based) to the next header, or 0. */
+  const keyLine = (from: number, key: string) => {
+    const assigns = new RegExp(`^\\s*(${escape(key)}|"${escape(key)}"|'${escape(key)}')\\s*=`);
+    for (let i = from - 1; i < lines.length && !isHeader(lines[i]!); i++) {
+      if (assigns.test(lines[i]!)) return i + 1;
+    }
+    return 0;
+  };
+  /** The line of a `[key]`, `[key.…]` or `[[key]]` header, or 0. */
+  const tableLine = (key: string) => {
+    const opens = new RegExp(`^\\s*\\[\\[?\\s*${escape(key)}\\s*[\\].]`);
+    return lines.findIndex((line) => opens.test(line)) + 1;
+  };
+  return ([top, index, key]) => {
+    if (top === undefined) return 1;
+    const header = top === 'rules' && typeof index === 'number' ? ruleHeaders[index] : undefined;
+    if (header === undefined) return keyLine(1, String(top)) || tableLine(String(top)) || 1;
+    return key === undefined ? header : keyLine(header + 1, String(key)) || header;
+  };
+}
+
+// ---- internal: the one validator, for both formats ----
+
+const RULE_KEYS = ['name', 'rate', 'ratio', 'silence', 'recover', 'match', 'min_hits', 'window', 'for', 'by', 'groups'];
+const KINDS = ['rate', 'ratio', 'silence'] as const;
+const MATCH_FIELDS: readonly MatchField[] = ['status', 'section', 'method', 'host', 'user'];
+const GROUP_FIELDS: readonly GroupField[] = ['section', 'host', 'user'];
+const NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
+const PERCENT = /^(\d+(?:\.\d+)?)\s?%$/;
+const DURATION = /^(\d+)(s|m|h)$/;
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600 };
+const MAX_COUNT = 1e9;
+const MAX_SECONDS = 86400;
+
+function validate(doc: unknown, lineOf: LineOf, file: string): Rule[] {
+  const fail = (path: Path, detail: string): never => {
+    throw new RulesError(file, lineOf(path), fieldOf(path), detail);
+  };
+  if (doc === null || doc === undefined) fail(['rules'], 'no rules: the file is empty');
+  if (!isPlainObject(doc)) return fail(['rules'], `expected a mapping with one key, rules, got ${shown(doc)}`);
+  for (const key of Object.keys(doc)) {
+    if (key !== 'rules') fail([key], `unknown key ${JSON.stringify(key)}; the file takes one key, rules`);
+  }
+  const list = doc.rules;
+  if (list === undefined || list === null || (Array.isArray(list) && list.length === 0)) fail(['rules'], 'no rules');
+  if (!Array.isArray(list)) return fail(['rules'], `expected a list of rules, got ${shown(list)}`);
+  const rules: Rule[] = [];
+  list.forEach((raw, i) => {
+    const rule = readRule(raw, ['rules', i], fail, lineOf);
+    const first = rules.find((r) => r.name === rule.name);
+    if (first) {
+      const at = rules.indexOf(first);
+      const where = `rules[${at}] (line ${lineOf(['rules', at, 'name'])})`;
+      fail(['rules', i, 'name'], `${JSON.stringify(rule.name)} is already the name of ${where}`);
+    }
+    rules.push(rule);
+  });
+  return rules;
+}
+
+type Fail = (path: Path, detail: string) => never;
+
+function readRule(raw: unknown, at: Path, fail: Fail, lineOf: LineOf): Rule {
+  if (!isPlainObject(raw)) {
+    return fail(at, `expected a rule (a mapping with a name and rate, ratio or silence), got ${shown(raw)}`);
+  }
+  const path = (...steps: (string | number)[]) => [...at, ...steps];
+  for (const key of Object.keys(raw)) {
+    if (!RULE_KEYS.includes(key)) fail(path(key), `unknown key ${JSON.stringify(key)}; a rule takes ${RULE_KEYS.join(', ')}`);
+  }
+  const has = (key: string) => Object.hasOwn(raw, key);
+
+  const name = raw.name;
+  if (!has('name')) fail(at, 'a rule needs a name');
+  if (typeof name !== 'string' || !NAME.test(name) || name.length > 64) {
+    const shape = 'a name of 1 to 64 letters, digits, spaces, "_", "." or "-", starting with a letter or digit';
+    fail(path('name'), `expected ${shape}, got ${shown(name)}`);
+  }
+
+  const kinds = KINDS.filter(has);
+  const kind = kinds[0];
+  if (kind === undefined) return fail(at, 'a rule needs one of rate, ratio or silence');
+  if (kinds.length > 1) fail(path(kinds[1]!), `a rule takes one of rate, ratio or silence, not both ${kinds[0]} and ${kinds[1]}`);
+  const threshold = readThreshold(kind, raw[kind], path(kind), fail);
+  const recover = has('recover') ? readRecover(kind, threshold, raw.recover, path('recover'), fail) : undefined;
+  const match = has('match') ? readMatch(raw.match, path('match'), fail) : undefined;
+
+  if (has('min_hits') && kind !== 'ratio') fail(path('min_hits'), `min_hits is for ratio rules only, not ${kind}`);
+  const minHits = has('min_hits') ? whole(raw.min_hits, path('min_hits'), fail, 1, Infinity) : 1;
+  const windowSeconds = has('window') ? seconds(raw.window, path('window'), fail, 1) : 120;
+  const forSeconds = has('for') ? seconds(raw.for, path('for'), fail, 0) : 0;
+
+  let by: GroupField | undefined;
+  if (has('by')) {
+    const field = raw.by;
+    if (!GROUP_FIELDS.includes(field as GroupField)) fail(path('by'), `expected ${GROUP_FIELDS.join(', ')}, got ${shown(field)}`);
+    by = field as GroupField;
+    if (kind !== 'rate') fail(path('by'), `by is for rate rules only, not ${kind}`);
+    if (match) {
+      const why = `grouped counts are the hits by ${by}, and a filter on top would need joint counts`;
+      fail(path('by'), `by cannot go with match: ${why}`);
+    }
+  }
+  if (has('groups') && !by) fail(path('groups'), 'groups goes with by only');
+  const groups = has('groups') ? whole(raw.groups, path('groups'), fail, 1, 1000) : 100;
+
+  const rule: Rule = { name: name as string, kind, threshold, minHits, windowSeconds, forSeconds, groups, line: lineOf(at) };
+  if (recover !== undefined) rule.recover = recover;
+  if (match) rule.match = match;
+  if (by) rule.by = by;
+  return rule;
+}
+
+function readThreshold(kind: Rule['kind'], value: unknown, at: Path, fail: Fail): number {
+  switch (kind) {
+    case 'rate':
+      return above0(number(value, at, fail, 'a number of requests per second'), at, fail, MAX_COUNT);
+    case 'ratio':
+      return above0(fraction(value, at, fail), at, fail, 1);
+    case 'silence':
+      return whole(value, at, fail, 1, MAX_COUNT);
+  }
+}
+
+function readRecover(kind: Rule['kind'], threshold: number, value: unknown, at: Path, fail: Fail): number {
+  if (kind === 'silence') {
+    const n = whole(value, at, fail, 0, MAX_COUNT);
+    if (n < threshold) fail(at, `must be at least the silence threshold (${threshold}), got ${n}`);
+    return n;
+  }
+  const n = kind === 'rate' ? number(value, at, fail, 'a number of requests per second') : fraction(value, at, fail);
+  if (n < 0) fail(at, `must be at least 0, got ${n}`);
+  if (n > threshold) fail(at, `must be at most the ${kind} (${threshold}), got ${n}`);
+  return n;
+}
+
+function readMatch(value: unknown, at: Path, fail: Fail): RuleMatch {
+  if (!isPlainObject(value)) return fail(at, `expected a mapping of one field, such as { status: 5xx }, got ${shown(value)}`);
+  const keys = Object.keys(value);
+  for (const key of keys) {
+    if (!MATCH_FIELDS.includes(key as MatchField)) {
+      fail([...at, key], `unknown field ${JSON.stringify(key)}; match takes one of ${MATCH_FIELDS.join(', ')}`);
+    }
+  }
+  if (keys.length === 0) fail(at, `match needs a field: one of ${MATCH_FIELDS.join(', ')}`);
+  if (keys.length > 1) fail(at, 'match takes one field: counts are kept per field, not jointly');
+  const field = keys[0] as MatchField;
+  const raw = value[field];
+  const items = Array.isArray(raw) ? raw : [raw];
+  if (items.length === 0) fail([...at, field], 'expected a value or a non-empty list of values, got an empty list');
+  const values = items.map((item, j) => matchValue(field, item, Array.isArray(raw) ? [...at, field, j] : [...at, field], fail));
+  return { field, values };
+}
+
+const MATCH_SHAPES: Record<MatchField, string> = {
+  status: 'a status class 1xx..5xx or a code 100..599',
+  section: 'a section such as "/api" (the first path segment: one "/", no spaces)',
+  method: 'a method such as GET (letters only)',
+  host: 'a host without spaces',
+  user: 'a user without spaces',
+};
+
+function matchValue(field: MatchField, item: unknown, at: Path, fail: Fail): string {
+  const scalar = typeof item === 'string' || typeof item === 'number' || typeof item === 'boolean';
+  const text = scalar ? String(item) : '';
+  const normal = scalar ? normalised(field, text) : undefined;
+  return normal ?? fail(at, `expected ${MATCH_SHAPES[field]}, got ${shown(item)}`);
+}
+
+/** A match value as the counts key it, or undefined when it can never match. */
+function normalised(field: MatchField, text: string): string | undefined {
+  switch (field) {
+    case 'status':
+      if (/^[1-5]xx$/i.test(text)) return text.toLowerCase();
+      return /^\d{3}$/.test(text) && +text >= 100 && +text <= 599 ? text : undefined;
+    case 'section':
+      return /^\/[^/\s]*$/.test(text) ? text : undefined;
+    case 'method':
+      return /^[A-Za-z]+$/.test(text) ? text.toUpperCase() : undefined;
+    case 'host':
+    case 'user':
+      return /^\S+$/.test(text) ? text : undefined;
+  }
+}
+
+function number(value: unknown, at: Path, fail: Fail, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fail(at, `expected ${what}, got ${shown(value)}`);
+  return value;
+}
+
+/** 0.05, or "5%" / "5 %" (moving the decimal point in the text, so "0.1%" is exactly 0.001). */
+function fraction(value: unknown, at: Path, fail: Fail): number {
+  const percent = typeof value === 'string' ? PERCENT.exec(value.trim()) : null;
+  if (percent) return Number(`${percent[1]}e-2`);
+  return number(value, at, fail, 'a fraction such as 0.05 or a percentage such as "5%"');
+}
+
+function above0(n: number, at: Path, fail: Fail, max: number): number {
+  if (n <= 0) fail(at, `must be more than 0, got ${n}`);
+  if (n > max) fail(at, `must be at most ${max}, got ${n}`);
+  return n;
+}
+
+function whole(value: unknown, at: Path, fail: Fail, min: number, max: number): number {
+  const n = number(value, at, fail, 'a whole number');
+  if (!Number.isInteger(n)) fail(at, `expected a whole number, got ${n}`);
+  if (n < min) fail(at, `must be at least ${min}, got ${n}`);
+  if (n > max) fail(at, `must be at most ${max}, got ${n}`);
+  return n;
+}
+
+function seconds(value: unknown, at: Path, fail: Fail, min: number): number {
+  const unit = typeof value === 'string' ? DURATION.exec(value) : null;
+  const plain = typeof value === 'number' && Number.isInteger(value) ? value : undefined;
+  const n = unit ? Number(unit[1]) * UNIT_SECONDS[unit[2]!]! : plain;
+  if (n === undefined) return fail(at, `expected a duration such as 30, "30s", "2m" or "1h", got ${shown(value)}`);
+  if (n < min || n > MAX_SECONDS) fail(at, `must be from ${min} to ${MAX_SECONDS} seconds (24h), got ${shown(value)}`);
+  return n;
+}
+
+// ---- internal: small helpers ----
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** `['rules', 2, 'match']` → `rules[2].match`. */
+function fieldOf(path: Path): string {
+  return path.reduce<string>((field, step) => {
+    if (typeof step === 'number') return `${field}[${step}]`;
+    const key = /^[A-Za-z_][\w-]*$/.test(step) ? step : JSON.stringify(step);
+    return field ? `${field}.${key}` : key;
+  }, '');
+}
+
+/** A value as a message quotes it, on one line and at most about 40 characters. */
+function shown(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'a list';
+  if (isPlainObject(value)) return 'a mapping';
+  if (typeof value !== 'string') return String(value).slice(0, 40);
+  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function readFailure(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' };
+  return (code && known[code]) ?? String((error as Error).message);
+}
+
+function describeMatch({ field, values }: RuleMatch): string {
+  const list = values.join(' or ');
+  return field === 'host' || field === 'user' ? `${field} ${list}` : list;
+}
+
+/** 120 → `2m`, 90 → `90s`. */
+function duration(s: number): string {
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+function percent(fraction: number): string {
+  return `${Number((fraction * 100).toPrecision(12))} %`;
+}
+
+function hits(n: number): string {
+  return `${n} ${n === 1 ? 'hit' : 'hits'}`;
+}

@@ -1,0 +1,324 @@
+import { afterAll, describe, expect, test } from 'bun:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describeRule, loadRules, parseRules, type Rule, RulesError } from '../lib/rules';
+
+const dir = mkdtempSync(join(tmpdir(), 'rules-spec-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const write = (name: string, text: string) => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+const sampleYaml = `rules:
+  - name: server-errors
+    ratio: 0.05          # fires when 5xx / all hits over the window > 5 %
+    match: { status: 5xx }
+    min_hits: 50
+    window: 2m
+    for: 30s
+    recover: 0.02
+  - name: one-client
+    rate: 20             # req/s over the window, per host
+    by: host
+    groups: 100
+    window: 60
+  - name: api-quiet
+    silence: 1           # fewer than 1 hit in the window
+    match: { section: /api }
+    window: 5m
+`;
+
+const sampleToml = `# the same rules as sampleYaml
+[[rules]]
+name = "server-errors"
+ratio = 0.05
+match = { status = "5xx" }
+min_hits = 50
+window = "2m"
+for = "30s"
+recover = 0.02
+
+[[rules]]
+name = "one-client"
+rate = 20
+by = "host"
+groups = 100
+window = 60
+
+[[rules]]
+name = "api-quiet"
+silence = 1
+match = { section = "/api" }
+window = "5m"
+`;
+
+const withoutLines = (rules: Rule[]) => rules.map(({ line, ...rest }) => rest);
+
+/** A YAML file of one rule named r: line 1 `rules:`, line 2 `- name: r`, `extra` from line 3 on. */
+const oneRule = (...extra: string[]) => ['rules:', '  - name: r', ...extra.map((l) => `    ${l}`)].join('\n') + '\n';
+
+function errorOf(text: string, file = 'rules.yaml'): RulesError {
+  try {
+    parseRules(text, file);
+  } catch (error) {
+    if (error instanceof RulesError) return error;
+    throw error;
+  }
+  throw new Error(`no error for ${file}:\n${text}`);
+}
+
+/** The error names `line` and `field` in both its properties and its one-line message. */
+function expectError(text: string, line: number, field: string, detail: string, file = 'rules.yaml') {
+  const error = errorOf(text, file);
+  expect({ line: error.line, field: error.field, file: error.file }).toEqual({ line, field, file });
+  expect(error.message.startsWith(`${file}:${line}: ${field ? `${field}: ` : ''}`)).toBe(true);
+  expect(error.message).toContain(detail);
+  expect(error.message).not.toContain('\n');
+}
+
+describe('rules files', () => {
+  test('the YAML and TOML forms of one file give the same rules', () => {
+    const fromYaml = loadRules(write('rules.yaml', sampleYaml));
+    const fromToml = loadRules(write('rules.toml', sampleToml));
+    expect(withoutLines(fromToml)).toEqual(withoutLines(fromYaml));
+    expect(fromYaml.map((r) => r.line)).toEqual([2, 9, 14]);
+    expect(fromToml.map((r) => r.line)).toEqual([2, 11, 18]);
+    expect(fromYaml).toEqual([
+      {
+        name: 'server-errors',
+        kind: 'ratio',
+        threshold: 0.05,
+        recover: 0.02,
+        match: { field: 'status', values: ['5xx'] },
+        minHits: 50,
+        windowSeconds: 120,
+        forSeconds: 30,
+        groups: 100,
+        line: 2,
+      },
+      { name: 'one-client', kind: 'rate', threshold: 20, minHits: 1, windowSeconds: 60, forSeconds: 0, by: 'host', groups: 100, line: 9 },
+      {
+        name: 'api-quiet',
+        kind: 'silence',
+        threshold: 1,
+        match: { field: 'section', values: ['/api'] },
+        minHits: 1,
+        windowSeconds: 300,
+        forSeconds: 0,
+        groups: 100,
+        line: 14,
+      },
+    ]);
+  });
+
+  test('the extension picks the format: .toml (any case) is TOML, .yml and anything else YAML', () => {
+    const toml = '[[rules]]\nname = "a"\nrate = 1\n';
+    expect(parseRules(toml, 'r.TOML')[0]!.name).toBe('a');
+    expect(loadRules(write('rules.yml', 'rules:\n  - { name: b, rate: 1 }\n'))[0]!.name).toBe('b');
+    expect(parseRules('rules:\n  - { name: c, rate: 1 }\n', 'rules.conf')[0]!.name).toBe('c');
+    expect(errorOf(toml, 'rules.conf').message).toContain('not valid YAML');
+  });
+
+  test('defaults: every hit, a 120 s window, no delay, min_hits 1, 100 groups, no recover', () => {
+    const [rule] = parseRules(oneRule('rate: 10'), 'rules.yaml');
+    expect(rule).toEqual({ name: 'r', kind: 'rate', threshold: 10, minHits: 1, windowSeconds: 120, forSeconds: 0, groups: 100, line: 2 });
+    expect(rule).not.toHaveProperty('recover');
+    expect(rule).not.toHaveProperty('match');
+    expect(rule).not.toHaveProperty('by');
+  });
+
+  test('numbers are kept as written; durations in seconds, minutes or hours', () => {
+    const [rule] = parseRules(oneRule('rate: 0.57', 'recover: 0.1', 'window: 1h', 'for: 90s'), 'rules.yaml');
+    expect([rule!.threshold, rule!.recover, rule!.windowSeconds, rule!.forSeconds]).toEqual([0.57, 0.1, 3600, 90]);
+    const [edges] = parseRules(oneRule('silence: 1000000000', 'window: 86400', 'for: 0'), 'rules.yaml');
+    expect([edges!.threshold, edges!.windowSeconds, edges!.forSeconds]).toEqual([1e9, 86400, 0]);
+  });
+
+  test('ratios may be percentages: "5%" and "5 %" are 0.05, "0.1%" exactly 0.001', () => {
+    const ratio = (value: string, recover?: string) =>
+      parseRules(oneRule(`ratio: ${value}`, ...(recover ? [`recover: ${recover}`] : [])), 'rules.yaml')[0]!;
+    expect(ratio('"5%"').threshold).toBe(0.05);
+    expect(ratio('5 %').threshold).toBe(0.05);
+    expect(ratio('0.1%').threshold).toBe(0.001);
+    expect(ratio('100%').threshold).toBe(1);
+    expect(ratio('0.07', '"2%"').recover).toBe(0.02);
+    expect(parseRules('[[rules]]\nname = "t"\nratio = "12.5%"\n', 'r.toml')[0]!.threshold).toBe(0.125);
+    expectError(oneRule('ratio: "5"'), 3, 'rules[0].ratio', 'expected a fraction such as 0.05 or a percentage such as "5%", got "5"');
+    expectError(oneRule('ratio: 5%%'), 3, 'rules[0].ratio', 'got "5%%"');
+    expectError(oneRule('ratio: 150%'), 3, 'rules[0].ratio', 'must be at most 1, got 1.5');
+    expectError(oneRule('rate: 5%'), 3, 'rules[0].rate', 'expected a number of requests per second, got "5%"');
+  });
+
+  test('match values are normalised to strings: status classes in lower case, methods in upper case', () => {
+    const match = (m: string) => parseRules(oneRule('rate: 1', `match: ${m}`), 'rules.yaml')[0]!.match;
+    expect(match('{ status: [5XX, 404, "503"] }')).toEqual({ field: 'status', values: ['5xx', '404', '503'] });
+    expect(match('{ method: [get, Post] }')).toEqual({ field: 'method', values: ['GET', 'POST'] });
+    expect(match('{ section: [/, /api] }')).toEqual({ field: 'section', values: ['/', '/api'] });
+    expect(match('{ host: 10.0.0.1 }')).toEqual({ field: 'host', values: ['10.0.0.1'] });
+    expect(match('{ user: 42 }')).toEqual({ field: 'user', values: ['42'] });
+  });
+
+  test('loadRules on a missing file: line 0, no field, no "line 0" in the message', () => {
+    const missing = join(dir, 'absent.yaml');
+    let error: unknown;
+    try {
+      loadRules(missing);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RulesError);
+    expect((error as RulesError).message).toBe(`cannot read ${missing}: no such file`);
+    expect([(error as RulesError).line, (error as RulesError).field, (error as RulesError).file]).toEqual([0, '', missing]);
+  });
+});
+
+describe('YAML errors name the line and field', () => {
+  test('the example message, exactly', () => {
+    const text = ['rules:', '  - name: server-errors', '    ratio: 0.05', '    match: { status: 5xx }', '  - name: one-client', '    rate: 20', '    window: 2 minutes'].join('\n');
+    expect(errorOf(text).message).toBe('rules.yaml:7: rules[1].window: expected a duration such as 30, "30s", "2m" or "1h", got "2 minutes"');
+  });
+
+  test('top level: a mapping with one key, rules, holding a non-empty list', () => {
+    expectError('', 1, 'rules', 'no rules');
+    expectError('# nothing yet\n', 1, 'rules', 'no rules');
+    expectError('rules: []\n', 1, 'rules', 'no rules');
+    expectError('\nrules:\n', 2, 'rules', 'no rules');
+    expectError('- name: a\n', 1, 'rules', 'expected a mapping with one key, rules, got a list');
+    expectError('rules:\n  name: a\n', 1, 'rules', 'expected a list of rules, got a mapping');
+    expectError('rules:\n  - { name: a, rate: 1 }\nrule:\n  - {}\n', 3, 'rule', 'unknown key "rule"; the file takes one key, rules');
+    expectError('rules:\n  - { name: a, rate: 1 }\n  - just words\n', 3, 'rules[1]', 'expected a rule (a mapping');
+  });
+
+  test('unknown keys, in a rule or in match, are named with the allowed ones', () => {
+    const keys = 'name, rate, ratio, silence, recover, match, min_hits, window, for, by, groups';
+    expectError(oneRule('rate: 1', 'windw: 60'), 4, 'rules[0].windw', `unknown key "windw"; a rule takes ${keys}`);
+    const fields = 'status, section, method, host, user';
+    expectError(oneRule('rate: 1', 'match:', '  code: 500'), 5, 'rules[0].match.code', `unknown field "code"; match takes one of ${fields}`);
+  });
+
+  test('names: required, well formed, unique (at the duplicate)', () => {
+    expectError('rules:\n  - rate: 1\n', 2, 'rules[0]', 'a rule needs a name');
+    expectError('rules:\n  - name: -x\n    rate: 1\n', 2, 'rules[0].name', 'got "-x"');
+    expectError('rules:\n  - name: [a]\n    rate: 1\n', 2, 'rules[0].name', 'got a list');
+    expectError(`rules:\n  - name: ${'n'.repeat(65)}\n    rate: 1\n`, 2, 'rules[0].name', 'expected a name of 1 to 64');
+    expect(parseRules(`rules:\n  - name: ${'n'.repeat(64)}\n    rate: 1\n`, 'r.yaml')).toHaveLength(1);
+    const twice = 'rules:\n  - name: a\n    rate: 1\n  - name: b\n    rate: 1\n  -\n    rate: 2\n    name: a\n';
+    expectError(twice, 8, 'rules[2].name', '"a" is already the name of rules[0] (line 2)');
+  });
+
+  test('exactly one of rate, ratio, silence, each in its range', () => {
+    expectError(oneRule('window: 60'), 2, 'rules[0]', 'a rule needs one of rate, ratio or silence');
+    expectError(oneRule('rate: 1', 'silence: 2'), 4, 'rules[0].silence', 'not both rate and silence');
+    expectError(oneRule('rate: 0'), 3, 'rules[0].rate', 'must be more than 0, got 0');
+    expectError(oneRule('rate: 2e9'), 3, 'rules[0].rate', 'must be at most 1000000000, got 2000000000');
+    expectError(oneRule('rate: .nan'), 3, 'rules[0].rate', 'expected a number of requests per second, got NaN');
+    expectError(oneRule('ratio: 0'), 3, 'rules[0].ratio', 'must be more than 0');
+    expectError(oneRule('silence: 1.5'), 3, 'rules[0].silence', 'expected a whole number, got 1.5');
+    expectError(oneRule('silence: 0'), 3, 'rules[0].silence', 'must be at least 1, got 0');
+  });
+
+  test('recover: on the recovering side of the threshold, naming the bound it breaks', () => {
+    expectError(oneRule('rate: 20', 'recover: 25'), 4, 'rules[0].recover', 'must be at most the rate (20), got 25');
+    expectError(oneRule('rate: 20', 'recover: -1'), 4, 'rules[0].recover', 'must be at least 0, got -1');
+    expectError(oneRule('ratio: 5%', 'recover: 6%'), 4, 'rules[0].recover', 'must be at most the ratio (0.05), got 0.06');
+    expectError(oneRule('silence: 3', 'recover: 2'), 4, 'rules[0].recover', 'must be at least the silence threshold (3), got 2');
+    expect(parseRules(oneRule('silence: 3', 'recover: 3'), 'r.yaml')[0]!.recover).toBe(3);
+    expect(parseRules(oneRule('rate: 20', 'recover: 0'), 'r.yaml')[0]!.recover).toBe(0);
+  });
+
+  test('match: one field, well-formed values, list items at their own line', () => {
+    const jointly = 'match takes one field: counts are kept per field, not jointly';
+    expectError(oneRule('rate: 1', 'match: { status: 5xx, method: GET }'), 4, 'rules[0].match', jointly);
+    expectError(oneRule('rate: 1', 'match: {}'), 4, 'rules[0].match', 'match needs a field');
+    expectError(oneRule('rate: 1', 'match: 5xx'), 4, 'rules[0].match', 'expected a mapping of one field');
+    expectError(oneRule('rate: 1', 'match: { status: [] }'), 4, 'rules[0].match.status', 'got an empty list');
+    const status = 'expected a status class 1xx..5xx or a code 100..599';
+    expectError(oneRule('rate: 1', 'match: { status: 6xx }'), 4, 'rules[0].match.status', `${status}, got "6xx"`);
+    expectError(oneRule('rate: 1', 'match: { status: 600 }'), 4, 'rules[0].match.status', 'got 600');
+    expectError(oneRule('rate: 1', 'match: { section: api }'), 4, 'rules[0].match.section', 'got "api"');
+    expectError(oneRule('rate: 1', 'match: { section: /api/v1 }'), 4, 'rules[0].match.section', 'got "/api/v1"');
+    expectError(oneRule('rate: 1', 'match: { method: G1 }'), 4, 'rules[0].match.method', 'letters only');
+    expectError(oneRule('rate: 1', 'match: { host: "a b" }'), 4, 'rules[0].match.host', 'a host without spaces, got "a b"');
+    expectError(oneRule('rate: 1', 'match: { user: null }'), 4, 'rules[0].match.user', 'got nothing');
+    expectError(oneRule('rate: 1', 'match:', '  status:', '    - 5xx', '    - 700'), 7, 'rules[0].match.status[1]', 'got 700');
+  });
+
+  test('min_hits, window, for, by and groups', () => {
+    expectError(oneRule('rate: 1', 'min_hits: 5'), 4, 'rules[0].min_hits', 'min_hits is for ratio rules only, not rate');
+    expectError(oneRule('ratio: 0.1', 'min_hits: 0'), 4, 'rules[0].min_hits', 'must be at least 1');
+    expectError(oneRule('rate: 1', 'window: 0'), 4, 'rules[0].window', 'must be from 1 to 86400 seconds (24h), got 0');
+    expectError(oneRule('rate: 1', 'window: 25h'), 4, 'rules[0].window', 'got "25h"');
+    expectError(oneRule('rate: 1', 'for: -1'), 4, 'rules[0].for', 'must be from 0 to 86400 seconds');
+    expectError(oneRule('rate: 1', 'for: 1.5m'), 4, 'rules[0].for', 'expected a duration such as 30');
+    expectError(oneRule('rate: 1', 'window: "60"'), 4, 'rules[0].window', 'got "60"');
+    expectError(oneRule('rate: 1', 'by: status'), 4, 'rules[0].by', 'expected section, host, user, got "status"');
+    expectError(oneRule('ratio: 0.1', 'by: host'), 4, 'rules[0].by', 'by is for rate rules only');
+    expectError(oneRule('rate: 1', 'match: { status: 5xx }', 'by: host'), 5, 'rules[0].by', 'grouped counts are the hits by host');
+    expectError(oneRule('rate: 1', 'groups: 10'), 4, 'rules[0].groups', 'groups goes with by only');
+    expectError(oneRule('rate: 1', 'by: user', 'groups: 1001'), 5, 'rules[0].groups', 'must be at most 1000');
+    expect(parseRules(oneRule('rate: 1', 'by: user', 'groups: 1000'), 'r.yaml')[0]!.groups).toBe(1000);
+  });
+
+  test('a later rule is checked as well, at its own lines', () => {
+    expectError(`${oneRule('rate: 1')}  - name: s\n    silence: 2\n    for: soon\n`, 6, 'rules[1].for', 'got "soon"');
+  });
+
+  test('syntax errors and duplicate keys give their line and no field', () => {
+    expectError('rules:\n  - name: a\n   rate: 2\n', 3, '', 'not valid YAML: ');
+    expectError('rules:\n  - name: a\n    rate: 1\n    rate: 2\n', 4, '', 'not valid YAML: Map keys must be unique');
+    expectError('rules:\n  - name: "a\n', 3, '', 'not valid YAML: Missing closing "quote');
+  });
+
+  test('messages stay on one line whatever the value', () => {
+    const error = errorOf('rules:\n  - name: "a\\nb"\n    rate: 1\n');
+    expect(error.message).toContain('got "a\\nb"');
+    expect(error.message).not.toContain('\n');
+  });
+});
+
+describe('TOML errors name the line and field', () => {
+  test('a syntax error gives its line, also after a multi-line array', () => {
+    expectError('[[rules]]\nname = "a"\nrate = 1\n\nrate = 2\n', 5, '', "not valid TOML: Cannot redefine key 'rate'", 'r.toml');
+    expectError('[[rules]]\nname = "a\nrate = 1\n', 2, '', 'not valid TOML: Unterminated string', 'r.toml');
+    const afterArray = '[[rules]]\nname = "a"\nrate = 1\nmatch = { status = [\n  "4xx",\n  "5xx"] }\n[[rules]]\nname = "b" x\n';
+    expectError(afterArray, 8, '', 'not valid TOML: ', 'r.toml');
+  });
+
+  test('a field is at its `key =` line under its own [[rules]] header', () => {
+    const text = '[[rules]]\nname = "a"\nrate = 1\nwindow = 30\n\n[[rules]]\nname = "b"\nrate = 2\n  match = { status = "5xx", host = "x" }\nwindow = 30\n';
+    expectError(text, 9, 'rules[1].match', 'match takes one field', 'r.toml');
+    expectError(text.replace('window = 30\n\n', 'windw = 30\n\n'), 4, 'rules[0].windw', 'unknown key "windw"', 'r.toml');
+    expectError('[[rules]]\nname = "a"\nrate = 1\n[[rules]]\nrate = 2\nname = "a"\n', 6, 'rules[1].name', 'is already the name of rules[0] (line 2)', 'r.toml');
+  });
+
+  test('a field that is not written falls back to its header; top-level keys to their own line', () => {
+    expectError('[[rules]]\nname = "a"\nrate = 1\n\n[[rules]]\nname = "b"\n', 5, 'rules[1]', 'a rule needs one of rate, ratio or silence', 'r.toml');
+    expectError('title = "x"\n[[rules]]\nname = "a"\nrate = 1\n', 1, 'title', 'unknown key "title"', 'r.toml');
+    expectError('[[rules]]\nname = "a"\nrate = 1\n\n[extra]\nx = 1\n', 5, 'extra', 'unknown key "extra"', 'r.toml');
+    expectError('# empty\n', 1, 'rules', 'no rules', 'r.toml');
+    expectError('# one table, not a list\n[rules]\nname = "a"\n', 2, 'rules', 'expected a list of rules, got a mapping', 'r.toml');
+    expectError('[[rules]]\nname = "a"\nrate = 1\nwindow = 1979-05-27\n', 4, 'rules[0].window', 'expected a duration', 'r.toml');
+  });
+});
+
+describe('describeRule', () => {
+  test('the sample rules, one short line each', () => {
+    expect(parseRules(sampleYaml, 'rules.yaml').map(describeRule)).toEqual([
+      'server-errors: 5xx / all hits > 5 % over 2m (≥ 50 hits) for 30s, recovers at ≤ 2 %',
+      'one-client: all hits per host > 20 req/s over 1m, busiest 100 hosts',
+      'api-quiet: /api < 1 hit over 5m',
+    ]);
+  });
+
+  test('recovery, delays, several values, hosts and users', () => {
+    const describe = (...lines: string[]) => describeRule(parseRules(oneRule(...lines), 'r.yaml')[0]!);
+    expect(describe('rate: 0.57', 'recover: 0.5', 'window: 90', 'for: 1h')).toBe('r: all hits > 0.57 req/s over 90s for 1h, recovers at ≤ 0.5 req/s');
+    expect(describe('ratio: 0.07', 'match: { status: [4xx, 503] }')).toBe('r: 4xx or 503 / all hits > 7 % over 2m');
+    expect(describe('silence: 3', 'recover: 5', 'match: { user: [frank, bob] }')).toBe('r: user frank or bob < 3 hits over 2m, recovers at ≥ 5 hits');
+    expect(describe('rate: 5', 'match: { host: 10.0.0.1 }', 'for: 45')).toBe('r: host 10.0.0.1 > 5 req/s over 2m for 45s');
+  });
+});
