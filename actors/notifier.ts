@@ -1,0 +1,326 @@
+/**
+ * alerts and recoveries → webhooks and commands (`--notify URL`, `--notify-exec CMD`), without
+ * ever holding up the pipeline: the actor hands each event to every `Delivery` and returns.
+ *
+ * A `Delivery` is one target. Its events wait in a bounded queue (the oldest is dropped when it
+ * is full) and go out one at a time, in order: a recovery never overtakes its alert. An attempt
+ * that times out, cannot connect, gets a 5xx or a 429, or (a command) exits non-zero is tried
+ * again after 1 s, 2 s, 4 s … (at most 30 s), up to 8 attempts; any other answer but a 2xx is
+ * given up at once. After a 2xx or an exit 0 the event is never sent again.
+ *
+ * Failures are said at most once per report interval per target, through `report`, with the
+ * URL cut to its scheme and host (a webhook's path is its secret) and a command to its first
+ * word (its arguments may carry a token). The owner keeps the deliveries to `close()` them at
+ * exit: one last attempt of what still waits, within a deadline.
+ */
+import { fromCallback } from 'xstate';
+import { body, type NotifyFormat, redact } from '../lib/notify-format';
+import type { NotifyEvent, NotifyMessage } from './messages';
+
+/** A webhook with the format of its body, or a command run with `sh -c`, the record on its stdin. */
+export type NotifyTarget = { url: string; format: NotifyFormat } | { command: string };
+
+export interface DeliveryOptions {
+  /**
+   * Told one line (without a level) when the target is failing, at most once per `tick()`:
+   * the owner prints it as a warning (`warn: notifications to … failing: …`).
+   */
+  report?: (message: string) => void;
+  /** Told after each attempt (the owner may log; tests await it). */
+  onAttempt?: (attempt: Attempt) => void;
+  /** Per attempt, ms: the request is aborted, the command killed. */
+  timeoutMs?: number;
+  /** The first wait before a retry, ms; doubled at each retry. */
+  backoffMs?: number;
+  backoffCapMs?: number;
+  /** Attempts of one event before it is given up. */
+  maxAttempts?: number;
+  /** Events held (in flight included) before the oldest waiting one is dropped. */
+  queueLimit?: number;
+}
+
+export interface Attempt {
+  event: NotifyEvent;
+  /** 1 for the first attempt of the event. */
+  n: number;
+  ok: boolean;
+  /** Why it failed: `HTTP 500`, `timed out after 5 s`, `exit 3`, `ECONNREFUSED`. */
+  reason?: string;
+  /** The event is done with: delivered, or given up. */
+  final: boolean;
+}
+
+export interface DeliveryStats {
+  /** Held: in flight or waiting for their turn or a retry. */
+  waiting: number;
+  delivered: number;
+  /** Given up: out of attempts, refused (4xx), or still waiting at the close deadline. */
+  failed: number;
+  /** Dropped from a full queue before any attempt. */
+  dropped: number;
+}
+
+export const DELIVERY_DEFAULTS = {
+  timeoutMs: 5_000,
+  backoffMs: 1_000,
+  backoffCapMs: 30_000,
+  maxAttempts: 8,
+  queueLimit: 1_000,
+} as const;
+
+type Outcome = { ok: true } | { ok: false; retry: boolean; reason: string };
+
+interface Held {
+  event: NotifyEvent;
+  attempts: number;
+}
+
+export class Delivery {
+  /** How the target is named in messages: `https://hooks.slack.com`, `command 'notify-send'`. */
+  readonly label: string;
+  readonly #target: NotifyTarget;
+  readonly #o: Required<Omit<DeliveryOptions, 'report' | 'onAttempt'>>;
+  readonly #report?: (message: string) => void;
+  readonly #onAttempt?: (attempt: Attempt) => void;
+  /** The head is the event in flight or waiting for its retry. */
+  #queue: Held[] = [];
+  #busy = false;
+  #retry: ReturnType<typeof setTimeout> | undefined;
+  /** Aborts what is in flight at the close deadline. */
+  readonly #stop = new AbortController();
+  #closing: Promise<void> | null = null;
+  #closed = false;
+  #delivered = 0;
+  #failed = 0;
+  #dropped = 0;
+  /** The last attempt failed, and why. */
+  #failing: string | null = null;
+  /** Counts when the last report was made, to tell what is new. */
+  #reported = { failed: 0, dropped: 0 };
+  #idle: (() => void)[] = [];
+
+  constructor(target: NotifyTarget, options: DeliveryOptions = {}) {
+    this.#target = target;
+    const d = DELIVERY_DEFAULTS;
+    this.#o = {
+      timeoutMs: options.timeoutMs ?? d.timeoutMs,
+      backoffMs: options.backoffMs ?? d.backoffMs,
+      backoffCapMs: options.backoffCapMs ?? d.backoffCapMs,
+      maxAttempts: options.maxAttempts ?? d.maxAttempts,
+      queueLimit: options.queueLimit ?? d.queueLimit,
+    };
+    this.#report = options.report;
+    this.#onAttempt = options.onAttempt;
+    this.label = 'url' in target ? redact(target.url) : `command '${firstWord(target.command)}'`;
+  }
+
+  /** Queues an event; returns at once. Ignored once closed. */
+  push(event: NotifyEvent) {
+    if (this.#closed) return;
+    if (this.#queue.length >= this.#o.queueLimit) {
+      this.#dropped++;
+      // A head in flight cannot be taken back: the oldest after it goes, or (a limit of 1) the new one.
+      const oldest = this.#busy ? 1 : 0;
+      if (oldest >= this.#queue.length) return;
+      this.#queue.splice(oldest, 1);
+    }
+    this.#queue.push({ event, attempts: 0 });
+    this.#pump();
+  }
+
+  stats(): DeliveryStats {
+    return { waiting: this.#queue.length, delivered: this.#delivered, failed: this.#failed, dropped: this.#dropped };
+  }
+
+  /** Resolves once nothing waits (everything delivered or given up). */
+  settled(): Promise<void> {
+    if (this.#queue.length === 0 && !this.#busy) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * The report interval: one line through `report` if the target is failing now (its last
+   * attempt failed and events wait) or events were given up or dropped since the last tick.
+   */
+  tick() {
+    const failed = this.#failed - this.#reported.failed;
+    const dropped = this.#dropped - this.#reported.dropped;
+    this.#reported = { failed: this.#failed, dropped: this.#dropped };
+    const failingNow = this.#failing !== null && this.#queue.length > 0;
+    if (!failingNow && failed === 0 && dropped === 0) return;
+    this.#report?.(
+      `notifications to ${this.label} failing: ${this.#failing ?? 'queue full'} ` +
+        `(${count(this.#queue.length, 'event')} waiting, ${this.#failed} given up` +
+        `${this.#dropped > 0 ? `, ${this.#dropped} dropped` : ''})`,
+    );
+  }
+
+  /**
+   * At exit: no more waiting for retries; each event still queued gets one last attempt, in
+   * order. Resolves when they are done or after `deadlineMs`, when what is in flight is aborted
+   * and what is left is given up. A last `tick()` says what failed. Never rejects.
+   */
+  close(deadlineMs: number): Promise<void> {
+    this.#closing ??= this.#close(deadlineMs);
+    return this.#closing;
+  }
+
+  async #close(deadlineMs: number) {
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+    const done = this.settled();
+    this.#pump();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+    clearTimeout(timer);
+    this.#closed = true;
+    this.#stop.abort();
+    if (this.#queue.length > 0) {
+      this.#failing ??= 'not sent before exit';
+      this.#failed += this.#queue.length;
+      this.#queue = [];
+    }
+    this.#busy = false;
+    this.#settle();
+    this.tick();
+  }
+
+  #pump() {
+    if (this.#busy || this.#retry || this.#closed) return;
+    const head = this.#queue[0];
+    if (!head) return this.#settle();
+    this.#busy = true;
+    head.attempts++;
+    const attempt = 'url' in this.#target ? this.#post(this.#target, head.event) : this.#run(this.#target.command, head.event);
+    void attempt.then((outcome) => this.#after(head, outcome));
+  }
+
+  #after(head: Held, outcome: Outcome) {
+    if (this.#closed) return; // given up at the close deadline, and counted
+    this.#busy = false;
+    let final = true;
+    if (outcome.ok) {
+      this.#failing = null;
+      this.#delivered++;
+    } else {
+      this.#failing = outcome.reason;
+      if (outcome.retry && head.attempts < this.#o.maxAttempts && !this.#closing) final = false;
+      else this.#failed++;
+    }
+    if (final) this.#queue.shift();
+    else {
+      const wait = Math.min(this.#o.backoffMs * 2 ** (head.attempts - 1), this.#o.backoffCapMs);
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        this.#pump();
+      }, wait);
+    }
+    this.#onAttempt?.({ event: head.event, n: head.attempts, ok: outcome.ok, reason: outcome.ok ? undefined : outcome.reason, final });
+    this.#pump();
+  }
+
+  #settle() {
+    if (this.#queue.length > 0 || this.#busy) return;
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const resolve of idle) resolve();
+  }
+
+  #signal() {
+    return AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#stop.signal]);
+  }
+
+  async #post(target: { url: string; format: NotifyFormat }, event: NotifyEvent): Promise<Outcome> {
+    if (!/^https?:$/.test(protocol(target.url))) return { ok: false, retry: false, reason: 'not an http(s) URL' };
+    const { contentType, text } = body(target.format, event);
+    try {
+      const response = await fetch(target.url, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: text,
+        // A redirect would send the alert where the user did not say; it is a failure instead.
+        redirect: 'manual',
+        signal: this.#signal(),
+      });
+      void response.body?.cancel().catch(() => {});
+      if (response.ok) return { ok: true };
+      const status = response.status;
+      return { ok: false, retry: status >= 500 || status === 429, reason: `HTTP ${status}` };
+    } catch (error) {
+      return { ok: false, retry: true, reason: this.#why(error) };
+    }
+  }
+
+  async #run(command: string, event: NotifyEvent): Promise<Outcome> {
+    let child: ReturnType<typeof Bun.spawn>;
+    try {
+      // Its own process group, so that a kill reaches what `sh` started too; its output would
+      // mix with ours (a dashboard, NDJSON on stdout), so it goes nowhere.
+      child = Bun.spawn(['sh', '-c', command], {
+        stdin: new Blob([`${JSON.stringify(event.record)}\n`]),
+        stdout: 'ignore',
+        stderr: 'ignore',
+        detached: true,
+      });
+    } catch (error) {
+      return { ok: false, retry: true, reason: this.#why(error) };
+    }
+    const signal = this.#signal();
+    const kill = () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    signal.addEventListener('abort', kill);
+    const code = await child.exited;
+    signal.removeEventListener('abort', kill);
+    if (code === 0) return { ok: true };
+    if (signal.aborted) return { ok: false, retry: true, reason: this.#why(signal.reason) };
+    return { ok: false, retry: true, reason: child.signalCode ? `killed by ${child.signalCode}` : `exit ${code}` };
+  }
+
+  #why(error: unknown): string {
+    const e = error as { name?: string; code?: unknown; message?: string } | undefined;
+    if (e?.name === 'TimeoutError') return `timed out after ${msText(this.#o.timeoutMs)}`;
+    if (e?.name === 'AbortError') return 'aborted at exit';
+    if (typeof e?.code === 'string' && e.code) return e.code;
+    return e?.message || String(error);
+  }
+}
+
+export interface NotifierInput {
+  deliveries: Delivery[];
+  /** Calls every delivery's `tick()` this often, ms (default 10 s); 0: the owner calls it. */
+  reportEveryMs?: number;
+}
+
+export const notifier = fromCallback<NotifyMessage, NotifierInput>(({ input, receive }) => {
+  receive((message) => {
+    for (const delivery of input.deliveries) delivery.push(message.event);
+  });
+  const every = input.reportEveryMs ?? 10_000;
+  const timer = every > 0 ? setInterval(() => input.deliveries.forEach((d) => d.tick()), every) : undefined;
+  return () => clearInterval(timer);
+});
+
+/**
+ * A command's first word: enough to tell which hook it is, without the arguments it may carry a
+ * token in; leading assignments (`TOKEN=… curl …`) are skipped for the same reason.
+ */
+function firstWord(command: string): string {
+  return command.trim().split(/\s+/).find((word) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(word)) ?? 'sh';
+}
+
+function protocol(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return '';
+  }
+}
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+const msText = (ms: number) => (ms >= 1000 && ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`);
