@@ -80,10 +80,46 @@ export interface AgentRoll {
 export interface AlertEvent {
   /** Evaluation instant, ms. */
   at: number;
+  /** The hits the rule counts over the window (the matching ones for a rule). */
   hits: number;
   threshold: number;
   window: number;
+  /** An alert of a rule from `--rules`; absent for the high-traffic rule of -t and -a. */
+  rule?: RuleAlert;
 }
+
+/** What a rule's alert adds: which rule, which group, and the value compared. */
+export interface RuleAlert {
+  name: string;
+  kind: 'rate' | 'ratio' | 'silence';
+  /** A grouped rule's group: the field and its value. */
+  group?: { by: 'section' | 'host' | 'user'; key: string };
+  /** rate: req/s over the window; ratio: matching / all (0..1); silence: hits. */
+  value: number;
+  /** ratio: all hits over the window. */
+  total?: number;
+  /** The threshold that ends it (a recovery's, or the firing one without hysteresis). */
+  recover?: number;
+}
+
+/**
+ * reporter → notifier: an alert or a recovery, as printed (never one muted or printed before a
+ * restart of the centre).
+ */
+export interface NotifyEvent {
+  type: 'alert' | 'recovered';
+  /** The NDJSON record, as `--json` prints it. */
+  record: Record<string, unknown>;
+  /** The text line, as printed without --json. */
+  message: string;
+  /** Alertmanager-style labels: `alertname` (the rule's name, `HighTraffic` for -t), `rule`, and the group's field. */
+  labels: Record<string, string>;
+  /** When the alert started, ms. */
+  startsAt: number;
+  /** A recovery's instant, ms. */
+  endsAt?: number;
+}
+export type NotifyMessage = { type: 'notify'; event: NotifyEvent };
 export interface RecoveryEvent extends AlertEvent {
   /** When the alert started, ms. */
   since: number;
