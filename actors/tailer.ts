@@ -38,6 +38,11 @@ export interface TailerInput {
   resume?: FileMark[];
   /** An agent: no reading while this says so (its messages cannot be published). */
   paused?: () => boolean;
+  /**
+   * An agent: polls land on the wall-clock instants ≡ this (mod pollMs), ms, so that one of them
+   * comes just as a second's lines are all written (its grace after the second's end).
+   */
+  pollPhaseMs?: number;
 }
 
 /** A chunk whose lines took longer than this (ms) makes the next read half as long. */
@@ -210,7 +215,21 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     });
   };
   const first = setImmediate(pollAll);
-  const timer = setInterval(pollAll, input.pollMs);
+  let timer: ReturnType<typeof setTimeout>;
+  const phase = input.pollPhaseMs;
+  if (phase === undefined) timer = setInterval(pollAll, input.pollMs);
+  else {
+    const every = input.pollMs;
+    const next = () => {
+      // 2 ms past the instant: a timer may fire in the millisecond before.
+      const wait = (((phase + 2 - Date.now()) % every) + every) % every;
+      timer = setTimeout(() => {
+        pollAll();
+        next();
+      }, wait || every);
+    };
+    next();
+  }
   let soon: ReturnType<typeof setTimeout> | null = null;
   const hint = () => {
     soon ??= setTimeout(() => {
@@ -235,7 +254,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     stopped = true;
     clearImmediate(first);
     if (again) clearImmediate(again);
-    clearInterval(timer);
+    clearTimeout(timer);
     if (soon) clearTimeout(soon);
     for (const w of watchers) w.close();
     server.close();

@@ -7,14 +7,14 @@
  * 1. centre: the central monitor (`--nats URL --json -s 10`, defaults otherwise) merging 1,000
  *    agents simulated in one child process (`bun bench/fleet.ts simulate URL AGENTS SECONDS OUT
  *    [IDLE]`): each agent publishes once a second as a real one does, when its clock moves on
- *    (0.5 s + a poll's phase into the second, phases spread evenly over 250 ms: 1,000 messages/s),
+ *    (its poll 0.5 s into the second, the agents spread evenly over 50 ms: 1,000 messages/s),
  *    a small realistic segment for the current second (5 lines scanned by the product's
  *    ClfScanner) and its clock (the second before the last one), through lib/wire's encode and lib/nats's
  *    publishCounts with the message ID `agent:seq`. After a 10 s warm-up, the centre's CPU
  *    (/proc/PID/stat, all threads) and RSS over 20 s; it kept up if every stats interval of the
  *    simulation has exactly the hits the stream acknowledged for its seconds, and its stats lines
  *    come a steady time after their interval's end.
- * 2. agent alone: one real agent (`agent -f FILE --nats URL`, poll 250 ms, with `--watch`;
+ * 2. agent alone: one real agent (`agent -f FILE --nats URL`, as by default: a poll a second, with `--watch`;
  *    then as by default, polling only) while its file grows by 1,000 lines/s, one line per write(2)
  *    as a web server writes, in bursts every 10 ms; its CPU over 20 s after a warm-up (and over 5 s
  *    before any line), and the latency of each burst: from its write to the message carrying it
@@ -52,9 +52,10 @@ const log = (message: string) => console.error(`bench: fleet: ${message}`);
 const SIM_LINES = 5;
 /** Distinct segments made each second, shared out among the agents. */
 const SIM_VARIANTS = 20;
-/** The agent's defaults: `--grace-ms 500`, `--poll-ms 250`. */
+/** The agent's default `--grace-ms`: its poll, and its message, come this far into each second. */
 const SIM_GRACE_MS = 500;
-const SIM_POLL_MS = 250;
+/** How the agents' messages spread around that instant (timers, reading, clocks a few ms apart). */
+const SIM_SPREAD_MS = 50;
 /** Fewer than the 10 sections a stats line lists, so that the real agent's section is always among them. */
 const SECTIONS = ['/api', '/static', '/img', '/login', '/search', '/cart', '/products', '/users'];
 const USERS = ['-', '-', '-', 'alice', 'bob', 'carol'];
@@ -145,11 +146,10 @@ async function simulate(url: string, agents: number, seconds: number, outFile: s
 
   let stop = false;
   process.on('SIGTERM', () => (stop = true));
-  // As real agents publish: agent i when its clock moves on, at the first poll that starts its
-  // grace after a second's end: SIM_GRACE_MS + (a poll's phase) into each second, the phases of
-  // the agents spread evenly over a poll.
+  // As real agents publish: when the clock moves on, at the poll that lands its grace after a
+  // second's end: SIM_GRACE_MS into each second, the agents spread evenly over SIM_SPREAD_MS.
   const base = Math.ceil(Date.now() / 1000) * 1000;
-  const dueOf = (k: number) => base + Math.floor(k / agents) * 1000 + SIM_GRACE_MS + Math.floor((SIM_POLL_MS * (k % agents)) / agents);
+  const dueOf = (k: number) => base + Math.floor(k / agents) * 1000 + SIM_GRACE_MS + Math.floor((SIM_SPREAD_MS * (k % agents)) / agents);
   const total = agents * seconds;
   let firstSecond = Infinity;
   let lastSecond = -Infinity;
@@ -686,7 +686,7 @@ export async function fleetBench(bun: string, root: string, dir: string, clkTck:
     const latency: LatencyRun[] = [];
     const plans: LatencyOptions[] = [
       { what: 'alone, agent `--watch` (file events as a hint)', simulated: 0, idle: 0, rate: 1000, warmS: 5, measureS: 20, idleS: 5, agentArgs: ['--watch'] },
-      { what: 'alone, agent as by default (polls every 250 ms only)', simulated: 0, idle: 0, rate: 1000, warmS: 5, measureS: 20, idleS: 5, agentArgs: ['--no-watch'] },
+      { what: 'alone, agent as by default (a poll a second, 0.5 s into it)', simulated: 0, idle: 0, rate: 1000, warmS: 5, measureS: 20, idleS: 5, agentArgs: ['--no-watch'] },
       { what: 'among 999 simulated agents, each with lines every second', simulated: 999, idle: 0, rate: 1000, warmS: 5, measureS: 12 },
       { what: 'among 999 simulated agents, 10 of them idle', simulated: 999, idle: 10, rate: 1000, warmS: 5, measureS: 12 },
     ];
@@ -698,10 +698,10 @@ export async function fleetBench(bun: string, root: string, dir: string, clkTck:
     const [alone, noWatch] = latency as [LatencyRun, LatencyRun];
     const out: string[] = [
       `Fleet: ${version}, on 127.0.0.1, a fresh server and stream per run. 1-minute load average ${load.map((l) => l.toFixed(2)).join(' → ')} over the fleet runs.`,
-      `Fleet, centre: \`entry.ts --nats URL --json -s 10\` (defaults otherwise) and ${fmt(centre.agents)} agents simulated in one process (\`bun bench/fleet.ts simulate\`): each publishes one message a second as a real agent does, when its clock moves on: ${SIM_GRACE_MS} ms (the agent's \`--grace-ms\`) + a poll's phase into the second, phases spread evenly over ${SIM_POLL_MS} ms (${fmt(centre.messagesPerSecond)} messages/s acknowledged), with a ${SIM_LINES}-line segment for the current second (scanned by the product's ClfScanner; ${fmt(SIM_LINES * centre.agents)} lines/s in all) and its clock, the second before the last one, through lib/wire \`encode\` and lib/nats \`publishCounts\` with IDs \`agent:seq\`; publishes went out at most ${fmt(centre.sim.lagMax)} ms late (p99 ${fmt(centre.sim.lagP99)} ms), ${centre.sim.failed} failed, ${centre.sim.lost} lost. CPU (utime + stime of all threads, /proc/PID/stat) over ${centre.seconds} s after a 10 s warm-up with every agent reporting; RSS (VmRSS) at the end of that stretch, peak VmHWM. Over the same stretch the simulator used ${fmt(centre.simulatorCpu, 1)} % and nats-server ${fmt(centre.natsCpu, 1)} % of a core.`,
+      `Fleet, centre: \`entry.ts --nats URL --json -s 10\` (defaults otherwise) and ${fmt(centre.agents)} agents simulated in one process (\`bun bench/fleet.ts simulate\`): each publishes one message a second as a real agent does, when its clock moves on: ${SIM_GRACE_MS} ms (the agent's \`--grace-ms\`, where its polls land) into the second, the agents spread evenly over ${SIM_SPREAD_MS} ms (${fmt(centre.messagesPerSecond)} messages/s acknowledged), with a ${SIM_LINES}-line segment for the current second (scanned by the product's ClfScanner; ${fmt(SIM_LINES * centre.agents)} lines/s in all) and its clock, the second before the last one, through lib/wire \`encode\` and lib/nats \`publishCounts\` with IDs \`agent:seq\`; publishes went out at most ${fmt(centre.sim.lagMax)} ms late (p99 ${fmt(centre.sim.lagP99)} ms), ${centre.sim.failed} failed, ${centre.sim.lost} lost. CPU (utime + stime of all threads, /proc/PID/stat) over ${centre.seconds} s after a 10 s warm-up with every agent reporting; RSS (VmRSS) at the end of that stretch, peak VmHWM. Over the same stretch the simulator used ${fmt(centre.simulatorCpu, 1)} % and nats-server ${fmt(centre.natsCpu, 1)} % of a core.`,
       `Fleet, centre kept up: every stats interval that ended within the simulation has exactly the hits the stream acknowledged for its seconds (${centre.intervalsEqual} of ${centre.intervals}, the first one included; ${fmt(centre.hitsCounted)} of ${fmt(centre.hitsPublished)} hits; ${centre.allTenSeconds ? 'each 10 s long' : '**not all 10 s long**'}), and each one after the first was printed ${fmt(centre.printLag.p50)} ms (median; max ${fmt(centre.printLag.max)}) after its interval's end, when the last agent of the second had shown the next one: no backlog building up.`,
-      `Fleet, latency: a real agent (\`entry.ts agent -f FILE --nats URL --watch\`, poll 250 ms) while the harness appends ${fmt(alone.writeRate)} lines/s to its file, one write(2) a line in bursts every 10 ms, stamped now; the latency of a burst is from its write to (a) the message carrying it being delivered to a subscription on the agent's subject (line → stream), (b) its count at the centre (\`-s 1 -t 1000000\`): the first stats line whose running count of the agent's section covers it, read as it is printed (line → centre). HLM_PROBE=1 prints nothing at the centre${centre.probeLines ? ` (here it printed ${centre.probeLines} probe lines!)` : ''}: the probe is the parser's, and the centre has no parser; a second's stats line is printed in the same turn as the fleet feed releases that second's segments and steps the clock past it. Bursts of the measured stretch after a 5 s warm-up, the writing going on 2 s beyond it. Counted at the centre: ${latency.map((l) => `${fmt(l.counted)} of ${fmt(l.written)}`).join(', ')} lines. The agent's messages went out at ${latency.map((l) => `${fmt(l.phase)} ms`).join(', ')} into the second.`,
-      'Fleet, how the latency splits: the second S is complete on an agent once a poll that started its grace (500 ms) after S ended has read every file to its end, and the agent publishes at that moment, its segments and its clock S with it: ~S + 1.5 s to S + 1.75 s with 250 ms polls (so a line reaches the stream with the next message, 0–1 s after its write). The centre counts S (and prints its stats line) once its clock steps past S: as soon as every agent has shown a line of a later second, or every agent\'s clock has reached S, whichever comes first; both come with the agents\' messages at S + 1.5–1.75 s, so a line of S counts 0.5–1.75 s after it was written, whether agents are idle or busy. Simulated agents publish at the same phases. When the writing stops, its last second waits for the clocks the same way.',
+      `Fleet, latency: a real agent (\`entry.ts agent -f FILE --nats URL\`, with \`--watch\` and as by default; a poll a second, 0.5 s into it) while the harness appends ${fmt(alone.writeRate)} lines/s to its file, one write(2) a line in bursts every 10 ms, stamped now; the latency of a burst is from its write to (a) the message carrying it being delivered to a subscription on the agent's subject (line → stream), (b) its count at the centre (\`-s 1 -t 1000000\`): the first stats line whose running count of the agent's section covers it, read as it is printed (line → centre). HLM_PROBE=1 prints nothing at the centre${centre.probeLines ? ` (here it printed ${centre.probeLines} probe lines!)` : ''}: the probe is the parser's, and the centre has no parser; a second's stats line is printed in the same turn as the fleet feed releases that second's segments and steps the clock past it. Bursts of the measured stretch after a 5 s warm-up, the writing going on 2 s beyond it. Counted at the centre: ${latency.map((l) => `${fmt(l.counted)} of ${fmt(l.written)}`).join(', ')} lines. The agent's messages went out at ${latency.map((l) => `${fmt(l.phase)} ms`).join(', ')} into the second.`,
+      'Fleet, how the latency splits: the second S is complete on an agent once a poll that started its grace (500 ms) after S ended has read every file to its end, and the agent publishes at that moment, its segments and its clock S with it: the agent\'s polls land 0.5 s into each second, so at ~S + 1.5 s (a line reaches the stream with the next message, 0–1 s after its write). The centre counts S (and prints its stats line) once its clock steps past S: as soon as every agent has shown a line of a later second, or every agent\'s clock has reached S, whichever comes first; both come with the agents\' messages at ~S + 1.5 s, so a line of S counts 0.5–1.5 s after it was written (plus the time to read and send), whether agents are idle or busy. Simulated agents publish at the same phases. When the writing stops, its last second waits for the clocks the same way.',
       `Fleet, agent CPU: the agent of the "alone" runs, over their ${alone.seconds} s (utime + stime of all its threads; ${fmt(alone.writeRate)} and ${fmt(noWatch.writeRate)} lines/s, one write(2) a line); its RSS at the end. Before the writing started, over ${5} s with no line: ${fmt(alone.agentIdleCpu, 2)} % (watch) and ${fmt(noWatch.agentIdleCpu, 2)} % (\`--no-watch\`) of a core. In parentheses: the same agent in the fleet runs, beside the simulator and a busier centre on the same cores.`,
     ];
     notes.push(...out);

@@ -22,7 +22,7 @@ const agentArgs = {
   stream: { type: 'string', default: 'HLM', valueHint: 'NAME', description: 'The JetStream stream (created when missing)' },
   'nats-creds': { type: 'string', valueHint: 'FILE', description: 'A NATS .creds file' },
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "The CA of the server's TLS certificate" },
-  'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked, a whole number from 10 to 60000' },
+  'poll-ms': { type: 'string', default: '1000', valueHint: 'MS', description: "How often followed files are checked, a whole number from 10 to 60000; the polls land --grace-ms after each second (that one makes the second's message), so more than one a second only reads sooner" },
   'grace-ms': { type: 'string', default: '500', valueHint: 'MS', description: "How long after its second a line may still be written, 0 to 60000: a second is published as complete once the files have been read this long after it; a line written later (Apache's %t is when the request came in) counts at the centre as late" },
   watch: { type: 'boolean', default: false, description: 'Also use file-system events as a hint to read sooner (the agent polls only by default: it publishes once a second anyway, and events cost 3-6 % of a core at 1,000 lines/s)' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },

@@ -81,6 +81,8 @@ export const agentMachine = setup({
           marksTo: 'publisher',
           resume: c.resume,
           paused: () => c.backlog.full,
+          // A poll lands just as each second is complete: the message goes out then.
+          pollPhaseMs: c.graceMs,
         },
       });
     }),
