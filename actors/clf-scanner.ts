@@ -176,6 +176,9 @@ export class ClfScanner {
   private readonly hostKeys = new KeyTally();
   private readonly methodKeys = new KeyTally();
   private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
+  /** Lines of the segment in progress by status code, and the codes counted (in first-seen order). */
+  private readonly codeCounts = new Int32Array(600);
+  private readonly codesSeen: number[] = [];
   /** Lines of the segment in progress by COMMON_METHODS, not yet in the method tally. */
   private readonly commonMethods = new Int32Array(COMMON_METHODS.length);
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
@@ -228,8 +231,10 @@ export class ClfScanner {
         this.runSecond = second;
         this.runCount = 1;
       }
-      const statusClass = Math.floor(this.status / 100);
+      const status = this.status;
+      const statusClass = Math.floor(status / 100);
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
+      if (this.codeCounts[status]!++ === 0) this.codesSeen.push(status);
       seg.bytes += this.bytes;
       this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash);
       const userStart = this.userStart;
@@ -276,6 +281,11 @@ export class ClfScanner {
   private flush(seg: Segment): void {
     if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
     this.runCount = 0;
+    for (const code of this.codesSeen) {
+      seg.codes.set(code, this.codeCounts[code]!);
+      this.codeCounts[code] = 0;
+    }
+    this.codesSeen.length = 0;
     const common = this.commonMethods;
     for (let i = 0; i < COMMON_METHODS.length; i++) {
       if (common[i] === 0) continue;

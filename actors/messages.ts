@@ -24,6 +24,8 @@ export interface Segment {
   keys: KeyCounts;
   /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
   status: [number, number, number, number, number, number];
+  /** Hits by status code (100..599), for rules that match a code. */
+  codes: Map<number, number>;
   bytes: number;
 }
 
@@ -153,6 +155,7 @@ export function emptySegment(second: number): Segment {
     invalid: 0,
     keys: NO_KEYS,
     status: [0, 0, 0, 0, 0, 0],
+    codes: new Map(),
     bytes: 0,
   };
 }

@@ -5,7 +5,7 @@
  * keys cost, whatever the number of lines.
  *
  *   { "v": 1, "agent": "web-1", "seq": 42, "clock": 1767225600,
- *     "segments": [{ "second", "perSecond": [[second, hits]...], "hits", "invalid", "status", "bytes", "keys", "entries" }],
+ *     "segments": [{ "second", "perSecond": [[second, hits]...], "hits", "invalid", "status", "codes": [[code, hits]...], "bytes", "keys", "entries" }],
  *     "files": [{ "path", "id", "offset", "head" }] }
  *
  * - `seq` numbers an agent's messages from 1; the message ID is `agent:seq`, so a publish
@@ -29,6 +29,7 @@ export interface WireSegment {
   invalid: number;
   keys: KeyCounts;
   status: [number, number, number, number, number, number];
+  codes: Map<number, number>;
   bytes: number;
 }
 
@@ -69,6 +70,7 @@ export function encode(m: CountsMessage): Uint8Array {
         hits: s.hits,
         invalid: s.invalid,
         status: s.status,
+        codes: [...s.codes],
         bytes: s.bytes,
         keys: b64(s.keys.bytes),
         entries: [...s.keys.entries],
@@ -141,6 +143,13 @@ function segment(x: unknown, what: string): WireSegment {
     hits: count(s.hits, `${what}.hits`),
     invalid: count(s.invalid, `${what}.invalid`),
     status: status as WireSegment['status'],
+    // Absent from agents of before status codes were counted: none.
+    codes: new Map(
+      (s.codes === undefined ? [] : array(s.codes, `${what}.codes`)).map((p, i) => {
+        const pair = array(p, `${what}.codes[${i}]`);
+        return [count(pair[0], `${what}.codes[${i}][0]`), count(pair[1], `${what}.codes[${i}][1]`)] as [number, number];
+      }),
+    ),
     bytes: count(s.bytes, `${what}.bytes`),
     keys: { bytes, entries },
   };

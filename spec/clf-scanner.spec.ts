@@ -36,6 +36,7 @@ interface Totals {
   hosts: Map<string, number>;
   methods: Map<string, number>;
   status: number[];
+  codes: Map<number, number>;
   bytes: number;
 }
 
@@ -49,6 +50,7 @@ function totals(batch: Batch): Totals {
     hosts: new Map(),
     methods: new Map(),
     status: [0, 0, 0, 0, 0, 0],
+    codes: new Map(),
     bytes: 0,
   };
   const merge = <K>(into: Map<K, number>, from: Map<K, number>) => {
@@ -60,6 +62,7 @@ function totals(batch: Batch): Totals {
     merge(out.perSecond, seg.perSecond);
     for (const kind of KEY_KINDS) merge(out[kind], unpack(seg.keys, kind));
     seg.status.forEach((n, i) => (out.status[i]! += n));
+    merge(out.codes, seg.codes);
     out.bytes += seg.bytes;
   }
   return out;
@@ -554,7 +557,7 @@ function expectAgreement(scanner: ClfScanner, line: string, newline: boolean) {
   }
   const keys = <K>(m: Map<K, number>) => [...m.entries()];
   const statusClass = Math.floor(expected.status / 100);
-  expect([line, t.hits, t.invalid, keys(t.perSecond), keys(t.hosts), keys(t.users), keys(t.methods), keys(t.sections), t.status, t.bytes]).toEqual([
+  expect([line, t.hits, t.invalid, keys(t.perSecond), keys(t.hosts), keys(t.users), keys(t.methods), keys(t.sections), t.status, keys(t.codes), t.bytes]).toEqual([
     line,
     1,
     0,
@@ -564,6 +567,7 @@ function expectAgreement(scanner: ClfScanner, line: string, newline: boolean) {
     [[expected.method, 1]],
     [[expected.section, 1]],
     [0, 1, 2, 3, 4, 5].map((i) => (i === statusClass ? 1 : 0)),
+    [[expected.status, 1]],
     expected.bytes,
   ]);
   return true;
@@ -604,6 +608,7 @@ describe('the fast scanner against parseLine', () => {
     expect(t.users).toEqual(count((e) => e.user));
     expect(t.methods).toEqual(count((e) => e.method));
     expect(t.perSecond).toEqual(count((e) => e.second));
+    expect(t.codes).toEqual(count((e) => e.status));
   });
 
   test('a property: lines assembled from valid and broken fields agree with parseLine', () => {

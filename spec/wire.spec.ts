@@ -15,6 +15,7 @@ const message = (): CountsMessage => ({
       invalid: 1,
       keys: packMaps({ sections: new Map([['/api', 4], ['/é', 1]]), hosts: new Map([['10.0.0.1', 5]]), methods: new Map([['GET', 5]]) }),
       status: [0, 0, 4, 0, 1, 0],
+      codes: new Map([[200, 3], [204, 1], [503, 1]]),
       bytes: 1234,
     },
   ],
@@ -30,6 +31,7 @@ describe('wire format', () => {
     const s = back.segments[0]!;
     expect([...s.perSecond]).toEqual([[1767225599, 2], [1767225600, 3]]);
     expect([s.hits, s.invalid, s.bytes, s.status]).toEqual([5, 1, 1234, [0, 0, 4, 0, 1, 0]]);
+    expect([...s.codes]).toEqual([[200, 3], [204, 1], [503, 1]]);
     expect(Object.fromEntries(unpack(s.keys, 'sections'))).toEqual({ '/api': 4, '/é': 1 });
     expect(Object.fromEntries(unpack(s.keys, 'hosts'))).toEqual({ '10.0.0.1': 5 });
     expect(back.files).toEqual([{ path: '/var/log/a.log', id: '2049:12:1767225000000', offset: 99, head: new Uint8Array([1, 2, 3]) }]);
@@ -52,6 +54,15 @@ describe('wire format', () => {
     expect(bad((m) => (m.segments[0].entries[4] = 10_000))).toThrow('segments[0].entries points outside its keys');
     expect(bad((m) => (m.segments[0].entries[0] = 9))).toThrow('segments[0].entries does not match its key counts');
     expect(bad((m) => (m.files = 'x'))).toThrow('files is not a list');
+    expect(bad((m) => (m.segments[0].codes = [[404, -1]]))).toThrow('segments[0].codes[0][1] is negative');
+  });
+
+  test('a segment from an agent that did not count status codes has none', () => {
+    const m = JSON.parse(Buffer.from(encode(message())).toString());
+    delete m.segments[0].codes;
+    const s = decode(Buffer.from(JSON.stringify(m))).segments[0]!;
+    expect(s.codes.size).toBe(0);
+    expect(s.status).toEqual([0, 0, 4, 0, 1, 0]);
   });
 
   test('an agent name becomes one subject token', () => {
