@@ -14,7 +14,7 @@ export const alertMonitor = alertMachine.provide({
         type: 'window',
         at: context.at,
         hits: context.hits,
-        series: context.hitWindow.series(context.at / 1000),
+        series: context.hitWindow!.series(context.at / 1000),
       }),
     ),
     announceAlert: sendTo(

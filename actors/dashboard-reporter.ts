@@ -5,13 +5,19 @@
  */
 import * as ansi from 'ansi-escapes';
 import { fromCallback } from 'xstate';
-import { type DashboardSnapshot, renderDashboard } from './dashboard';
-import type { ReporterMessage } from './messages';
-import { alertMessage, type ReporterInput, recoveryMessage, statsText } from './reporter';
+import { type DashboardSnapshot, type HistoryEntry, renderDashboard } from './dashboard';
+import type { AlertEvent, NotifyMessage, ReporterMessage } from './messages';
+import { alertMessage, notifyEvent, type ReporterInput, recoveryMessage, statsText } from './reporter';
+
+const ruleKey = (a: AlertEvent) => `${a.rule!.name}\u0000${a.rule!.group?.key ?? ''}`;
 
 /** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
-export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
+export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
   const o = input.dashboard!;
+  const notify = (message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>) =>
+    system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) } satisfies NotifyMessage);
+  /** The rules' alerts going on, by rule and group. */
+  const active = new Map<string, HistoryEntry>();
   const snapshot: DashboardSnapshot = {
     files: o.files,
     startedAt: o.startedAt,
@@ -54,22 +60,35 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         break;
       case 'mute':
         break;
-      case 'alert':
-        input.printed?.('alert', message.alert.at);
+      case 'alert': {
+        const a = message.alert;
+        input.printed?.('alert', a.at);
+        notify(message);
+        const entry = { type: 'alert' as const, at: a.at, message: alertMessage(a) };
+        snapshot.history.unshift(entry);
+        if (a.rule) {
+          active.set(ruleKey(a), entry);
+          snapshot.active = [...active.values()];
+          break;
+        }
         snapshot.state = 'alerting';
-        snapshot.since = message.alert.at;
-        snapshot.history.unshift({ type: 'alert', at: message.alert.at, message: alertMessage(message.alert) });
+        snapshot.since = a.at;
         break;
-      case 'recovered':
-        input.printed?.('recovered', message.recovery.at);
+      }
+      case 'recovered': {
+        const r = message.recovery;
+        input.printed?.('recovered', r.at);
+        notify(message);
+        snapshot.history.unshift({ type: 'recovered', at: r.at, message: recoveryMessage(r) });
+        if (r.rule) {
+          active.delete(ruleKey(r));
+          snapshot.active = [...active.values()];
+          break;
+        }
         snapshot.state = 'normal';
         snapshot.since = null;
-        snapshot.history.unshift({
-          type: 'recovered',
-          at: message.recovery.at,
-          message: recoveryMessage(message.recovery),
-        });
         break;
+      }
       case 'notice':
         snapshot.notice = `${message.level === 'info' ? '' : `${message.level}: `}${message.message}`;
         break;

@@ -31,6 +31,8 @@ export interface DashboardSnapshot {
   last: IntervalStats | null;
   /** Every alert and recovery of the run, newest first. */
   history: HistoryEntry[];
+  /** The rules' alerts going on (`--rules`): their lines, oldest first. */
+  active?: HistoryEntry[];
   /** The last diagnostic (a file it waits for, a read error), shown above the keys. */
   notice: string | null;
   paused: boolean;
@@ -114,6 +116,14 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
   } else {
     lines.push(rule('last interval'));
     lines.push(c.dim('waiting for the first interval to close…'));
+  }
+
+  const active = s.active ?? [];
+  if (active.length > 0) {
+    lines.push(rule(`rule alerts going on (${active.length})`));
+    const shown = Math.max(1, Math.min(active.length, height - lines.length - 5));
+    for (const a of active.slice(0, shown)) lines.push(c.red(`● ${a.message}`));
+    if (shown < active.length) lines.push(c.dim(`… and ${active.length - shown} more`));
   }
 
   const footer = c.dim('q quit · p pause');

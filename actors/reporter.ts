@@ -5,7 +5,7 @@
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
-import type { AlertEvent, IntervalStats, RecoveryEvent, ReporterMessage } from './messages';
+import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
 
 export { bytesText, duration, localIso };
 
@@ -47,14 +47,44 @@ export interface ProgressOptions {
 const utcIso = (ms: number) => new Date(ms).toISOString();
 
 export function alertMessage(a: AlertEvent): string {
+  if (a.rule) return `${ruleName(a.rule)} fired - ${ruleValue(a, 'fired')}, triggered at ${localIso(a.at)}`;
   return `High traffic generated an alert - hits = ${a.hits}, triggered at ${localIso(a.at)}`;
 }
 
 export function recoveryMessage(r: RecoveryEvent): string {
-  return (
-    `High traffic alert recovered - hits = ${r.hits}, recovered at ${localIso(r.at)}` +
-    ` (alert lasted ${duration((r.at - r.since) / 1000)})`
-  );
+  const lasted = ` (alert lasted ${duration((r.at - r.since) / 1000)})`;
+  if (r.rule) return `${ruleName(r.rule)} recovered - ${ruleValue(r, 'recovered')}, recovered at ${localIso(r.at)}${lasted}`;
+  return `High traffic alert recovered - hits = ${r.hits}, recovered at ${localIso(r.at)}${lasted}`;
+}
+
+/** `Rule "api-rate" (host 10.0.0.1)` */
+function ruleName(r: RuleAlert): string {
+  return `Rule "${r.name}"${r.group ? ` (${r.group.by} ${r.group.key})` : ''}`;
+}
+
+const round = (x: number, places: number) => String(Math.round(x * 10 ** places) / 10 ** places);
+const percent = (x: number) => `${round(x * 100, 2)} %`;
+
+/**
+ * What a rule compared, and with what: `rate = 25.3 req/s > 20 over 120 s (3036 hits)`,
+ * `ratio = 7.3 % > 5 % over 120 s (146 of 2000 hits)`, `hits = 0 < 1 over 300 s`.
+ */
+function ruleValue(a: AlertEvent, how: 'fired' | 'recovered'): string {
+  const r = a.rule!;
+  const bound = how === 'fired' ? a.threshold : (r.recover ?? a.threshold);
+  const over = ` over ${a.window} s`;
+  switch (r.kind) {
+    case 'rate':
+      return `rate = ${round(r.value, 3)} req/s ${how === 'fired' ? '>' : '≤'} ${bound}${over} (${a.hits} hits)`;
+    case 'ratio': {
+      const counts = ` (${a.hits} of ${r.total ?? 0} hits)`;
+      // A ratio alert also ends when too few hits are left to judge by.
+      if (how === 'recovered' && r.value > bound) return `ratio = ${percent(r.value)}${over}${counts}, too few hits to judge`;
+      return `ratio = ${percent(r.value)} ${how === 'fired' ? '>' : '≤'} ${percent(bound)}${over}${counts}`;
+    }
+    case 'silence':
+      return `hits = ${a.hits} ${how === 'fired' ? '<' : '≥'} ${bound}${over}`;
+  }
 }
 
 const list = (pairs: [string, number][], n: number) =>
@@ -112,23 +142,51 @@ export function statsJson(s: IntervalStats): string {
   });
 }
 
-/** What an alert and a recovery both say: when, and the window at that instant. */
+/** What an alert and a recovery both say: when, and the window at that instant (a rule: which, and its value). */
 function windowFields(a: AlertEvent) {
-  return { at: utcIso(a.at), hits: a.hits, average: a.hits / a.window, threshold: a.threshold, window: a.window };
+  const r = a.rule;
+  if (!r) return { at: utcIso(a.at), hits: a.hits, average: a.hits / a.window, threshold: a.threshold, window: a.window };
+  return {
+    rule: r.name,
+    group: r.group ?? null,
+    kind: r.kind,
+    at: utcIso(a.at),
+    value: r.value,
+    threshold: a.threshold,
+    ...(r.recover === undefined ? {} : { recover: r.recover }),
+    hits: a.hits,
+    ...(r.total === undefined ? {} : { total: r.total }),
+    window: a.window,
+  };
 }
 
-export function alertJson(a: AlertEvent): string {
-  return JSON.stringify({ type: 'alert', ...windowFields(a), message: alertMessage(a) });
+export function alertRecord(a: AlertEvent): Record<string, unknown> {
+  return { type: 'alert', ...windowFields(a), message: alertMessage(a) };
 }
 
-export function recoveryJson(r: RecoveryEvent): string {
-  return JSON.stringify({
+export function recoveryRecord(r: RecoveryEvent): Record<string, unknown> {
+  return {
     type: 'recovered',
     ...windowFields(r),
     since: utcIso(r.since),
     duration: (r.at - r.since) / 1000,
     message: recoveryMessage(r),
-  });
+  };
+}
+
+export const alertJson = (a: AlertEvent) => JSON.stringify(alertRecord(a));
+export const recoveryJson = (r: RecoveryEvent) => JSON.stringify(recoveryRecord(r));
+
+/** An alert or a recovery for the notifier: its record, its line, and Alertmanager-style labels. */
+export function notifyEvent(message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>): NotifyEvent {
+  const a = message.type === 'alert' ? message.alert : message.recovery;
+  const labels: Record<string, string> = { alertname: a.rule?.name ?? 'HighTraffic' };
+  if (a.rule?.group) labels[a.rule.group.by] = a.rule.group.key;
+  if (message.type === 'alert') {
+    return { type: 'alert', record: alertRecord(a), message: alertMessage(a), labels, startsAt: a.at };
+  }
+  const r = message.recovery;
+  return { type: 'recovered', record: recoveryRecord(r), message: recoveryMessage(r), labels, startsAt: r.since, endsAt: r.at };
 }
 
 /**
@@ -156,8 +214,11 @@ export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): Consola
   });
 }
 
-export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive }) => {
+export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
   const output = createOutput(input);
+  /** What is printed is what is notified: never a transition muted or printed before a restart. */
+  const notify = (message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>) =>
+    system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) } satisfies NotifyMessage);
   const progress = input.progress ? progressLine(input.progress) : null;
   let muted = false;
   let printedUntil = -Infinity;
@@ -184,9 +245,11 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
         break;
       case 'alert':
         output.log(input.json ? alertJson(message.alert) : alertMessage(message.alert));
+        notify(message);
         break;
       case 'recovered':
         output.log(input.json ? recoveryJson(message.recovery) : recoveryMessage(message.recovery));
+        notify(message);
         break;
       case 'notice':
         output[message.level](message.message);

@@ -11,10 +11,14 @@ import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import type { Centre, CentreOptions } from './centre';
+import type { Delivery, NotifyTarget } from '../actors/notifier';
+import { describeRule, loadRules, type Rule, RulesError } from '../lib/rules';
+import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
   'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
-  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]]';
+  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]] ' +
+  '[--rules FILE] [--check-rules FILE] [--notify URL]... [--notify-format json|alertmanager|slack] [--notify-exec CMD]...';
 
 const monitorArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: "Log file to follow, repeatable; a quoted glob ('/var/log/nginx/*.log'); - (standard input), a FIFO or a pipe is read as a stream (default /tmp/access.log)" },
@@ -38,6 +42,11 @@ const monitorArgs = {
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "With --nats: the CA of the server's TLS certificate" },
   since: { type: 'string', valueHint: 'TIME', description: "With --nats --replay: replay the stream's history from this time (ISO-8601 or Unix seconds)" },
   until: { type: 'string', valueHint: 'TIME', description: 'With --nats --replay: up to this time (default: the end of the stream)' },
+  rules: { type: 'string', valueHint: 'FILE', description: 'Alert rules beyond -t/-a (YAML, or TOML for a .toml file): rates, ratios and silences of matching hits, with for, recover and by' },
+  'check-rules': { type: 'string', valueHint: 'FILE', description: 'Check a rules file, print its rules and exit 0; exit 2 naming the line and field of the first error' },
+  notify: { type: 'string', valueHint: 'URL', description: 'POST every alert and recovery to this http(s) URL, repeatable' },
+  'notify-format': { type: 'string', default: 'json', valueHint: 'json|alertmanager|slack', description: "The body of --notify's POSTs: the NDJSON record, an Alertmanager webhook (version 4), or a Slack incoming webhook" },
+  'notify-exec': { type: 'string', valueHint: 'CMD', description: 'Run this command (sh -c) for every alert and recovery, the NDJSON record on its standard input, repeatable' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
@@ -54,12 +63,24 @@ export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' 
   color: boolean;
   inspect: boolean;
   inspectPort: number;
+  /** --check-rules: the rules of the file, to print; nothing runs. */
+  checkRules?: Rule[];
+  notifyTargets: NotifyTarget[];
 };
 
 /** Reads and validates the raw arguments; `null` means --help. Throws `UsageError`. */
 export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
-  const args = readArgs(rawArgs, monitorArgs, ['file']);
+  const args = readArgs(rawArgs, monitorArgs, ['file', 'notify', 'notify-exec']);
   if (args.help) return null;
+  const rulesOf = (file: unknown) => {
+    try {
+      return loadRules(String(file));
+    } catch (error) {
+      // The file is named, with the line and the field: the usage would only hide it.
+      if (error instanceof RulesError) throw new UsageError(error.message, false);
+      throw error;
+    }
+  };
   const paths = [...list(args.file), ...args._];
   const timeSource = String(args['time-source']);
   if (timeSource !== 'log' && timeSource !== 'arrival') {
@@ -81,7 +102,21 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
         replay: replay ? { since: time('since')!, until: time('until') } : undefined,
       }
     : undefined;
+  const format = String(args['notify-format']);
+  if (!(NOTIFY_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--notify-format must be one of ${NOTIFY_FORMATS.join(', ')}, got '${format}'`);
+  const urls = list(args.notify).map((url) => {
+    // A webhook's URL carries its secret: an error names its scheme and host only.
+    if (!/^https?:\/\/[^/?#\s]+/i.test(url) || !URL.canParse(url)) throw new UsageError(`--notify must be an http:// or https:// URL, got '${redact(url)}'`);
+    return { url, format: format as NotifyFormat };
+  });
+  const commands = list(args['notify-exec']).map((command) => {
+    if (command.trim() === '') throw new UsageError('--notify-exec needs a command');
+    return { command };
+  });
   return {
+    checkRules: args['check-rules'] === undefined ? undefined : rulesOf(args['check-rules']),
+    rules: args.rules === undefined ? undefined : rulesOf(args.rules),
+    notifyTargets: [...urls, ...commands],
     centre,
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
     mode: replay && !nats ? 'replay' : 'follow',
@@ -138,6 +173,10 @@ const EXIT_MS = 500;
 export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
   const err = (line: string) => writeLine(2, line);
+  if (options.checkRules) {
+    for (const rule of options.checkRules) out(describeRule(rule));
+    return 0;
+  }
   let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;
   let centre: Centre | undefined;
   try {
@@ -158,6 +197,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     options.mode === 'replay' && process.stderr.isTTY === true
       ? { totalBytes: replay!.sources.some((s) => s.size === 0) ? 0 : replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
       : undefined;
+  const deliveries = await openDeliveries(options.notifyTargets, err);
   const inspector = options.inspect ? await openInspector(options) : undefined;
   if (inspector) err(`inspector: ${inspector.url}`);
   // On a terminal, the dashboard reporter stands in for the line reporter.
@@ -171,7 +211,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     input: {
       ...options,
       ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
-      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1) },
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({
@@ -213,6 +253,8 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   }
   // Everything printed goes out before the exit; after a stop, whatever the outputs are doing
   // (a pipe nobody reads), for no longer than EXIT_MS after it.
+  // Notifications still waiting get one last attempt, for NOTIFY_EXIT_MS at most.
+  await Promise.all(deliveries.map((d) => d.close(NOTIFY_EXIT_MS)));
   await Promise.race([
     flushOutput(Infinity),
     stopping.then(() => flushOutput(Math.max(0, stoppedAt! + EXIT_MS - Date.now()))),
@@ -230,6 +272,16 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   for (const signal of STOP_SIGNALS) process.off(signal, stop);
   await centre?.close();
   return code;
+}
+
+/** How long the last attempt of the notifications still waiting may take at exit, ms. */
+const NOTIFY_EXIT_MS = 3000;
+
+/** One delivery per --notify URL and --notify-exec command; loaded only when there is one. */
+async function openDeliveries(targets: NotifyTarget[], err: (line: string) => void): Promise<Delivery[]> {
+  if (targets.length === 0) return [];
+  const { Delivery } = await import('../actors/notifier');
+  return targets.map((t) => new Delivery(t, { report: (line) => err(`warn: ${line}`) }));
 }
 
 async function openInspector(options: MonitorOptions) {

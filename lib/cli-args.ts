@@ -6,7 +6,15 @@
  */
 import type { ArgsDef } from 'citty';
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  /** Whether the usage line follows the error (not after an error in a file the user named). */
+  constructor(
+    message: string,
+    readonly showUsage = true,
+  ) {
+    super(message);
+  }
+}
 
 export type StrictArgs = Record<string, string | string[] | boolean | undefined> & { _: string[] };
 

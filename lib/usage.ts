@@ -45,7 +45,7 @@ export async function runCommand<O>(
   } catch (error) {
     writeLine(2, `error: ${error instanceof UsageError ? error.message : reason(error)}`);
     if (!(error instanceof UsageError)) return 1;
-    writeLine(2, usage);
+    if (error.showUsage) writeLine(2, usage);
     return 2;
   }
 }

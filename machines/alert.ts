@@ -1,15 +1,18 @@
 /**
- * The high-traffic alert statechart: `normal` ⇄ `alerting`.
+ * The alert statechart: `normal` → (`pending` →) `alerting` → `normal`.
  *
  * Every whole second (the `evaluateEvery` delay, driven by whatever clock the actor system was
- * given) it samples the hits of the W most recent whole seconds and compares them with
- * threshold × W. The machine is pure: the hit window and `now` are handed in as input (the
- * window is filled outside it, by actors/hit-window.ts, so no event per batch runs through the
- * interpreter), and alerts leave through the `announceAlert` / `announceRecovery` actions
- * (emitted events here; the alert monitor actor provides versions that message the reporter).
+ * given) it samples its window and compares. The high-traffic rule of -t and -a samples the
+ * hits of the W most recent whole seconds against threshold × W; a rule from `--rules` brings
+ * its own `check` (rate, ratio or silence over its window, with its recovery threshold). A rule
+ * with `for` waits in `pending` until its condition has held that long; without one, `pending`
+ * is never entered. The machine is pure: the windows and `now` are handed in as input (they are
+ * filled outside it, so no event per batch runs through the interpreter), and alerts leave
+ * through the `announceAlert` / `announceRecovery` actions (emitted events here; the alert
+ * monitors provide versions that message the reporter).
  */
 import { assign, emit, setup } from 'xstate';
-import type { AlertEvent, RecoveryEvent } from '../actors/messages';
+import type { AlertEvent, RecoveryEvent, RuleAlert } from '../actors/messages';
 
 /** Per-second hit counts, read once per evaluation. */
 export interface HitWindow {
@@ -19,22 +22,58 @@ export interface HitWindow {
   series(second: number): number[];
 }
 
+/** What a rule's window says at an evaluation. */
+export interface RuleSample {
+  /** The hits the rule counts over its window. */
+  hits: number;
+  /** What is compared: req/s (rate), a fraction (ratio) or hits (silence). */
+  value: number;
+  /** ratio: all hits over the window. */
+  total?: number;
+  /** The firing condition holds. */
+  over: boolean;
+  /** The recovery condition holds (with hysteresis, not just "not over"). */
+  clear: boolean;
+}
+
+/** A rule from `--rules` (one group of it, for a grouped rule): how to sample its window. */
+export interface RuleCheck {
+  rule: Pick<RuleAlert, 'name' | 'kind' | 'group'>;
+  /** The recovery threshold, when the rule has one. */
+  recover?: number;
+  sample(second: number): RuleSample;
+}
+
 export interface AlertInput {
-  /** Requests per second, any positive number. */
+  /** Requests per second, any positive number (a rule: its threshold, in its own unit). */
   threshold: number;
   /** W, in seconds. */
   windowSeconds: number;
-  hitWindow: HitWindow;
+  /** The high-traffic rule's window. */
+  hitWindow?: HitWindow;
+  /** A rule's window, in place of the hit window. */
+  check?: RuleCheck;
+  /** How long the condition must hold before it fires, s (0: at once, never `pending`). */
+  forSeconds?: number;
+  /** Sample at this instant (ms, a whole second) at once: an instance spawned when its group went over. */
+  startAt?: number;
   now: () => number;
 }
 
 export interface AlertContext extends AlertInput {
   /** Hits in the window at the last evaluation. */
   hits: number;
+  /** The compared value at the last evaluation (a rule's). */
+  value: number;
+  total?: number;
+  over: boolean;
+  clear: boolean;
   /** The last evaluation instant, ms (a whole second). */
   at: number;
   /** When the current alert began, ms. */
   since: number;
+  /** When the condition began to hold, ms (in `pending`). */
+  pendingSince: number;
 }
 
 export type AlertEmitted =
@@ -51,7 +90,8 @@ export function exceeds(hits: number, threshold: number, windowSeconds: number):
   return BigInt(hits) * den > num * BigInt(windowSeconds);
 }
 
-function decimalFraction(x: number): [bigint, bigint] {
+/** A decimal as the user wrote it, as an exact fraction: 0.57 → [57n, 100n]. */
+export function decimalFraction(x: number): [bigint, bigint] {
   const [mantissa, exp = '0'] = String(x).toLowerCase().split('e');
   const [int, frac = ''] = mantissa!.split('.');
   let num = BigInt(int + frac);
@@ -60,6 +100,14 @@ function decimalFraction(x: number): [bigint, bigint] {
   if (e >= 0) num *= 10n ** BigInt(e);
   else den *= 10n ** BigInt(-e);
   return [num, den];
+}
+
+/** The window at the evaluation of `second`: the rule's own check, or hits against threshold × W. */
+function sampleAt(input: AlertInput, second: number): Pick<AlertContext, 'hits' | 'value' | 'total' | 'over' | 'clear'> {
+  if (input.check) return input.check.sample(second);
+  const hits = input.hitWindow!.hitsBefore(second);
+  const over = exceeds(hits, input.threshold, input.windowSeconds);
+  return { hits, value: hits / input.windowSeconds, over, clear: !over };
 }
 
 export const alertMachine = setup({
@@ -73,22 +121,25 @@ export const alertMachine = setup({
     evaluateEvery: ({ context }) => 1000 - (context.now() % 1000),
   },
   guards: {
-    overThreshold: ({ context }) => exceeds(context.hits, context.threshold, context.windowSeconds),
-    atOrBelowThreshold: ({ context }) =>
-      !exceeds(context.hits, context.threshold, context.windowSeconds),
+    overThreshold: ({ context }) => context.over,
+    overForAWhile: ({ context }) => context.over && (context.forSeconds ?? 0) > 0,
+    heldLongEnough: ({ context }) => context.over && context.at - context.pendingSince >= (context.forSeconds ?? 0) * 1000,
+    notOver: ({ context }) => !context.over,
+    atOrBelowThreshold: ({ context }) => context.clear,
   },
   actions: {
     sampleWindow: assign(({ context }) => {
       const second = Math.floor(context.now() / 1000);
-      return { at: second * 1000, hits: context.hitWindow.hitsBefore(second) };
+      return { at: second * 1000, ...sampleAt(context, second) };
     }),
     /** Tells whoever watches (a dashboard) what the window holds; no effect on the state. */
     reportSample: emit(({ context }) => ({
       type: 'sample' as const,
       at: context.at,
       hits: context.hits,
-      series: context.hitWindow.series(context.at / 1000),
+      series: context.hitWindow?.series(context.at / 1000) ?? [],
     })),
+    markPendingStart: assign({ pendingSince: ({ context }) => context.at }),
     markAlertStart: assign({ since: ({ context }) => context.at }),
     announceAlert: emit(({ context }) => ({
       type: 'alert' as const,
@@ -101,18 +152,30 @@ export const alertMachine = setup({
   },
 }).createMachine({
   id: 'alert',
-  context: ({ input }) => ({ ...input, hits: 0, at: 0, since: 0 }),
+  context: ({ input }) => {
+    const start = { hits: 0, value: 0, over: false, clear: true, at: 0, since: 0, pendingSince: 0 };
+    if (input.startAt === undefined) return { ...input, ...start };
+    return { ...input, ...start, at: input.startAt, ...sampleAt(input, input.startAt / 1000) };
+  },
   initial: 'normal',
   states: {
     normal: {
       after: {
         evaluateEvery: { target: 'normal', reenter: true, actions: ['sampleWindow', 'reportSample'] },
       },
-      always: {
-        guard: 'overThreshold',
-        target: 'alerting',
-        actions: ['markAlertStart', 'announceAlert'],
+      always: [
+        { guard: 'overForAWhile', target: 'pending', actions: 'markPendingStart' },
+        { guard: 'overThreshold', target: 'alerting', actions: ['markAlertStart', 'announceAlert'] },
+      ],
+    },
+    pending: {
+      after: {
+        evaluateEvery: { target: 'pending', reenter: true, actions: ['sampleWindow', 'reportSample'] },
       },
+      always: [
+        { guard: 'notOver', target: 'normal' },
+        { guard: 'heldLongEnough', target: 'alerting', actions: ['markAlertStart', 'announceAlert'] },
+      ],
     },
     alerting: {
       after: {
@@ -128,10 +191,16 @@ export const alertMachine = setup({
 });
 
 export function alertEvent(context: AlertContext): AlertEvent {
-  return {
+  const event: AlertEvent = {
     at: context.at,
     hits: context.hits,
     threshold: context.threshold,
     window: context.windowSeconds,
   };
+  const check = context.check;
+  if (!check) return event;
+  const rule: RuleAlert = { ...check.rule, value: context.value };
+  if (context.total !== undefined) rule.total = context.total;
+  if (check.recover !== undefined) rule.recover = check.recover;
+  return { ...event, rule };
 }

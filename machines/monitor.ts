@@ -15,8 +15,12 @@ import { parser, type TimeSource } from '../actors/parser';
 import { replayClock } from '../actors/replay-clock';
 import type { ReplaySource } from '../actors/replay-reader';
 import { type DashboardOptions, type ProgressOptions, reporter } from '../actors/reporter';
+import { type Delivery, notifier } from '../actors/notifier';
+import { ruleMonitor } from '../actors/rule-monitor';
+import { RuleWindow, ruleWindows } from '../actors/rule-window';
 import { sectionAggregator } from '../actors/section-aggregator';
 import { tailer } from '../actors/tailer';
+import type { Rule } from '../lib/rules';
 
 export interface MonitorInput {
   paths: string[];
@@ -45,6 +49,10 @@ export interface MonitorInput {
   printed?: (type: 'alert' | 'recovered', at: number) => Promise<void> | void;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
+  /** Rules beyond the high-traffic one (`--rules`). */
+  rules?: Rule[];
+  /** Where alerts and recoveries are delivered (`--notify`, `--notify-exec`). */
+  deliveries?: Delivery[];
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
   probe?: (hits: number) => void;
   /** A terminal to draw the dashboard on (following, stdout a terminal, not --plain). */
@@ -72,7 +80,7 @@ export const monitorMachine = setup({
     context: {} as MonitorContext,
     events: {} as MonitorEvent,
   },
-  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock, fleetFeed },
+  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock, fleetFeed, ruleWindows, ruleMonitor, notifier },
   delays: {
     /** Until the next interval boundary. */
     statsEvery: ({ context }) => {
@@ -126,6 +134,15 @@ export const monitorMachine = setup({
         systemId: 'alert',
         input: { threshold: c.threshold, windowSeconds: c.windowSeconds, hitWindow: window, now: c.now },
       });
+      if (c.deliveries?.length) {
+        enqueue.spawnChild('notifier', { id: 'notifier', systemId: 'notifier', input: { deliveries: c.deliveries } });
+      }
+      if (c.rules?.length) {
+        const windows = c.rules.map((r) => new RuleWindow(r, c.startedAt));
+        enqueue.spawnChild('ruleWindows', { id: 'rule-windows', systemId: 'rule-windows', input: { windows, now: c.now } });
+        enqueue.spawnChild('ruleMonitor', { id: 'rules', systemId: 'rules', input: { windows, now: c.now } });
+        consumers.push('rule-windows');
+      }
       if (replay) {
         enqueue.spawnChild('replayClock', {
           id: 'replay-clock',

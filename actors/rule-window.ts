@@ -1,0 +1,262 @@
+/**
+ * batches → the windows the rules of `--rules` read (the rule monitor's instances sample them once
+ * a second). Like the hit window, filling is plain code outside the statecharts: one pass over a
+ * batch's segments, never an event per line.
+ *
+ * A rule counts a line in the second it arrived: its segment's second, the newest timestamp seen
+ * (the traffic rule of -t counts each line in its own second; the two differ only for lines
+ * written out of order). Counts are the segments' own: hits, hits by status class and code, and
+ * the keys by field, so that a rule matches one field and groups by one field, and the centre of
+ * a fleet evaluates rules on what the agents already ship.
+ */
+import { fromCallback } from 'xstate';
+import { decodeKey, eachKey, KEY_KINDS, type KeyKind } from '../lib/byte-keys';
+import type { GroupField, MatchField, Rule } from '../lib/rules';
+import { decimalFraction, exceeds, type RuleCheck, type RuleSample } from '../machines/alert';
+import { lateBefore } from './hit-window';
+import type { BatchMessage, Segment } from './messages';
+
+/**
+ * A ring of W one-second counts with a running sum: adding, and the sum of the W seconds before
+ * an instant, cost O(1) amortized whatever W (a rule's window may be an hour).
+ */
+export class CountWindow {
+  private readonly seconds: Float64Array;
+  private readonly counts: Float64Array;
+  private total = 0;
+  /** Seconds before this have been taken out of the sum. */
+  private expired = -Infinity;
+
+  constructor(readonly size: number) {
+    this.seconds = new Float64Array(size).fill(-Infinity);
+    this.counts = new Float64Array(size);
+  }
+
+  /** Counts `n` at `second` (one in the future counts at now); false when it is too old for the window (late). */
+  add(second: number, n: number, nowSecond: number): boolean {
+    const at = Math.min(second, nowSecond);
+    if (at < lateBefore(nowSecond, this.size) || at < this.expired) return false;
+    const slot = ((at % this.size) + this.size) % this.size;
+    if (this.seconds[slot] !== at) {
+      if (this.seconds[slot]! >= this.expired) this.total -= this.counts[slot]!;
+      this.seconds[slot] = at;
+      this.counts[slot] = 0;
+    }
+    this.counts[slot]! += n;
+    this.total += n;
+    return true;
+  }
+
+  /** The counts of the W whole seconds before `second`: [second − W, second). */
+  sumBefore(second: number): number {
+    const from = second - this.size;
+    if (from > this.expired) {
+      if (from - this.expired >= this.size) {
+        // Everything held is older than the window, or the window moved by more than its size.
+        for (let slot = 0; slot < this.size; slot++) {
+          if (this.seconds[slot]! < from) {
+            this.seconds[slot] = -Infinity;
+            this.counts[slot] = 0;
+          }
+        }
+        this.total = 0;
+        for (let slot = 0; slot < this.size; slot++) this.total += this.counts[slot]!;
+      } else {
+        for (let s = this.expired; s < from; s++) {
+          const slot = ((s % this.size) + this.size) % this.size;
+          if (this.seconds[slot] === s) {
+            this.total -= this.counts[slot]!;
+            this.seconds[slot] = -Infinity;
+            this.counts[slot] = 0;
+          }
+        }
+      }
+      this.expired = from;
+    }
+    // The second being evaluated, or the next, may already have counts (a timer that fired late).
+    let newer = 0;
+    for (let s = second; s <= second + 1; s++) {
+      const slot = ((s % this.size) + this.size) % this.size;
+      if (this.seconds[slot] === s) newer += this.counts[slot]!;
+    }
+    return this.total - newer;
+  }
+}
+
+const KIND_OF: Record<GroupField | Exclude<MatchField, 'status'>, number> = {
+  section: KEY_KINDS.indexOf('sections' satisfies KeyKind),
+  user: KEY_KINDS.indexOf('users' satisfies KeyKind),
+  host: KEY_KINDS.indexOf('hosts' satisfies KeyKind),
+  method: KEY_KINDS.indexOf('methods' satisfies KeyKind),
+};
+
+const encoder = new TextEncoder();
+
+/** How many hits of a segment a rule's `match` takes (all of them without one). */
+function matcher(rule: Rule): (seg: Segment) => number {
+  const match = rule.match;
+  if (!match) return (seg) => seg.hits;
+  if (match.field === 'status') {
+    const classes = match.values.filter((v) => v.endsWith('xx')).map((v) => Number(v[0]));
+    const codes = match.values.filter((v) => !v.endsWith('xx')).map(Number);
+    return (seg) => {
+      let n = 0;
+      for (const c of classes) n += seg.status[c]!;
+      for (const code of codes) if (!classes.includes(Math.floor(code / 100))) n += seg.codes.get(code) ?? 0;
+      return n;
+    };
+  }
+  const kind = KIND_OF[match.field];
+  const wanted = match.values.map((v) => encoder.encode(v));
+  return (seg) => {
+    let n = 0;
+    eachKey(seg.keys, (k, bytes, start, end, count) => {
+      if (k !== kind) return;
+      for (const w of wanted) {
+        if (w.length !== end - start) continue;
+        let i = 0;
+        while (i < w.length && w[i] === bytes[start + i]) i++;
+        if (i === w.length) n += count;
+      }
+    });
+    return n;
+  };
+}
+
+/** One rule's counts: the matching hits (and all hits, for a ratio), or the hits of each group. */
+export class RuleWindow {
+  private readonly matched: CountWindow;
+  private readonly all: CountWindow | null;
+  private readonly take: (seg: Segment) => number;
+  /** A grouped rule's groups (at most `rule.groups`), with what holds them (an instance). */
+  readonly groups = new Map<string, CountWindow>();
+  private readonly held = new Set<string>();
+  private readonly startSecond: number;
+
+  constructor(
+    readonly rule: Rule,
+    /** When the monitor started, ms: a silence rule waits for a whole window first. */
+    startedAt: number,
+  ) {
+    this.matched = new CountWindow(rule.windowSeconds);
+    this.all = rule.kind === 'ratio' ? new CountWindow(rule.windowSeconds) : null;
+    this.take = matcher(rule);
+    this.startSecond = Math.floor(startedAt / 1000);
+  }
+
+  record(segments: Segment[], nowSecond: number) {
+    const by = this.rule.by;
+    for (const seg of segments) {
+      if (seg.hits === 0) continue;
+      if (by) this.recordGroups(seg, KIND_OF[by], nowSecond);
+      else {
+        const n = this.take(seg);
+        if (n > 0) this.matched.add(seg.second, n, nowSecond);
+        this.all?.add(seg.second, seg.hits, nowSecond);
+      }
+    }
+  }
+
+  /**
+   * The busiest groups: a new key comes in while there is room, or in place of the quietest group
+   * not held by an alert when it has more hits in this segment than that group has in its window.
+   */
+  private recordGroups(seg: Segment, kind: number, nowSecond: number) {
+    let floor = -1;
+    let quietest = '';
+    eachKey(seg.keys, (k, bytes, start, end, count) => {
+      if (k !== kind) return;
+      const key = decodeKey(bytes, start, end);
+      let window = this.groups.get(key);
+      if (!window) {
+        if (this.groups.size >= this.rule.groups) {
+          if (floor < 0) [floor, quietest] = this.quietest(nowSecond);
+          if (quietest === '' || count <= floor) return;
+          this.groups.delete(quietest);
+          floor = -1;
+        }
+        window = new CountWindow(this.rule.windowSeconds);
+        this.groups.set(key, window);
+      }
+      window.add(seg.second, count, nowSecond);
+    });
+  }
+
+  private quietest(nowSecond: number): [number, string] {
+    let floor = Infinity;
+    let quietest = '';
+    for (const [key, window] of this.groups) {
+      if (this.held.has(key)) continue;
+      const n = window.sumBefore(nowSecond + 1);
+      if (n < floor) [floor, quietest] = [n, key];
+    }
+    return [floor, quietest];
+  }
+
+  /** An instance follows the group: it is not replaced by a busier one while held. */
+  hold(group: string, on: boolean) {
+    if (on) this.held.add(group);
+    else this.held.delete(group);
+  }
+
+  /** Groups with nothing in the window at `second` and no instance: forgotten. */
+  forgetQuiet(second: number) {
+    for (const [key, window] of this.groups) if (!this.held.has(key) && window.sumBefore(second) === 0) this.groups.delete(key);
+  }
+
+  /** How an instance of the alert statechart samples this rule (one group of it). */
+  check(group?: string): RuleCheck {
+    const { rule } = this;
+    const by = rule.by;
+    return {
+      rule: { name: rule.name, kind: rule.kind, ...(by && group !== undefined ? { group: { by, key: group } } : {}) },
+      recover: rule.recover,
+      sample: (second) => this.sample(second, group === undefined ? this.matched : this.groups.get(group)),
+    };
+  }
+
+  private sample(second: number, window: CountWindow | undefined): RuleSample {
+    const { rule } = this;
+    const W = rule.windowSeconds;
+    const hits = window?.sumBefore(second) ?? 0;
+    switch (rule.kind) {
+      case 'rate': {
+        const over = exceeds(hits, rule.threshold, W);
+        const clear = rule.recover === undefined ? !over : !exceeds(hits, rule.recover, W);
+        return { hits, value: hits / W, over, clear };
+      }
+      case 'ratio': {
+        const total = this.all!.sumBefore(second);
+        const enough = total >= rule.minHits && total > 0;
+        const above = (fraction: number) => {
+          const [num, den] = decimalFraction(fraction);
+          return BigInt(hits) * den > num * BigInt(total);
+        };
+        const over = enough && above(rule.threshold);
+        // Too few hits to judge: not firing, and an alert ends.
+        const clear = !enough || (rule.recover === undefined ? !over : !above(rule.recover));
+        return { hits, value: total > 0 ? hits / total : 0, total, over, clear };
+      }
+      case 'silence': {
+        // Not before a whole window has been watched: an empty window at the start is no silence.
+        const watched = second - this.startSecond >= W;
+        const over = watched && hits < rule.threshold;
+        const clear = rule.recover === undefined ? !over : hits >= rule.recover;
+        return { hits, value: hits, over, clear };
+      }
+    }
+  }
+}
+
+export interface RuleWindowsInput {
+  windows: RuleWindow[];
+  now: () => number;
+}
+
+/** Records each batch into every rule's window. */
+export const ruleWindows = fromCallback<BatchMessage, RuleWindowsInput>(({ input, receive }) => {
+  receive((message) => {
+    const nowSecond = Math.floor(input.now() / 1000);
+    for (const w of input.windows) w.record(message.batch.segments, nowSecond);
+  });
+});
