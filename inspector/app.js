@@ -80,6 +80,20 @@ function showHistory() {
   );
 }
 
+function showActive() {
+  const active = model.active ?? [];
+  $('active').hidden = active.length === 0;
+  text($('active-count'), String(active.length));
+  $('active-list').replaceChildren(
+    ...active.map((a) => {
+      const li = document.createElement('li');
+      li.className = 'alert';
+      text(li, a.message);
+      return li;
+    }),
+  );
+}
+
 function apply(update) {
   switch (update.type) {
     case 'model':
@@ -89,6 +103,7 @@ function apply(update) {
       showWindow();
       showStats();
       showHistory();
+      showActive();
       break;
     case 'state':
       model.state = update.state;
@@ -106,7 +121,9 @@ function apply(update) {
       break;
     case 'history':
       model.history.unshift(update.entry);
+      model.active = update.active;
       showHistory();
+      showActive();
       break;
   }
 }

@@ -32,13 +32,15 @@ export interface InspectorModel {
   sections: [string, number][];
   last: Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> | null;
   history: { type: 'alert' | 'recovered'; at: number; message: string }[];
+  /** The rules' alerts going on (`--rules`), oldest first: their alert lines. */
+  active: { key: string; at: number; message: string }[];
 }
 
 export type InspectorUpdate =
   | { type: 'state'; state: string }
   | { type: 'window'; at: number; hits: number; series: number[] }
   | { type: 'stats'; sections: [string, number][]; last: InspectorModel['last'] }
-  | { type: 'history'; entry: InspectorModel['history'][number] };
+  | { type: 'history'; entry: InspectorModel['history'][number]; active: InspectorModel['active'] };
 
 /** The id the root gave the actor an inspection event is about (`alert`, `reporter`, …). */
 const idOf = (ev: InspectionEvent) => (ev.actorRef as AnyActorRef).id;
@@ -72,7 +74,13 @@ export function reduce(model: InspectorModel, ev: InspectionEvent): InspectorUpd
           ? { type: 'alert' as const, at: message.alert.at, message: alertMessage(message.alert) }
           : { type: 'recovered' as const, at: message.recovery.at, message: recoveryMessage(message.recovery) };
       model.history.unshift(entry);
-      return { type: 'history', entry };
+      const event = message.type === 'alert' ? message.alert : message.recovery;
+      if (event.rule) {
+        const key = `${event.rule.name}\u0000${event.rule.group?.key ?? ''}`;
+        model.active = model.active.filter((a) => a.key !== key);
+        if (message.type === 'alert') model.active.push({ key, at: entry.at, message: entry.message });
+      }
+      return { type: 'history', entry, active: model.active };
     }
     default:
       return null;
@@ -106,6 +114,7 @@ export function startInspector(o: InspectorOptions): Inspector {
     sections: [],
     last: null,
     history: [],
+    active: [],
   };
   const clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
   const encoder = new TextEncoder();

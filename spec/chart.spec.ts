@@ -36,11 +36,16 @@ describe('graphOf(alertMachine)', () => {
     expect(graph.id).toBe('alert');
     expect(graph.states.map(({ id, path, initial, final, parent }) => ({ id, path, initial, final, parent }))).toEqual([
       { id: 'normal', path: ['normal'], initial: true, final: false, parent: undefined },
+      { id: 'pending', path: ['pending'], initial: false, final: false, parent: undefined },
       { id: 'alerting', path: ['alerting'], initial: false, final: false, parent: undefined },
     ]);
     expect(graph.transitions.map(({ from, to, kind, label, internal }) => ({ from, to, kind, label, internal }))).toEqual([
       { from: 'normal', to: 'normal', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
+      { from: 'normal', to: 'pending', kind: 'always', label: 'always [overForAWhile] / markPendingStart', internal: false },
       { from: 'normal', to: 'alerting', kind: 'always', label: 'always [overThreshold] / markAlertStart, announceAlert', internal: false },
+      { from: 'pending', to: 'pending', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
+      { from: 'pending', to: 'normal', kind: 'always', label: 'always [notOver]', internal: false },
+      { from: 'pending', to: 'alerting', kind: 'always', label: 'always [heldLongEnough] / markAlertStart, announceAlert', internal: false },
       { from: 'alerting', to: 'alerting', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
       { from: 'alerting', to: 'normal', kind: 'always', label: 'always [atOrBelowThreshold] / announceRecovery', internal: false },
     ]);
@@ -64,7 +69,7 @@ describe('graphOf(alertMachine)', () => {
         expect(lines(dot)).toContain(`"${t.from}" -> "${t.to}" [label="${t.label}"];`);
       }
     }
-    for (const guard of ['overThreshold', 'atOrBelowThreshold']) {
+    for (const guard of ['overForAWhile', 'overThreshold', 'notOver', 'heldLongEnough', 'atOrBelowThreshold']) {
       expect(mermaid).toContain(`[${guard}]`);
       expect(dot).toContain(`[${guard}]`);
     }
@@ -90,6 +95,7 @@ describe('graphOf(alertMachine)', () => {
     expect(dotNodes(dot)).toEqual([
       '    "__start__" [shape=point, width=0.15, label=""];',
       '    "normal" [label="normal"];',
+      '    "pending" [label="pending"];',
       '    "alerting" [label="alerting"];',
     ]);
     expect(lines(dot)).toContain('"__start__" -> "normal";');
@@ -113,7 +119,7 @@ describe('graphOf(alertMachine)', () => {
 
     const mermaidBefore = mermaidStates(toMermaid(before));
     const mermaidAfter = mermaidStates(toMermaid(after));
-    expect(mermaidBefore.map((l) => l.trim())).toEqual(['normal', 'alerting']);
+    expect(mermaidBefore.map((l) => l.trim())).toEqual(['normal', 'pending', 'alerting']);
     expect(mermaidAfter.length).toBe(mermaidBefore.length + 1);
     expect(mermaidAfter.map((l) => l.trim())).toContain('paused');
   });

@@ -66,6 +66,21 @@ describe('dashboard', () => {
     expect(second).toBeLessThan(third);
   });
 
+  test("the rules' alerts going on are listed under the traffic, and a short screen says how many more", () => {
+    const active = ['6.6.6.6', '7.7.7.7', '8.8.8.8'].map((host, i) => ({
+      type: 'alert' as const,
+      at: T - 1000 * i,
+      message: `Rule "one-client" (host ${host}) fired - rate = 4 req/s > 3 over 20 s (80 hits), triggered at 2026-01-01T11:59:5${i}+00:00`,
+    }));
+    const tall = renderDashboard(snapshot({ active }), 200, 40).join('\n');
+    expect(tall).toContain('rule alerts going on (3)');
+    for (const host of ['6.6.6.6', '7.7.7.7', '8.8.8.8']) expect(tall).toContain(`● Rule "one-client" (host ${host}) fired`);
+    const short = renderDashboard(snapshot({ active }), 200, 17);
+    expect(short.join('\n')).toContain('… and 2 more');
+    expect(short.length).toBeLessThanOrEqual(17);
+    expect(renderDashboard(snapshot({ active: [] }), 200, 40).join('\n')).not.toContain('rule alerts going on');
+  });
+
   test('normal state and no alerts yet', () => {
     const text = renderDashboard(snapshot({ state: 'normal', since: null, history: [], last: null }), 100, 30).join('\n');
     expect(text).toContain('● normal');

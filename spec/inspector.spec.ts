@@ -118,7 +118,7 @@ describe('inspector page, in a real browser', () => {
 describe('inspector model', () => {
   test('alert snapshots and reporter messages become updates; anything else is ignored', () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
     };
     const ref = (id: string) => ({ id }) as never;
     expect(reduce(model, { type: '@xstate.snapshot', actorRef: ref('alert'), rootId: 'x', event: { type: 'x' }, snapshot: { value: 'alerting' } as never })).toEqual({ type: 'state', state: 'alerting' });
@@ -128,5 +128,24 @@ describe('inspector model', () => {
     const alert = reduce(model, { type: '@xstate.event', actorRef: ref('reporter'), rootId: 'x', sourceRef: undefined, event: { type: 'alert', alert: { at: 5000, hits: 9, threshold: 2, window: 4 } } });
     expect(alert).toMatchObject({ type: 'history', entry: { type: 'alert', at: 5000 } });
     expect(model).toMatchObject({ state: 'alerting', windowHits: 9, series: [4, 5], history: [{ type: 'alert' }] });
+  });
+
+  test("the rules' alerts going on are listed until their recovery, a group each; the traffic state is theirs alone", () => {
+    const model: InspectorModel = {
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
+    };
+    const event = (e: unknown) => reduce(model, { type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: e as never });
+    const rule = (key: string) => ({ name: 'one-client', kind: 'rate' as const, group: { by: 'host' as const, key }, value: 4 });
+    event({ type: 'alert', alert: { at: 5000, hits: 80, threshold: 3, window: 20, rule: rule('6.6.6.6') } });
+    const second = event({ type: 'alert', alert: { at: 6000, hits: 81, threshold: 3, window: 20, rule: rule('7.7.7.7') } });
+    expect(second).toMatchObject({ type: 'history', active: [{ at: 5000 }, { at: 6000 }] });
+    expect(model.active.map((a) => a.message)).toEqual([
+      expect.stringContaining('Rule "one-client" (host 6.6.6.6) fired - rate = 4 req/s > 3'),
+      expect.stringContaining('Rule "one-client" (host 7.7.7.7) fired'),
+    ]);
+    event({ type: 'recovered', recovery: { at: 9000, hits: 60, threshold: 3, window: 20, since: 5000, rule: rule('6.6.6.6') } });
+    expect(model.active.map((a) => a.at)).toEqual([6000]);
+    expect(model.history.map((h) => h.type)).toEqual(['recovered', 'alert', 'alert']);
+    expect(model.state).toBe('normal');
   });
 });
