@@ -11,6 +11,7 @@ import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { ClfScanner } from '../actors/clf-scanner';
 import { firstSecond } from '../actors/replay-clock';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
+import { parseRules } from '../lib/rules';
 import { type CountsMessage, decode, encode } from '../lib/wire';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-feed-'));
@@ -74,18 +75,18 @@ function input(clock: SimulatedClock, out: string[], extra: Partial<MonitorInput
   };
 }
 
-async function replayOf(files: string[]) {
+async function replayOf(files: string[], extra: Partial<MonitorInput> = {}) {
   const clock = new SimulatedClock();
   clock.set(firstSecond(files)! * 1000);
   const out: string[] = [];
-  const actor = createActor(monitorMachine, { clock, systemId: 'monitor', input: input(clock, out, { paths: files }) });
+  const actor = createActor(monitorMachine, { clock, systemId: 'monitor', input: input(clock, out, { paths: files, ...extra }) });
   actor.start();
   await toPromise(actor);
   return out.map((l) => JSON.parse(l));
 }
 
 /** The centre fed the agents' messages, interleaved as a stream would hold them; then the stream's end. */
-async function centreOf(streams: CountsMessage[][]) {
+async function centreOf(streams: CountsMessage[][], extra: Partial<MonitorInput> = {}) {
   const clock = new SimulatedClock();
   clock.set(T0 * 1000);
   const out: string[] = [];
@@ -111,6 +112,7 @@ async function centreOf(streams: CountsMessage[][]) {
         wallNow: () => 0,
         reportEveryMs: 10_000,
       },
+      ...extra,
     }),
   });
   actor.start();
@@ -118,8 +120,8 @@ async function centreOf(streams: CountsMessage[][]) {
   return out.map((l) => JSON.parse(l));
 }
 
-const alertsOf = (records: { type: string; at: string; hits: number }[]) =>
-  records.filter((r) => r.type !== 'stats').map((r) => [r.type, r.at, r.hits]);
+const alertsOf = (records: { type: string; at: string; hits: number; rule?: string; group?: { key: string } | null }[]) =>
+  records.filter((r) => r.type !== 'stats').map((r) => (r.rule ? [r.type, r.at, r.hits, r.rule, r.group?.key ?? null] : [r.type, r.at, r.hits]));
 
 describe('the fleet centre', () => {
   test('three hosts each under the threshold, over it together: the centre alerts and recovers as a replay of the three files does', async () => {
@@ -132,6 +134,30 @@ describe('the fleet centre', () => {
     const replayed = alertsOf(await replayOf(files));
     expect(replayed.map((a) => a[0])).toEqual(['alert', 'recovered']);
     const central = alertsOf(await centreOf(files.map((f, i) => agentMessages(`web-${i + 1}`, f, 7 + 5 * i))));
+    expect(central).toEqual(replayed);
+  });
+
+  test('rules run at the centre on what the agents ship: a rate per host, a status class and a silence alert as a replay does', async () => {
+    const files = [
+      hostLog('web-1', [[2, 60], [4, 100], [2, 120]]),
+      hostLog('web-2', [[2, 60], [3, 100], [2, 120]]),
+      hostLog('web-3', [[1, 60], [4, 100], [1, 40]]),
+    ];
+    const rules = parseRules(
+      [
+        'rules:',
+        '  - { name: busy host, rate: 3.5, by: host, window: 20 }',
+        '  - { name: ok traffic, rate: 10, match: { status: 2xx }, window: 30, for: 5s, recover: 9 }',
+        '  - { name: web-3 quiet, silence: 1, match: { host: web-3 }, window: 15 }',
+      ].join('\n'),
+      'rules.yaml',
+    );
+    const replayed = alertsOf(await replayOf(files, { rules }));
+    const byRule = (name: string) => replayed.filter((a) => a[3] === name).map((a) => [a[0], a[4]]);
+    expect(byRule('busy host')).toEqual([['alert', 'web-1'], ['alert', 'web-3'], ['recovered', 'web-3'], ['recovered', 'web-1']]);
+    expect(byRule('ok traffic')).toEqual([['alert', null], ['recovered', null]]);
+    expect(byRule('web-3 quiet')).toEqual([['alert', null]]);
+    const central = alertsOf(await centreOf(files.map((f, i) => agentMessages(`web-${i + 1}`, f, 7 + 5 * i)), { rules }));
     expect(central).toEqual(replayed);
   });
 });
