@@ -6,14 +6,14 @@
 import * as os from 'node:os';
 import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
-import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
+import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { runCommand } from '../lib/usage';
 import { decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
 import { writeLine } from '../lib/write-line';
 import { agentMachine } from '../machines/agent';
 
 export const USAGE =
-  'usage: bun run entry.ts agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE]';
+  `usage: ${PROGRAM} agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE]`;
 
 const agentArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; a quoted glob (default /tmp/access.log)' },

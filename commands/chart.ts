@@ -6,12 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
 import type { AnyStateMachine } from 'xstate';
-import { UsageError, readArgs } from '../lib/cli-args';
+import { PROGRAM, UsageError, readArgs } from '../lib/cli-args';
 import { graphOf, toDot, toMermaid } from '../lib/statechart-graph';
 import { usageText } from '../lib/usage';
 import { writeLine } from '../lib/write-line';
 
-export const USAGE = 'usage: bun run entry.ts chart [--machine alert|root] [--format mermaid|dot|svg] [-o FILE]';
+export const USAGE = `usage: ${PROGRAM} chart [--machine alert|root] [--format mermaid|dot|svg] [-o FILE]`;
 
 export const FORMATS = ['mermaid', 'dot', 'svg'] as const;
 export const MACHINES = ['alert', 'root'] as const;

@@ -6,7 +6,7 @@ import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
 import { usageText } from '../lib/usage';
-import { type Range, UsageError, numberInRange, readArgs, shown } from '../lib/cli-args';
+import { PROGRAM, type Range, UsageError, numberInRange, readArgs, shown } from '../lib/cli-args';
 import {
   type Clock,
   type LineOptions,
@@ -21,7 +21,7 @@ import {
 } from '../lib/generator';
 
 export const USAGE =
-  'usage: bun run entry.ts generate [-f FILE] (-r REQ_PER_S -d SECONDS | --profile RxS,...) ' +
+  `usage: ${PROGRAM} generate [-f FILE] (-r REQ_PER_S -d SECONDS | --profile RxS,...) ` +
   '[--backfill [--start TIME]] [--seed N] [--format clf|combined]';
 
 /**

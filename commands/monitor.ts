@@ -7,7 +7,7 @@ import { runCommand } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
-import { list, numberInRange, readArgs, UsageError } from '../lib/cli-args';
+import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import type { Centre, CentreOptions } from './centre';
@@ -16,7 +16,7 @@ import { describeRule, loadRules, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
-  'usage: bun run entry.ts [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ' +
+  `usage: ${PROGRAM} [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ` +
   '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]] ' +
   '[--rules FILE] [--check-rules FILE] [--notify URL]... [--notify-format json|alertmanager|slack] [--notify-exec CMD]...';
 
@@ -52,7 +52,7 @@ const monitorArgs = {
 
 /** A citty command definition; citty itself is loaded only to render --help. */
 export const monitorCommand: CommandDef<any> = {
-  meta: { name: 'bun run entry.ts', description: 'http-log-monitor: follow HTTP access logs and report their traffic' },
+  meta: { name: PROGRAM, description: 'http-log-monitor: follow HTTP access logs and report their traffic' },
   args: monitorArgs,
 };
 

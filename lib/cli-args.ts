@@ -6,6 +6,9 @@
  */
 import type { ArgsDef } from 'citty';
 
+/** How the program is run, for usage lines: the compiled executable's name, or the sources'. */
+export const PROGRAM = Bun.isStandaloneExecutable ? (process.execPath.split('/').pop() ?? 'http-log-monitor') : 'bun run entry.ts';
+
 export class UsageError extends Error {
   /** Whether the usage line follows the error (not after an error in a file the user named). */
   constructor(

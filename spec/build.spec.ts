@@ -102,6 +102,11 @@ describe('the executable `npm run build` makes', () => {
     expect(options(bin.out)).toContain('--nats=<URL>');
     expect(options(bin.out)).toBe(options(src.out));
     expect(bin.err).toBe('');
+    // Its usage names it as it is run (here `hlm`), not as the sources are.
+    expect(bin.out).not.toContain('bun run entry.ts');
+    const usage = await run(spawnBin(['agent', '--bogus']));
+    expect(usage.code).toBe(2);
+    expect(usage.err.split('\n').filter(Boolean).at(-1)).toStartWith(`usage: ${path.basename(BIN)} agent [-f FILE]`);
   }, 60_000);
 
   test('--replay -f FILE --json prints what `bun entry.ts` prints (a log `generate` wrote, with an alert and its recovery)', async () => {
