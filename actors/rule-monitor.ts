@@ -2,11 +2,13 @@
  * The alert monitor of the rules from `--rules`: one instance of the alert statechart
  * (machines/alert.ts) per rule, and per group of a grouped rule, wired to the reporter.
  *
- * A rule without `by` gets its instance at the start. A grouped rule gets one when a group goes
- * over (spawned sampling at that very second, so it fires then): once a second this machine
- * looks at the groups its window follows, and stops the instance of a group that is back to
- * normal with nothing left in its window. So a flood of hosts makes at most `groups` windows and
- * only as many statecharts as groups that went over.
+ * A rule without `by` gets its instance at the start, which samples its window on its own
+ * timer. A grouped rule's instances are driven: once a second this machine samples every group
+ * its window follows (running sums: O(1) a group), spawns an instance for a group that goes over
+ * (sampling at that very second, so it fires then), sends an instance the sample only when it
+ * moves it (`pending`: every second; `alerting`: once it is clear), and stops an instance back in
+ * `normal`. So a flood of hosts makes at most `groups` windows, statecharts only for the groups
+ * going through an alert, and interpreter work only at their transitions.
  */
 import { type ActorRefFrom, enqueueActions, sendTo, setup } from 'xstate';
 import { alertEvent, alertMachine } from '../machines/alert';
@@ -54,29 +56,36 @@ export const ruleMonitor = setup({
         });
       });
     }),
-    /** Groups that went over get an instance; quiet ones lose theirs and are forgotten. */
+    /**
+     * Every group is sampled (O(1) each: running sums): one that goes over gets an instance; an
+     * instance is sent the sample only when it moves it (pending: every second; alerting: once
+     * clear); an instance back to normal is stopped, and quiet groups are forgotten.
+     */
     watchGroups: enqueueActions(({ enqueue, context, self }) => {
       const at = Math.floor(context.now() / 1000) * 1000;
       const second = at / 1000;
       const children = self.getSnapshot().children as Record<string, ActorRefFrom<typeof ruleAlert> | undefined>;
       context.windows.forEach((w, i) => {
         if (!w.rule.by) return;
-        for (const [group, window] of w.groups) {
+        for (const group of w.groups.keys()) {
           const id = instanceId(i, group);
           const child = children[id];
-          if (child) {
-            if (child.getSnapshot().value === 'normal' && window.sumBefore(second) === 0) {
-              enqueue.stopChild(id);
-              w.hold(group, false);
-            }
-            continue;
+          const state = child?.getSnapshot().value;
+          if (state === 'normal') {
+            enqueue.stopChild(id);
+            w.hold(group, false);
           }
           const check = w.check(group);
-          if (!check.sample(second).over) continue;
+          const sample = check.sample(second);
+          if (child && state !== 'normal') {
+            if (state === 'pending' || sample.clear) enqueue.sendTo(child, { type: 'sample', at, sample });
+            continue;
+          }
+          if (!sample.over) continue;
           w.hold(group, true);
           enqueue.spawnChild('ruleAlert', {
             id,
-            input: { threshold: w.rule.threshold, windowSeconds: w.rule.windowSeconds, forSeconds: w.rule.forSeconds, check, now: context.now, startAt: at },
+            input: { threshold: w.rule.threshold, windowSeconds: w.rule.windowSeconds, forSeconds: w.rule.forSeconds, check, now: context.now, startAt: at, driven: true },
           });
         }
         w.forgetQuiet(second);

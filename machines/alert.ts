@@ -57,8 +57,20 @@ export interface AlertInput {
   forSeconds?: number;
   /** Sample at this instant (ms, a whole second) at once: an instance spawned when its group went over. */
   startAt?: number;
+  /**
+   * Sampled by its parent with `sample` events instead of its own timer (a group of a grouped
+   * rule: the rule monitor samples every group once a second anyway, and tells an instance only
+   * when the sample moves it).
+   */
+  driven?: boolean;
   now: () => number;
 }
+
+/** A sample taken by the parent at `at` (ms, a whole second), for a `driven` instance. */
+export type SampleEvent = { type: 'sample'; at: number; sample: RuleSample };
+
+/** A driven instance's own timer: never in practice (2^31 − 1 ms, 24.8 days), and harmless if it fires. */
+const DRIVEN_DELAY = 2 ** 31 - 1;
 
 export interface AlertContext extends AlertInput {
   /** Hits in the window at the last evaluation. */
@@ -114,11 +126,12 @@ export const alertMachine = setup({
   types: {
     input: {} as AlertInput,
     context: {} as AlertContext,
+    events: {} as SampleEvent,
     emitted: {} as AlertEmitted,
   },
   delays: {
     /** Until the next whole second of the clock, so evaluations land on second boundaries. */
-    evaluateEvery: ({ context }) => 1000 - (context.now() % 1000),
+    evaluateEvery: ({ context }) => (context.driven ? DRIVEN_DELAY : 1000 - (context.now() % 1000)),
   },
   guards: {
     overThreshold: ({ context }) => context.over,
@@ -139,6 +152,8 @@ export const alertMachine = setup({
       hits: context.hits,
       series: context.hitWindow?.series(context.at / 1000) ?? [],
     })),
+    /** A driven instance's sample, taken by its parent. */
+    takeSample: assign(({ event }) => ({ at: event.at, ...event.sample })),
     markPendingStart: assign({ pendingSince: ({ context }) => context.at }),
     markAlertStart: assign({ since: ({ context }) => context.at }),
     announceAlert: emit(({ context }) => ({
@@ -158,6 +173,8 @@ export const alertMachine = setup({
     return { ...input, ...start, at: input.startAt, ...sampleAt(input, input.startAt / 1000) };
   },
   initial: 'normal',
+  // After it, the state's `always` transitions run as after a sample of its own.
+  on: { sample: { actions: 'takeSample' } },
   states: {
     normal: {
       after: {
