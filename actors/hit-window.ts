@@ -14,9 +14,13 @@ export class SecondWindow implements HitWindow {
   private readonly seconds: Float64Array;
   private readonly counts: Float64Array;
 
+  /** W + 1 buckets: lines of the second being evaluated may come before its evaluation (a late timer) without taking the bucket of the window's oldest second. */
+  private readonly slots: number;
+
   constructor(readonly size: number) {
-    this.seconds = new Float64Array(size).fill(-Infinity);
-    this.counts = new Float64Array(size);
+    this.slots = size + 1;
+    this.seconds = new Float64Array(this.slots).fill(-Infinity);
+    this.counts = new Float64Array(this.slots);
   }
 
   /**
@@ -26,7 +30,7 @@ export class SecondWindow implements HitWindow {
   add(second: number, hits: number, nowSecond: number): boolean {
     const at = Math.min(second, nowSecond);
     if (at < lateBefore(nowSecond, this.size)) return false;
-    const slot = ((at % this.size) + this.size) % this.size;
+    const slot = ((at % this.slots) + this.slots) % this.slots;
     if (this.seconds[slot] !== at) {
       this.seconds[slot] = at;
       this.counts[slot] = 0;
@@ -48,7 +52,7 @@ export class SecondWindow implements HitWindow {
 
   series(second: number): number[] {
     const out = new Array<number>(this.size).fill(0);
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < this.slots; i++) {
       const s = this.seconds[i]!;
       if (s >= second - this.size && s < second) out[s - (second - this.size)] = this.counts[i]!;
     }
@@ -57,7 +61,7 @@ export class SecondWindow implements HitWindow {
 
   hitsBefore(second: number): number {
     let hits = 0;
-    for (let i = 0; i < this.size; i++) {
+    for (let i = 0; i < this.slots; i++) {
       const s = this.seconds[i]!;
       if (s >= second - this.size && s < second) hits += this.counts[i]!;
     }

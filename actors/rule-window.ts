@@ -27,16 +27,23 @@ export class CountWindow {
   /** Seconds before this have been taken out of the sum. */
   private expired = -Infinity;
 
+  /**
+   * W + 2 slots: the second being evaluated and the next may hold counts already (a timer that
+   * fired late) without taking the slot of a second still in the window.
+   */
+  private readonly slots: number;
+
   constructor(readonly size: number) {
-    this.seconds = new Float64Array(size).fill(-Infinity);
-    this.counts = new Float64Array(size);
+    this.slots = size + 2;
+    this.seconds = new Float64Array(this.slots).fill(-Infinity);
+    this.counts = new Float64Array(this.slots);
   }
 
   /** Counts `n` at `second` (one in the future counts at now); false when it is too old for the window (late). */
   add(second: number, n: number, nowSecond: number): boolean {
     const at = Math.min(second, nowSecond);
     if (at < lateBefore(nowSecond, this.size) || at < this.expired) return false;
-    const slot = ((at % this.size) + this.size) % this.size;
+    const slot = ((at % this.slots) + this.slots) % this.slots;
     if (this.seconds[slot] !== at) {
       if (this.seconds[slot]! >= this.expired) this.total -= this.counts[slot]!;
       this.seconds[slot] = at;
@@ -51,19 +58,19 @@ export class CountWindow {
   sumBefore(second: number): number {
     const from = second - this.size;
     if (from > this.expired) {
-      if (from - this.expired >= this.size) {
-        // Everything held is older than the window, or the window moved by more than its size.
-        for (let slot = 0; slot < this.size; slot++) {
+      if (from - this.expired >= this.slots) {
+        // The window moved by more than its slots: everything older than it goes at once.
+        for (let slot = 0; slot < this.slots; slot++) {
           if (this.seconds[slot]! < from) {
             this.seconds[slot] = -Infinity;
             this.counts[slot] = 0;
           }
         }
         this.total = 0;
-        for (let slot = 0; slot < this.size; slot++) this.total += this.counts[slot]!;
+        for (let slot = 0; slot < this.slots; slot++) this.total += this.counts[slot]!;
       } else {
         for (let s = this.expired; s < from; s++) {
-          const slot = ((s % this.size) + this.size) % this.size;
+          const slot = ((s % this.slots) + this.slots) % this.slots;
           if (this.seconds[slot] === s) {
             this.total -= this.counts[slot]!;
             this.seconds[slot] = -Infinity;
@@ -76,7 +83,7 @@ export class CountWindow {
     // The second being evaluated, or the next, may already have counts (a timer that fired late).
     let newer = 0;
     for (let s = second; s <= second + 1; s++) {
-      const slot = ((s % this.size) + this.size) % this.size;
+      const slot = ((s % this.slots) + this.slots) % this.slots;
       if (this.seconds[slot] === s) newer += this.counts[slot]!;
     }
     return this.total - newer;
@@ -97,8 +104,10 @@ function matcher(rule: Rule): (seg: Segment) => number {
   const match = rule.match;
   if (!match) return (seg) => seg.hits;
   if (match.field === 'status') {
-    const classes = match.values.filter((v) => v.endsWith('xx')).map((v) => Number(v[0]));
-    const codes = match.values.filter((v) => !v.endsWith('xx')).map(Number);
+    // Any of the values matches: a value listed twice (or a code within a listed class) counts once.
+    const values = [...new Set(match.values.map((v) => v.toLowerCase()))];
+    const classes = values.filter((v) => v.endsWith('xx')).map((v) => Number(v[0]));
+    const codes = values.filter((v) => !v.endsWith('xx')).map(Number);
     return (seg) => {
       let n = 0;
       for (const c of classes) n += seg.status[c]!;
@@ -107,7 +116,7 @@ function matcher(rule: Rule): (seg: Segment) => number {
     };
   }
   const kind = KIND_OF[match.field];
-  const wanted = match.values.map((v) => encoder.encode(v));
+  const wanted = [...new Set(match.values)].map((v) => encoder.encode(v));
   return (seg) => {
     let n = 0;
     eachKey(seg.keys, (k, bytes, start, end, count) => {
@@ -179,6 +188,8 @@ export class RuleWindow {
         this.groups.set(key, window);
       }
       window.add(seg.second, count, nowSecond);
+      // The quietest group just got hits: it may be the quietest no more.
+      if (key === quietest) floor = -1;
     });
   }
 

@@ -194,6 +194,18 @@ describe('alert statechart, other settings', () => {
   });
 });
 
+describe('the hit window and a late timer', () => {
+  test('lines of the second S recorded before its evaluation leave the window oldest second, S − W, in it', () => {
+    const window = new SecondWindow(3);
+    window.add(START, 5, START);
+    expect(window.hitsBefore(START + 1)).toBe(5);
+    window.add(START + 3, 1, START + 3); // the timer for START + 3 fired late: its lines came first
+    expect(window.hitsBefore(START + 3)).toBe(5);
+    expect(window.series(START + 3)).toEqual([5, 0, 0]);
+    expect(window.hitsBefore(START + 4)).toBe(1);
+  });
+});
+
 describe('window samples (for a dashboard)', () => {
   test('every evaluation reports the hits and the per-second series of the window, oldest first', () => {
     const s = scenario({ window: 5 });

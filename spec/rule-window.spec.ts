@@ -355,3 +355,36 @@ describe('RuleWindow: the groups of a grouped rule', () => {
     expect(r.w.groups.size).toBe(0);
   });
 });
+
+describe('RuleWindow: found by review', () => {
+  test('a group that got hits earlier in the same segment is not replaced by a quieter newcomer', () => {
+    const now = START + 5;
+    const r = windowOf('{ name: busy, rate: 100, window: 10s, by: host, groups: 2 }');
+    r.record(now, segmentAt(now, { hits: 6, hosts: { a: 1, b: 5 } }));
+    // d (1 hit) is turned away against a's window (1); then a gets 10 more (11); c comes with 3.
+    r.record(now, segmentAt(now, { hits: 14, hosts: { d: 1, a: 10, c: 3 } }));
+    expect([...r.w.groups.keys()].sort()).toEqual(['a', 'b']);
+    expect(r.sample(now + 1, 'a').hits).toBe(11);
+  });
+
+  test('a value listed twice counts its hits once (a code, a class in two spellings, a section)', () => {
+    const codes = windowOf('{ name: m, rate: 1, window: 10s, match: { status: [404, 404] } }');
+    codes.record(START, segmentAt(START, { hits: 2, status: { 4: 2 }, codes: { 404: 2 } }));
+    expect(codes.sample(START + 1).hits).toBe(2);
+    const classes = windowOf('{ name: m, rate: 1, window: 10s, match: { status: [5xx, 5XX, 503] } }');
+    classes.record(START, segmentAt(START, { hits: 3, status: { 5: 3 }, codes: { 503: 2, 500: 1 } }));
+    expect(classes.sample(START + 1).hits).toBe(3);
+    const sections = windowOf('{ name: m, rate: 1, window: 10s, match: { section: [/api, /api] } }');
+    sections.record(START, segmentAt(START, { hits: 3, sections: { '/api': 3 } }));
+    expect(sections.sample(START + 1).hits).toBe(3);
+  });
+
+  test('a late timer: lines of the second S counted before its evaluation leave S − W in the window', () => {
+    const window = new CountWindow(3);
+    window.add(START, 5, START);
+    expect(window.sumBefore(START + 1)).toBe(5);
+    window.add(START + 3, 1, START + 3); // lines of START + 3 come before its evaluation runs
+    expect(window.sumBefore(START + 3)).toBe(5); // [START, START + 3)
+    expect(window.sumBefore(START + 4)).toBe(1);
+  });
+});
