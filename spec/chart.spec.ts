@@ -40,6 +40,7 @@ describe('graphOf(alertMachine)', () => {
       { id: 'alerting', path: ['alerting'], initial: false, final: false, parent: undefined },
     ]);
     expect(graph.transitions.map(({ from, to, kind, label, internal }) => ({ from, to, kind, label, internal }))).toEqual([
+      { from: 'alert', to: 'alert', kind: 'event', label: 'sample / takeSample', internal: true },
       { from: 'normal', to: 'normal', kind: 'after', label: 'after evaluateEvery / sampleWindow, reportSample', internal: false },
       { from: 'normal', to: 'pending', kind: 'always', label: 'always [overForAWhile] / markPendingStart', internal: false },
       { from: 'normal', to: 'alerting', kind: 'always', label: 'always [overThreshold] / markAlertStart, announceAlert', internal: false },
@@ -75,7 +76,7 @@ describe('graphOf(alertMachine)', () => {
     }
   });
 
-  test('Mermaid: stateDiagram-v2 with the initial state and the edges, and no event (batches never enter it)', () => {
+  test('Mermaid: stateDiagram-v2 with the initial state and the edges; one event, a driven instance\'s sample (batches never enter it)', () => {
     const mermaid = lines(toMermaid(graph));
     expect(mermaid[0]).toBe('stateDiagram-v2');
     expect(mermaid).toContain('[*] --> normal');
@@ -83,9 +84,10 @@ describe('graphOf(alertMachine)', () => {
     expect(mermaid).toContain('alerting --> normal : always [atOrBelowThreshold] / announceRecovery');
     expect(mermaid).toContain('normal --> normal : after evaluateEvery / sampleWindow, reportSample');
     expect(mermaid).toContain('alerting --> alerting : after evaluateEvery / sampleWindow, reportSample');
-    // Only the clock drives it: no event transitions, so no notes.
-    expect(mermaid.some((l) => l.startsWith('note'))).toBe(false);
-    expect(graph.transitions.some((t) => t.kind === 'event')).toBe(false);
+    // The clock drives it, or its parent's samples (a grouped rule's instance): one event, in any state, as a note.
+    expect(mermaid.filter((l) => l.startsWith('note'))).toEqual(['note left of normal']);
+    expect(mermaid).toContain('sample / takeSample');
+    expect(graph.transitions.filter((t) => t.kind === 'event').map((t) => t.label)).toEqual(['sample / takeSample']);
     expect(mermaid.some((l) => l.includes('--> [*]'))).toBe(false); // no final state
   });
 
@@ -99,7 +101,7 @@ describe('graphOf(alertMachine)', () => {
       '    "alerting" [label="alerting"];',
     ]);
     expect(lines(dot)).toContain('"__start__" -> "normal";');
-    expect(dot).not.toContain('in any state');
+    expect(dot).toContain('in any state: sample / takeSample');
     expect(dot).not.toContain('doublecircle');
   });
 
