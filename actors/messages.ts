@@ -114,7 +114,7 @@ export interface NotifyEvent {
   record: Record<string, unknown>;
   /** The text line, as printed without --json. */
   message: string;
-  /** Alertmanager-style labels: `alertname` (the rule's name, `HighTraffic` for -t), `rule`, and the group's field. */
+  /** Alertmanager-style labels: `alertname` (the rule's name, `HighTraffic` for -t) and a grouped rule's field (`host`: its value). */
   labels: Record<string, string>;
   /** When the alert started, ms. */
   startsAt: number;

@@ -68,6 +68,9 @@ export const DELIVERY_DEFAULTS = {
   queueLimit: 1_000,
 } as const;
 
+/** At exit, a retry comes this soon (ms) instead of after its backoff. */
+const CLOSE_RETRY_MS = 100;
+
 type Outcome = { ok: true } | { ok: false; retry: boolean; reason: string };
 
 interface Held {
@@ -95,6 +98,8 @@ export class Delivery {
   #dropped = 0;
   /** The last attempt failed, and why. */
   #failing: string | null = null;
+  /** Why the last failed attempt failed, whatever came after it. */
+  #lastFailure: string | null = null;
   /** Counts when the last report was made, to tell what is new. */
   #reported = { failed: 0, dropped: 0 };
   #idle: (() => void)[] = [];
@@ -149,16 +154,17 @@ export class Delivery {
     const failingNow = this.#failing !== null && this.#queue.length > 0;
     if (!failingNow && failed === 0 && dropped === 0) return;
     this.#report?.(
-      `notifications to ${this.label} failing: ${this.#failing ?? 'queue full'} ` +
+      `notifications to ${this.label} failing: ${this.#failing ?? this.#lastFailure ?? 'queue full'} ` +
         `(${count(this.#queue.length, 'event')} waiting, ${this.#failed} given up` +
         `${this.#dropped > 0 ? `, ${this.#dropped} dropped` : ''})`,
     );
   }
 
   /**
-   * At exit: no more waiting for retries; each event still queued gets one last attempt, in
-   * order. Resolves when they are done or after `deadlineMs`, when what is in flight is aborted
-   * and what is left is given up. A last `tick()` says what failed. Never rejects.
+   * At exit: delivery goes on until `deadlineMs`, retries coming after CLOSE_RETRY_MS instead of
+   * their backoff (a replay ends at once; its events get the attempts a live run's would, as far
+   * as the deadline allows). Resolves when nothing waits or at the deadline, when what is in
+   * flight is aborted and what is left is given up. A last `tick()` says what failed. Never rejects.
    */
   close(deadlineMs: number): Promise<void> {
     this.#closing ??= this.#close(deadlineMs);
@@ -166,8 +172,10 @@ export class Delivery {
   }
 
   async #close(deadlineMs: number) {
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
+    if (this.#retry) {
+      clearTimeout(this.#retry);
+      this.#retry = undefined;
+    }
     const done = this.settled();
     this.#pump();
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -204,12 +212,14 @@ export class Delivery {
       this.#delivered++;
     } else {
       this.#failing = outcome.reason;
-      if (outcome.retry && head.attempts < this.#o.maxAttempts && !this.#closing) final = false;
+      this.#lastFailure = outcome.reason;
+      if (outcome.retry && head.attempts < this.#o.maxAttempts) final = false;
       else this.#failed++;
     }
     if (final) this.#queue.shift();
     else {
-      const wait = Math.min(this.#o.backoffMs * 2 ** (head.attempts - 1), this.#o.backoffCapMs);
+      const backoff = Math.min(this.#o.backoffMs * 2 ** (head.attempts - 1), this.#o.backoffCapMs);
+      const wait = this.#closing ? Math.min(backoff, CLOSE_RETRY_MS) : backoff;
       this.#retry = setTimeout(() => {
         this.#retry = undefined;
         this.#pump();

@@ -82,7 +82,7 @@ export function fingerprint(labels: Record<string, string>): string {
   return hash.toString(16).padStart(16, '0');
 }
 
-/** `{}:{alertname="server-errors", host="10.0.0.1", rule="server-errors"}`: the root route, then the group's labels. */
+/** `{}:{alertname="server-errors", host="10.0.0.1"}`: the root route, then the group's labels. */
 export function groupKey(labels: Record<string, string>): string {
   const pairs = Object.keys(labels)
     .sort(byBytes)

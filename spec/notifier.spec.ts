@@ -270,15 +270,41 @@ describe('close', () => {
     expect(d.stats().waiting).toBe(0);
   }, 10_000);
 
-  test('a last attempt that fails is not retried', async () => {
+  test('at exit, retries come after 100 ms instead of their backoff, until the attempts run out', async () => {
     const r = receiver(() => status(500));
     const attempts = new Seen<Attempt>();
-    const d = new Delivery({ url: r.url, format: 'json' }, { backoffMs: 60_000, onAttempt: (a) => attempts.push(a) });
+    const d = new Delivery({ url: r.url, format: 'json' }, { backoffMs: 60_000, maxAttempts: 4, onAttempt: (a) => attempts.push(a) });
     d.push(event(1));
     await attempts.nth(1);
+    const started = performance.now();
     await d.close(5_000);
-    expect(r.requests.items).toHaveLength(2);
+    // 3 more attempts, 100 ms apart: not the minutes of their backoff, nor more than the 4 allowed.
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(r.requests.items).toHaveLength(4);
     expect(d.stats()).toEqual({ waiting: 0, delivered: 0, failed: 1, dropped: 0 });
+  }, 10_000);
+
+  test('at exit, a 500 twice then a 200 still delivers the event once', async () => {
+    let n = 0;
+    const r = receiver(() => status(++n <= 2 ? 500 : 200));
+    const d = new Delivery({ url: r.url, format: 'json' });
+    d.push(event(1));
+    await d.close(3_000);
+    expect(r.requests.items).toHaveLength(3);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 1, failed: 0, dropped: 0 });
+  }, 10_000);
+
+  test('a target that gave an event up and then delivers again is reported with the reason it failed', async () => {
+    let n = 0;
+    const r = receiver(() => status(++n === 1 ? 404 : 200));
+    const lines: string[] = [];
+    const attempts = new Seen<Attempt>();
+    const d = new Delivery({ url: r.url, format: 'json' }, { report: (line) => lines.push(line), onAttempt: (a) => attempts.push(a) });
+    d.push(event(1));
+    d.push(event(1, 'recovered'));
+    await attempts.nth(2);
+    d.tick();
+    expect(lines).toEqual([`notifications to ${r.url} failing: HTTP 404 (0 events waiting, 1 given up)`]);
   }, 10_000);
 
   test('resolves by its deadline against a receiver that never answers, and says what was lost', async () => {

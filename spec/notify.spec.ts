@@ -417,6 +417,15 @@ describe('failing receivers', () => {
     expect(third! - second!).toBeGreaterThanOrEqual(1900);
   }, 30_000);
 
+  test('a replay whose receiver answers 500 twice, then 200, still delivers every event once (retries at exit come sooner), with nothing to report', async () => {
+    const hook = receiver((n) => (n <= 2 ? 500 : 200));
+    const result = await run([...INCIDENT, '--notify', hook.url]);
+    expect(result.code).toBe(0);
+    expect(hook.delivered()).toEqual(eventLines(result.stdout));
+    expect(hook.requests.filter((r) => r.status === 500)).toHaveLength(2);
+    expect(result.stderr).toBe('');
+  }, 30_000);
+
   test('a 404 is not retried: one request per event, one warning naming the redacted URL, exit 0', async () => {
     const hook = receiver(() => 404);
     const result = await run([...INCIDENT, '--notify', hook.url]);
