@@ -1,6 +1,12 @@
 /**
  * The benchmark's input files, made once in `$BENCH_DIR` (default /tmp/hlm-bench) and reused:
  * each is written under a temporary name and renamed when complete, so one that exists is whole.
+ *
+ * `1M` and `10M` come from the product's own generator, a profile kind to the scanner: a few
+ * hundred hosts, a dozen sections. `combined 10M` is the same profile with the combined format's
+ * referer and user agent. `high-card` brings a new section, user and host on every line. `realistic`
+ * (issue 13) is traffic with many clients: a host drawn from a /8 on every line, deeper paths and
+ * query strings with slashes, a fifth of the lines combined, some with escaped quotes.
  */
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,32 +21,66 @@ export interface Input {
 const START = '2026-01-01T00:00:00Z';
 const SEED = '42';
 
-export async function prepareInputs(dir: string, bun: string, root: string): Promise<Input[]> {
+interface Context {
+  dir: string;
+  bun: string;
+  root: string;
+}
+
+const elapsed = (began: number) => ((performance.now() - began) / 1000).toFixed(1);
+
+/** Made by the product's generator (`entry.ts generate`, a profile of rate × seconds). */
+const generated = (rate: number, seconds: number, format: 'clf' | 'combined') => async (name: string, { dir, bun, root }: Context): Promise<Input> => {
+  const path = join(dir, `${format}-${rate}x${seconds}-seed${SEED}.log`);
+  if (!existsSync(path)) {
+    const tmp = `${path}.partial`;
+    rmSync(tmp, { force: true }); // generate appends
+    const profile = `${rate}x${seconds}`;
+    console.error(`bench: generating ${path} (${profile}, ${format})`);
+    const began = performance.now();
+    await run([bun, 'entry.ts', 'generate', '-f', tmp, '--profile', profile, '--backfill', '--start', START, '--seed', SEED, '--format', format], { cwd: root });
+    renameSync(tmp, path);
+    console.error(`bench: generated ${path} in ${elapsed(began)} s`);
+  }
+  return { name, path, lines: rate * seconds };
+};
+
+/** Written here, by `write`. */
+const written = (file: string, lines: number, write: (path: string, lines: number) => void) => (name: string, { dir }: Context): Input => {
+  const path = join(dir, file);
+  if (!existsSync(path)) {
+    console.error(`bench: writing ${path}`);
+    const began = performance.now();
+    try {
+      write(`${path}.partial`, lines);
+    } catch (error) {
+      fail(`cannot write ${path}: ${(error as Error).message}`);
+    }
+    renameSync(`${path}.partial`, path);
+    console.error(`bench: wrote ${path} in ${elapsed(began)} s`);
+  }
+  return { name, path, lines };
+};
+
+/** Every input, in the order of the table. */
+const CATALOGUE: [string, (name: string, context: Context) => Promise<Input> | Input][] = [
+  ['1M', generated(2000, 500, 'clf')],
+  ['10M', generated(2000, 5000, 'clf')],
+  ['combined 10M', generated(2000, 5000, 'combined')],
+  ['high-card 1M', written('high-cardinality-1M.log', 1_000_000, writeHighCardinality)],
+  ['high-card 5M', written('high-cardinality-5M.log', 5_000_000, writeHighCardinality)],
+  ['realistic 1M', written(`realistic-seed${SEED}-1M.log`, 1_000_000, writeRealistic)],
+  ['realistic 10M', written(`realistic-seed${SEED}-10M.log`, 10_000_000, writeRealistic)],
+];
+
+export const INPUT_NAMES = CATALOGUE.map(([name]) => name);
+
+/** The inputs whose names `wanted` accepts (all by default), in the order of the table. */
+export async function prepareInputs(dir: string, bun: string, root: string, wanted: (name: string) => boolean = () => true): Promise<Input[]> {
   mkdirSync(dir, { recursive: true });
-  const generated = async (name: string, rate: number, seconds: number): Promise<Input> => {
-    const path = join(dir, `clf-${rate}x${seconds}-seed${SEED}.log`);
-    if (!existsSync(path)) {
-      const tmp = `${path}.partial`;
-      rmSync(tmp, { force: true }); // generate appends
-      const profile = `${rate}x${seconds}`;
-      console.error(`bench: generating ${path} (${profile})`);
-      await run([bun, 'entry.ts', 'generate', '-f', tmp, '--profile', profile, '--backfill', '--start', START, '--seed', SEED, '--format', 'clf'], { cwd: root });
-      renameSync(tmp, path);
-    }
-    return { name, path, lines: rate * seconds };
-  };
-  const small = await generated('1M', 2000, 500);
-  const big = await generated('10M', 2000, 5000);
-  const highCardinality = (name: string, lines: number): Input => {
-    const path = join(dir, `high-cardinality-${name}.log`);
-    if (!existsSync(path)) {
-      console.error(`bench: writing ${path}`);
-      writeHighCardinality(`${path}.partial`, lines, 2000);
-      renameSync(`${path}.partial`, path);
-    }
-    return { name: `high-card ${name}`, path, lines };
-  };
-  return [small, big, highCardinality('1M', 1_000_000), highCardinality('5M', 5_000_000)];
+  const inputs: Input[] = [];
+  for (const [name, make] of CATALOGUE) if (wanted(name)) inputs.push(await make(name, { dir, bun, root }));
+  return inputs;
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -52,25 +92,111 @@ export function clfTime(second: number): string {
   return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
 
-/** `lines` CLF lines, `perSecond` to a second, each with a section, user and host never seen before. */
-function writeHighCardinality(path: string, lines: number, perSecond: number) {
+/** Writes `lines` lines, `CHUNK` at a time, each made by `line(i)` (with its newline). */
+function writeLines(path: string, lines: number, line: (i: number) => string) {
   const fd = openSync(path, 'w');
   try {
-    const start = Date.parse(START) / 1000;
     const CHUNK = 20_000;
-    let time = clfTime(start);
     for (let from = 0; from < lines; from += CHUNK) {
-      const parts: string[] = [];
-      for (let i = from; i < Math.min(lines, from + CHUNK); i++) {
-        if (i % perSecond === 0) time = clfTime(start + i / perSecond);
-        const host = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-        parts.push(`${host} - user${i} [${time}] "GET /sec${i}/x HTTP/1.1" 200 42\n`);
-      }
-      writeSync(fd, Buffer.from(parts.join('')));
+      let text = '';
+      for (let i = from; i < Math.min(lines, from + CHUNK); i++) text += line(i);
+      writeSync(fd, text);
     }
-  } catch (error) {
-    fail(`cannot write ${path}: ${(error as Error).message}`);
   } finally {
     closeSync(fd);
   }
+}
+
+/** `lines` CLF lines, `perSecond` to a second, each with a section, user and host never seen before. */
+function writeHighCardinality(path: string, lines: number, perSecond = 2000) {
+  const start = Date.parse(START) / 1000;
+  let time = clfTime(start);
+  writeLines(path, lines, (i) => {
+    if (i % perSecond === 0) time = clfTime(start + i / perSecond);
+    const host = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+    return `${host} - user${i} [${time}] "GET /sec${i}/x HTTP/1.1" 200 42\n`;
+  });
+}
+
+/** mulberry32: a tiny seeded PRNG, so that the file is the same everywhere (no Math.random). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A picker over `[value, weight]` pairs, for a number in [0, 1). */
+function weighted<T>(pairs: [T, number][]): (u: number) => T {
+  const total = pairs.reduce((sum, [, w]) => sum + w, 0);
+  let acc = 0;
+  const bounds = pairs.map(([, w]) => (acc += w / total));
+  return (u) => {
+    for (let i = 0; i < bounds.length - 1; i++) if (u < bounds[i]!) return pairs[i]![0];
+    return pairs[pairs.length - 1]![0];
+  };
+}
+
+const SECTIONS = [
+  'docs', 'api', 'blog', 'shop', 'cart', 'account', 'search', 'static', 'img', 'media', 'news', 'forum',
+  'wiki', 'help', 'support', 'login', 'admin', 'reports', 'users', 'orders', 'products', 'cdn', 'assets',
+  'feeds', 'jobs', 'events', 'partners', 'legal', 'about', 'status', 'download', 'video', 'maps', 'mail',
+  'calendar', 'photos',
+];
+const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
+const pickMethod = weighted<string>([['GET', 82], ['POST', 9], ['HEAD', 4], ['PUT', 3], ['DELETE', 2]]);
+const pickStatus = weighted<number>([
+  [200, 78], [201, 2], [204, 1], [301, 3], [302, 3], [304, 4], [400, 1], [401, 1], [403, 1], [404, 4], [500, 1], [502, 0.5], [503, 0.5],
+]);
+const pickProtocol = weighted<string>([['HTTP/1.1', 85], ['HTTP/2.0', 10], ['HTTP/1.0', 5]]);
+/** As they appear between the quotes of a combined line: a quote inside is escaped, `\"`. */
+const REFERERS = [
+  '-',
+  '-',
+  'https://www.google.com/',
+  'https://www.google.com/search?q=http+log+monitor+2026',
+  'https://example.com/docs/p12/p7?ref=home',
+  'https://news.example.org/item?id=40213377',
+  'https://example.com/search?q=\\"quoted phrase\\"&page=2',
+  'android-app://com.example.reader/',
+];
+const AGENTS = [
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+  'Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148',
+  'curl/8.5.0',
+  'python-requests/2.31.0',
+  'Mozilla/5.0 (compatible; \\"SiteAuditBot\\" 3.2; +https://bot.example.net/about)',
+  'Go-http-client/1.1',
+];
+/** 0..999 as strings, made once: the octets, segments and numbers of a line come from these. */
+const NUMBERS = Array.from({ length: 1000 }, (_, i) => String(i));
+
+/**
+ * `lines` lines of traffic with many clients, 1,000 to a second from START, the same for the same
+ * seed (and a shorter file is the start of a longer one): e.g.
+ *   10.187.3.54 - - [01/Jan/2026:00:00:00 +0000] "GET /docs/p41/p33?q=476&x=/a/b HTTP/1.1" 200 5120
+ */
+function writeRealistic(path: string, lines: number, perSecond = 1000) {
+  const rand = mulberry32(Number(SEED));
+  const int = (n: number) => Math.floor(rand() * n);
+  const start = Date.parse(START) / 1000;
+  let time = clfTime(start);
+  writeLines(path, lines, (i) => {
+    if (i % perSecond === 0) time = clfTime(start + i / perSecond);
+    const host = `10.${NUMBERS[int(256)]}.${NUMBERS[int(256)]}.${NUMBERS[int(256)]}`;
+    const user = rand() < 0.9 ? '-' : USERS[int(USERS.length)];
+    const method = pickMethod(rand());
+    let target = `/${SECTIONS[int(SECTIONS.length)]}`;
+    for (let depth = int(4); depth > 0; depth--) target += `/p${NUMBERS[int(100)]}`;
+    if (rand() < 0.5) target += `?q=${NUMBERS[int(1000)]}&x=/${NUMBERS[int(10)]}/${SECTIONS[int(SECTIONS.length)]}`;
+    const status = pickStatus(rand());
+    const size = method === 'HEAD' || status === 304 ? '-' : String(int(100_000));
+    const line = `${host} - ${user} [${time}] "${method} ${target} ${pickProtocol(rand())}" ${status} ${size}`;
+    return rand() < 0.2 ? `${line} "${REFERERS[int(REFERERS.length)]}" "${AGENTS[int(AGENTS.length)]}"\n` : `${line}\n`;
+  });
 }

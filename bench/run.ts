@@ -7,8 +7,15 @@
  * nats-server on 127.0.0.1, an agent's latency to the centre and its CPU (skipped with a note when
  * nats-server is absent).
  *
+ * Inputs (bench/inputs.ts), in the table's order: 1M and 10M from the product's generator, combined
+ * 10M (the same profile in the combined format), high-card 1M and 5M (every line a new section,
+ * user and host), realistic 1M and 10M (issue 13: many clients, deeper paths, some combined lines).
+ *
  * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess),
- * BENCH_ONLY=fleet (only the fleet rows, ~2.5 min: printed, bench/results/latest.md left as it is).
+ * BENCH_ONLY=fleet (only the fleet rows, ~2.5 min: printed, bench/results/latest.md left as it is),
+ * BENCH_INPUTS=realistic,combined (only the throughput rows, on the inputs whose names start with
+ * one of those comma-separated words, e.g. `realistic` or `realistic 10M`; the GoAccess and pinned
+ * rows when their input, 1M or 10M, is among them; printed, latest.md left as it is).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +23,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fleetBench, fleetTables } from './fleet';
 import { followLatency, idleCpu, type LatencyResult, startupFollow } from './follow';
-import { type Input, prepareInputs } from './inputs';
+import { INPUT_NAMES, type Input, prepareInputs } from './inputs';
 import { clockTicks, fail, hasGnuTime, median, repeat, run, type Run } from './measure';
 
 const ROOT = join(import.meta.dir, '..');
@@ -148,13 +155,8 @@ function machineLines(began: number, hashBefore: string, commit: string): string
   ].join('\n');
 }
 
-async function main() {
-  const began = Date.now();
-  const hashBefore = productHash();
-  const commit = gitCommit();
-  const notes: string[] = [];
-  const inputs = await prepareInputs(DIR, BUN, ROOT);
-  const [small] = inputs as [Input, ...Input[]];
+/** The throughput rows: the newline loop, GoAccess (1M), the monitor's replay, and pinned (10M). */
+async function throughputRows(inputs: Input[], notes: string[]): Promise<Row[]> {
   const rows: Row[] = [];
 
   // The ceiling: newline counting, on every input (its ratio column is 1 by definition).
@@ -171,8 +173,9 @@ async function main() {
     rows.push({ what: 'newline loop (ceiling)', input, runs, ceiling: ceilings.get(input), smaps });
   }
 
-  const ga = goaccess(notes);
-  if (ga) {
+  const small = inputs.find((i) => i.name === '1M');
+  const ga = small && goaccess(notes);
+  if (small && ga) {
     log(`goaccess on ${small.name}`);
     const runs = await repeat(RUNS, [ga, small.path, '--log-format=COMMON', '--no-global-config', '-o', join(DIR, 'goaccess.json')]);
     const report = JSON.parse(readFileSync(join(DIR, 'goaccess.json'), 'utf8')) as { general?: { valid_requests?: number } };
@@ -199,7 +202,68 @@ async function main() {
     log(`monitor --replay --json on ${big.name}, pinned to one core`);
     const runs = await repeat(RUNS, [taskset, '-c', '0', BUN, 'entry.ts', '--replay', '--json', '-f', big.path], { cwd: ROOT });
     rows.push({ what: 'monitor `--replay --json`, pinned to one core (`taskset -c 0`)', input: big, runs, ceiling: ceilings.get(big) });
-  } else notes.push('taskset not found: the pinned-to-one-core row is skipped.');
+  } else if (!taskset) notes.push('taskset not found: the pinned-to-one-core row is skipped.');
+  notes.push(
+    `Throughput: best and median of ${RUNS} runs after one warm-up run (whose output is checked: every line counted); wall time of the whole process, stdout to /dev/null. Peak RSS: ${hasGnuTime ? '`/usr/bin/time -f %M`' : 'VmHWM polled every 20 ms'}, max over the runs.`,
+    'Peak anon / file-backed MB: one extra run per input after the timed runs (not timed), the command spawned directly (no /usr/bin/time) and its /proc/PID/smaps_rollup sampled every 20 ms; anon = `Anonymous:`, file-backed = `Rss:` − `Anonymous:`, each its own maximum (so they need not add up to the peak RSS, and a run under ~0.1 s gets only a few samples). File-backed: pages of the Bun executable and other mapped files, shared and reclaimable; anon: the process\'s own memory (JS heap, JIT code, allocator).',
+  );
+  return rows;
+}
+
+function throughputTable(rows: Row[]): string {
+  return table(
+    ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'peak anon MB', 'peak file-backed MB', 'wall s (best)'],
+    rows.map(({ what, input, runs, ceiling, smaps }) => {
+      const ms = runs.map((r) => r.ms);
+      const best = Math.min(...ms);
+      return [
+        what,
+        input.name,
+        fmt(rate(input, best)),
+        fmt(rate(input, median(ms))),
+        ceiling ? ratio(rate(input, best) / ceiling) : 'n/a',
+        mb(Math.max(...runs.map((r) => r.peakKB ?? 0)) || null),
+        mb(smaps?.peakAnonKB ?? null),
+        mb(smaps?.peakFileKB ?? null),
+        fmt(best / 1000, 2),
+      ];
+    }),
+  );
+}
+
+/** Throughput rows on some inputs only (BENCH_INPUTS): printed with the machine, latest.md left alone. */
+async function inputsOnly(words: string[]) {
+  const began = Date.now();
+  const hashBefore = productHash();
+  const commit = gitCommit();
+  const wanted = (name: string) => words.some((w) => name === w || name.startsWith(`${w} `));
+  if (!INPUT_NAMES.some(wanted)) fail(`BENCH_INPUTS=${words.join(',')} matches no input; the inputs are ${INPUT_NAMES.join(', ')}`);
+  const notes: string[] = [];
+  const rows = await throughputRows(await prepareInputs(DIR, BUN, ROOT, wanted), notes);
+  console.log([
+    '## Throughput (replay)',
+    '',
+    throughputTable(rows),
+    '',
+    '## Notes',
+    '',
+    ...notes.map((n) => `- ${n}`),
+    '',
+    '## Machine',
+    '',
+    machineLines(began, hashBefore, commit),
+    '',
+  ].join('\n'));
+}
+
+async function main() {
+  const began = Date.now();
+  const hashBefore = productHash();
+  const commit = gitCommit();
+  const notes: string[] = [];
+  const inputs = await prepareInputs(DIR, BUN, ROOT);
+  const small = inputs[0]!;
+  const rows = await throughputRows(inputs, notes);
 
   // Startup.
   log('startup');
@@ -231,24 +295,7 @@ async function main() {
   const fleet = await fleetWithFloor(clk, fleetNotes);
 
   // Tables.
-  const throughput = table(
-    ['measurement', 'input', 'lines/s (best)', 'lines/s (median)', 'best ÷ newline loop', 'peak RSS MB', 'peak anon MB', 'peak file-backed MB', 'wall s (best)'],
-    rows.map(({ what, input, runs, ceiling, smaps }) => {
-      const ms = runs.map((r) => r.ms);
-      const best = Math.min(...ms);
-      return [
-        what,
-        input.name,
-        fmt(rate(input, best)),
-        fmt(rate(input, median(ms))),
-        ceiling ? ratio(rate(input, best) / ceiling) : 'n/a',
-        mb(Math.max(...runs.map((r) => r.peakKB ?? 0)) || null),
-        mb(smaps?.peakAnonKB ?? null),
-        mb(smaps?.peakFileKB ?? null),
-        fmt(best / 1000, 2),
-      ];
-    }),
-  );
+  const throughput = throughputTable(rows);
   const follow = table(
     ['follow, 50,000 lines/s for 10 s', 'p50 ms', 'p99 ms', 'max ms', 'kept up', 'max backlog (lines)', 'counted / written', 'peak RSS MB', 'idle CPU % of a core'],
     modes.map(({ name, latency: l, idle }) => [
@@ -273,8 +320,6 @@ async function main() {
   );
   const writeRates = modes.map((m) => fmt(m.latency!.writeRate)).join(' and ');
   notes.push(
-    `Throughput: best and median of ${RUNS} runs after one warm-up run (whose output is checked: every line counted); wall time of the whole process, stdout to /dev/null. Peak RSS: ${hasGnuTime ? '`/usr/bin/time -f %M`' : 'VmHWM polled every 20 ms'}, max over the runs.`,
-    'Peak anon / file-backed MB: one extra run per input after the timed runs (not timed), the command spawned directly (no /usr/bin/time) and its /proc/PID/smaps_rollup sampled every 20 ms; anon = `Anonymous:`, file-backed = `Rss:` − `Anonymous:`, each its own maximum (so they need not add up to the peak RSS, and a run under ~0.1 s gets only a few samples). File-backed: pages of the Bun executable and other mapped files, shared and reclaimable; anon: the process\'s own memory (JS heap, JIT code, allocator).',
     `Follow: the harness writes ${load.batchLines} lines every ${(load.batchLines / load.rate) * 1000} ms (achieved ${writeRates} lines/s) with current timestamps; latency = first \`probe\` (HLM_PROBE=1) whose count covers a batch − the time its write returned. Kept up = every line counted and the backlog never above 1 s of traffic.`,
     'Startup (follow): lines are appended every 5 ms after spawning (follow mode starts existing files at their end and prints nothing when ready), so it includes up to ~5 ms of that granularity and the 5 ms watch-hint delay.',
     ...fleetNotes,
@@ -320,6 +365,8 @@ function readOs(): string {
   return m?.[1] ?? '';
 }
 
+const only = (process.env.BENCH_INPUTS ?? '').split(',').map((w) => w.trim()).filter(Boolean);
 if (process.env.BENCH_ONLY === 'fleet') await fleetOnly();
 else if (process.env.BENCH_ONLY) fail(`BENCH_ONLY=${process.env.BENCH_ONLY}: the only part that runs alone is 'fleet'`);
+else if (only.length) await inputsOnly(only);
 else await main();
