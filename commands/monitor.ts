@@ -211,7 +211,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     input: {
       ...options,
       ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
-      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries },
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries, samples: Boolean(screen || inspector) },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({

@@ -84,12 +84,11 @@ export class SpaceSaving {
 
   private prune() {
     const table = this.table;
-    // The capacity-th largest count, by a native numeric sort of the counts alone.
+    // The capacity-th largest count: selected (linear on average), not sorted.
     this.scratch ??= new Float64Array(4 * this.capacity);
     const values = this.scratch.subarray(0, table.size);
     values.set(table.counts.subarray(0, table.size));
-    values.sort();
-    const keep = values[values.length - this.capacity]!;
+    const keep = select(values, values.length - this.capacity);
     let evicted = 0;
     const counts = table.counts;
     table.retain((e) => {
@@ -100,4 +99,35 @@ export class SpaceSaving {
     });
     this.floor = Math.max(this.floor, evicted);
   }
+}
+
+/**
+ * The k-th smallest of `a` (0-based), reordering `a`: Hoare's quickselect with a middle pivot
+ * (counts in a flood are mostly equal; the three-way split keeps that linear).
+ */
+export function select(a: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >>> 1]!;
+    // Three-way partition: [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot.
+    let lt = lo;
+    let gt = hi;
+    let i = lo;
+    while (i <= gt) {
+      const v = a[i]!;
+      if (v < pivot) {
+        a[i] = a[lt]!;
+        a[lt++] = v;
+        i++;
+      } else if (v > pivot) {
+        a[i] = a[gt]!;
+        a[gt--] = v;
+      } else i++;
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[k]!;
 }

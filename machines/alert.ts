@@ -63,6 +63,8 @@ export interface AlertInput {
    * when the sample moves it).
    */
   driven?: boolean;
+  /** Window samples are wanted (a dashboard or the inspector draws them). */
+  samples?: boolean;
   now: () => number;
 }
 
@@ -102,8 +104,20 @@ export function exceeds(hits: number, threshold: number, windowSeconds: number):
   return BigInt(hits) * den > num * BigInt(windowSeconds);
 }
 
-/** A decimal as the user wrote it, as an exact fraction: 0.57 → [57n, 100n]. */
+const fractions = new Map<number, [bigint, bigint]>();
+
+/** A decimal as the user wrote it, as an exact fraction: 0.57 → [57n, 100n] (made once a value). */
 export function decimalFraction(x: number): [bigint, bigint] {
+  let f = fractions.get(x);
+  if (!f) {
+    f = parseDecimal(x);
+    // A handful of thresholds in a run; the bound keeps a caller with many from growing it.
+    if (fractions.size < 1024) fractions.set(x, f);
+  }
+  return f;
+}
+
+function parseDecimal(x: number): [bigint, bigint] {
   const [mantissa, exp = '0'] = String(x).toLowerCase().split('e');
   const [int, frac = ''] = mantissa!.split('.');
   let num = BigInt(int + frac);

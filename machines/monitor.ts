@@ -55,6 +55,8 @@ export interface MonitorInput {
   deliveries?: Delivery[];
   /** Benchmarks: told the running total of hits each time a batch has reached the consumers. */
   probe?: (hits: number) => void;
+  /** Something draws the alert window (the dashboard, the inspector page): the alert monitor sends its samples. */
+  samples?: boolean;
   /** A terminal to draw the dashboard on (following, stdout a terminal, not --plain). */
   screen?: Pick<DashboardOptions, 'write' | 'size' | 'color'>;
   /** A progress line during a replay (stderr a terminal). */
@@ -132,7 +134,7 @@ export const monitorMachine = setup({
       enqueue.spawnChild('alertMonitor', {
         id: 'alert',
         systemId: 'alert',
-        input: { threshold: c.threshold, windowSeconds: c.windowSeconds, hitWindow: window, now: c.now },
+        input: { threshold: c.threshold, windowSeconds: c.windowSeconds, hitWindow: window, now: c.now, samples: c.samples },
       });
       if (c.deliveries?.length) {
         enqueue.spawnChild('notifier', { id: 'notifier', systemId: 'notifier', input: { deliveries: c.deliveries } });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { SpaceSaving } from '../lib/space-saving';
+import { select, SpaceSaving } from '../lib/space-saving';
 
 describe('SpaceSaving', () => {
   test('exact while the keys fit', () => {
@@ -71,5 +71,21 @@ describe('SpaceSaving', () => {
     for (let i = 999; i >= 0; i--) s.addString(`k${String(i).padStart(4, '0')}`, 1);
     s.addString('k0500', 1);
     expect(s.top(4)).toEqual([['k0500', 2], ['k0000', 1], ['k0001', 1], ['k0002', 1]]);
+  });
+});
+
+describe('select (the prune threshold)', () => {
+  test('is the k-th smallest, as a sort says, on random, tied and sorted counts', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 300 }), fc.nat(), (xs, k0) => {
+        const k = k0 % xs.length;
+        const sorted = [...xs].sort((a, b) => a - b);
+        expect(select(Float64Array.from(xs), k)).toBe(sorted[k]!);
+      }),
+    );
+    const ones = new Float64Array(4000).fill(1);
+    expect(select(ones, 3000)).toBe(1);
+    const rising = Float64Array.from({ length: 4000 }, (_, i) => i);
+    expect(select(rising, 3000)).toBe(3000);
   });
 });
