@@ -104,6 +104,7 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
       `Hits     ${l.hits} · ${(seconds > 0 ? l.hits / seconds : 0).toFixed(1)} req/s · ${bytesText(l.bytes)} · ` +
         `invalid ${l.invalid} · late ${l.late}`,
     );
+    lines.push(`Unique   ${l.unique.hosts} hosts · ${l.unique.users} users · ${l.unique.sections} sections (estimated)`);
     const st = l.status;
     lines.push(
       `Status   2xx ${st['2xx']} · 3xx ${st['3xx']} · ${c.yellow(`4xx ${st['4xx']}`)} · ${c.red(`5xx ${st['5xx']}`)}`,

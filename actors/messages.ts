@@ -69,6 +69,8 @@ export interface IntervalStats {
   bytes: number;
   /** Tables whose counts became approximate (bounded heavy-hitters): 'hosts', … */
   approximate: string[];
+  /** Distinct hosts, users and sections seen, estimated (HyperLogLog: exact up to 3,072, within 2 % beyond). */
+  unique: { hosts: number; users: number; sections: number };
   /** The fleet's centre: the agents reporting at the interval's end, and those gone silent. */
   agents?: AgentRoll;
   final: boolean;

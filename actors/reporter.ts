@@ -109,8 +109,10 @@ export function statsText(s: IntervalStats): string {
   const status =
     `2xx ${st['2xx']} · 3xx ${st['3xx']} · 4xx ${st['4xx']} · 5xx ${st['5xx']}` +
     (st['1xx'] + st.other > 0 ? ` · other ${st['1xx'] + st.other}` : '');
+  const u = s.unique;
   return [
     head,
+    `  unique    ${u.hosts} hosts · ${u.users} users · ${u.sections} sections (estimated)`,
     row(s, 'sections', 5),
     `  status    ${status}`,
     row(s, 'methods', 5),
@@ -137,6 +139,7 @@ export function statsJson(s: IntervalStats): string {
     hosts: s.hosts.map(([host, hits]) => ({ host, hits })),
     methods: s.methods.map(([method, hits]) => ({ method, hits })),
     approximate: s.approximate,
+    unique: { ...s.unique, estimated: true },
     ...(s.agents ? { agents: s.agents } : {}),
     final: s.final,
   });

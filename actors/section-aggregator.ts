@@ -7,6 +7,7 @@
 import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
 import { eachKey, fnv1a, KEY_KINDS, type KeyCounts } from '../lib/byte-keys';
+import { HyperLogLog } from '../lib/hyperloglog';
 import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './hit-window';
 import type { AgentRoll, AgentsMessage, Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
@@ -14,8 +15,18 @@ import type { AgentRoll, AgentsMessage, Batch, BatchMessage, FlushMessage, Inter
 /** Keys kept per table: memory stays bounded when every line brings a new host. */
 export const TABLE_CAPACITY = 1000;
 
+/** Distinct hosts, users and sections of an interval, in fixed memory (lib/hyperloglog.ts). */
+export interface Uniques {
+  hosts: HyperLogLog;
+  users: HyperLogLog;
+  sections: HyperLogLog;
+}
+
+export const newUniques = (): Uniques => ({ hosts: new HyperLogLog(), users: new HyperLogLog(), sections: new HyperLogLog() });
+
 export interface Interval {
   start: number;
+  unique: Uniques;
   hits: number;
   invalid: number;
   late: number;
@@ -27,9 +38,12 @@ export interface Interval {
   bytes: number;
 }
 
-export function newInterval(start: number): Interval {
+/** A new interval; its unique counters are the ones given (cleared: 48 KiB reused, not made again). */
+export function newInterval(start: number, unique: Uniques = newUniques()): Interval {
+  for (const u of Object.values(unique)) u.clear();
   return {
     start,
+    unique,
     hits: 0,
     invalid: 0,
     late: 0,
@@ -55,10 +69,12 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
   return interval;
 }
 
-/** Adds a segment's sections, users, hosts and methods, by their bytes. */
+/** Adds a segment's sections, users, hosts and methods, by their bytes; and the keys to the unique counts. */
 function addKeys(interval: Interval, keys: KeyCounts) {
+  const unique = [interval.unique.sections, interval.unique.users, interval.unique.hosts];
   eachKey(keys, (kind, bytes, start, end, count) => {
     interval[KEY_KINDS[kind]!].add(bytes, start, end, fnv1a(bytes, start, end), count);
+    unique[kind]?.addBytes(bytes, start, end);
   });
 }
 
@@ -75,6 +91,11 @@ export function summarize(interval: Interval, end: number, limit: number, final 
     hosts: interval.hosts.top(limit),
     methods: interval.methods.top(limit),
     approximate: KEY_KINDS.filter((t) => interval[t].approximate),
+    unique: {
+      hosts: interval.unique.hosts.estimate(),
+      users: interval.unique.users.estimate(),
+      sections: interval.unique.sections.estimate(),
+    },
     status: { '1xx': c1, '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5, other },
     bytes: interval.bytes,
     final,
@@ -93,7 +114,7 @@ export function createIntervalStore(start: number, limit: number) {
       }),
       flush: (context, event, enq) => {
         enq.emit.stats({ stats: summarize(context.interval, event.at, limit, event.final) });
-        return { interval: newInterval(event.at) };
+        return { interval: newInterval(event.at, context.interval.unique) };
       },
     },
   });

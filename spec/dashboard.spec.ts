@@ -18,6 +18,7 @@ const last: IntervalStats = {
   status: { '1xx': 0, '2xx': 194, '3xx': 25, '4xx': 28, '5xx': 3, other: 0 },
   bytes: 1_800_000,
   approximate: [],
+  unique: { hosts: 3, users: 2, sections: 4 },
   final: false,
 };
 

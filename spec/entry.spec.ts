@@ -263,9 +263,12 @@ describe('replay of a backfilled profile (5x300,25x200,5x400)', () => {
     expect(heads.reduce((n, h) => n + h.hits, 0)).toBe(8500);
     expect(lines[0]).toStartWith('2026-01-01T00:00:00+00:00 → 00:00:10+00:00  50 hits, 5.0 req/s, ');
     expect(lines[0]).toEndWith(', 0 invalid');
-    // Each block: the head, then its five detail lines.
+    // generate's profile: 50 lines in the first 10 s from a few dozen hosts, users and sections, counted exactly.
+    expect(lines[1]).toMatch(/^  unique    \d+ hosts · \d+ users · \d+ sections \(estimated\)$/);
+    // Each block: the head, then its six detail lines, the unique counts first.
     for (const h of heads) {
-      expect(lines.slice(h.i + 1, h.i + 6).map((l) => l.slice(0, 12))).toEqual([
+      expect(lines.slice(h.i + 1, h.i + 7).map((l) => l.slice(0, 12))).toEqual([
+        '  unique    ',
         '  sections  ',
         '  status    ',
         '  methods   ',

@@ -68,6 +68,7 @@ describe('reporter', () => {
     status: { '1xx': 0, '2xx': 20, '3xx': 0, '4xx': 5, '5xx': 0, other: 0 },
     bytes: 1234,
     approximate: [],
+    unique: { hosts: 3, users: 1, sections: 2 },
     final: false,
   };
 
@@ -88,6 +89,9 @@ describe('reporter', () => {
     expect(JSON.parse(statsJson({ ...stats, agents })).agents).toEqual(agents);
     expect(statsText(stats)).not.toContain('agents');
     expect(statsJson(stats)).not.toContain('agents');
+    // The unique counts, marked as estimates in both forms.
+    expect(JSON.parse(statsJson(stats)).unique).toEqual({ hosts: 3, users: 1, sections: 2, estimated: true });
+    expect(statsText(stats).split('\n')[1]).toBe('  unique    3 hosts · 1 users · 2 sections (estimated)');
   });
 
   test('an empty final interval of no length is left out of the text but kept in NDJSON', () => {

@@ -57,6 +57,35 @@ describe('section aggregator', () => {
     expect(stats.approximate).toEqual(['hosts']);
     expect(stats.hosts[0]![0]).toBe('203.0.113.9');
     expect(stats.hosts[0]![1]).toBeGreaterThanOrEqual(150);
+    // 50,001 distinct hosts, the top table long past its capacity: the unique count is within 2 %.
+    expect(Math.abs(stats.unique.hosts - 50_001) / 50_001).toBeLessThanOrEqual(0.02);
+  });
+
+  test('unique hosts, users and sections: exact on a small interval, counted once however often a key comes, and each interval its own', () => {
+    const store = createIntervalStore(0, 10);
+    const out: IntervalStats[] = [];
+    store.on('stats', ({ stats }) => out.push(stats));
+    const parts = (n: number, users: number) =>
+      Array.from({ length: n }, (_, k) => ({ section: `/s${k % 7}`, user: k % users === 0 ? `u${k % 3}` : undefined, status: 200, bytes: 1 }));
+    const withHosts = (b: Batch, hosts: string[]) => {
+      const seg = b.segments[0]!;
+      const all = new Map<string, number>();
+      for (const h of hosts) all.set(h, (all.get(h) ?? 0) + 1);
+      const sections = new Map<string, number>();
+      for (let k = 0; k < seg.hits; k++) sections.set(`/s${k % 7}`, (sections.get(`/s${k % 7}`) ?? 0) + 1);
+      seg.keys = packMaps({ hosts: all, sections, users: new Map([['u0', 1], ['u1', 1], ['u2', 1]]) });
+      return b;
+    };
+    const hosts = Array.from({ length: 100 }, (_, k) => `10.0.0.${k % 40}`);
+    store.send({ type: 'batch', batch: withHosts(batch(parts(100, 1)), hosts), late: 0 });
+    store.send({ type: 'batch', batch: withHosts(batch(parts(100, 1)), hosts), late: 0 });
+    store.send({ type: 'flush', at: 10_000, final: false });
+    store.send({ type: 'batch', batch: withHosts(batch(parts(10, 1)), ['192.0.2.1']), late: 0 });
+    store.send({ type: 'flush', at: 20_000, final: true });
+    expect(out.map((s) => s.unique)).toEqual([
+      { hosts: 40, users: 3, sections: 7 },
+      { hosts: 1, users: 3, sections: 7 },
+    ]);
   });
 
   test('flush emits the interval and starts the next one at the flush instant', () => {
