@@ -69,12 +69,15 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
   return interval;
 }
 
-/** Adds a segment's sections, users, hosts and methods, by their bytes; and the keys to the unique counts. */
+/**
+ * Adds a segment's sections, users, hosts and methods, by their bytes; and the keys to the unique
+ * counts, when they enter their table (a key in it was counted when it entered; one pruned and
+ * back is counted again, which changes nothing): a busy key is hashed once an interval.
+ */
 function addKeys(interval: Interval, keys: KeyCounts) {
   const unique = [interval.unique.sections, interval.unique.users, interval.unique.hosts];
   eachKey(keys, (kind, bytes, start, end, count) => {
-    interval[KEY_KINDS[kind]!].add(bytes, start, end, fnv1a(bytes, start, end), count);
-    unique[kind]?.addBytes(bytes, start, end);
+    if (interval[KEY_KINDS[kind]!].add(bytes, start, end, fnv1a(bytes, start, end), count)) unique[kind]?.addBytes(bytes, start, end);
   });
 }
 

@@ -19,9 +19,9 @@ export class SpaceSaving {
 
   constructor(readonly capacity: number) {}
 
-  /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`. */
-  add(bytes: Uint8Array, start: number, end: number, hash: number, n: number) {
-    this.added(this.table.size, this.table.add(bytes, start, end, hash, n));
+  /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`; true when the key entered the table. */
+  add(bytes: Uint8Array, start: number, end: number, hash: number, n: number): boolean {
+    return this.added(this.table.size, this.table.add(bytes, start, end, hash, n));
   }
 
   addString(key: string, n: number) {
@@ -29,11 +29,12 @@ export class SpaceSaving {
   }
 
   /** After entry `e` was counted: a key that entered starts at the floor; a full table is pruned. */
-  private added(sizeBefore: number, e: number) {
+  private added(sizeBefore: number, e: number): boolean {
     const table = this.table;
-    if (table.size === sizeBefore) return;
+    if (table.size === sizeBefore) return false;
     table.counts[e]! += this.floor;
     if (table.size >= 4 * this.capacity) this.prune();
+    return true;
   }
 
   get approximate(): boolean {
