@@ -643,6 +643,61 @@ describe('the fast scanner against parseLine', () => {
       { numRuns: 500 },
     );
   });
+
+  test('a property: public-site traffic (a new client from a /8 on every line, query strings with slashes, combined lines with escaped quotes) agrees line by line and in bulk', () => {
+    const octet = fc.integer({ min: 0, max: 255 });
+    const segment = fc.stringMatching(/^[a-z0-9_.~-]{1,12}$/);
+    const line = fc
+      .record({
+        host: fc.tuple(octet, octet, octet).map(([a, b, c]) => `10.${a}.${b}.${c}`),
+        user: fc.constantFrom('-', '-', '-', 'alice', 'bob', 'svc-ci'),
+        second: fc.integer({ min: 0, max: 59 }),
+        method: fc.constantFrom('GET', 'GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'),
+        path: fc.array(segment, { minLength: 0, maxLength: 4 }).map((p) => `/${p.join('/')}`),
+        query: fc.option(fc.tuple(fc.nat(999), fc.array(segment, { maxLength: 3 })).map(([q, x]) => `?q=${q}&x=/${x.join('/')}`)),
+        fragment: fc.option(fc.constantFrom('#top', '#a/b')),
+        proto: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/2'),
+        status: fc.constantFrom(200, 200, 201, 204, 301, 304, 400, 404, 499, 500, 503),
+        bytes: fc.oneof(fc.nat(10_000_000).map(String), fc.constant('-')),
+        combined: fc.option(
+          fc.tuple(
+            fc.constantFrom('-', 'https://example.com/a?b=/c', 'https://q.example/"x"'),
+            fc.constantFrom('Mozilla/5.0 (X11; Linux x86_64) 200 123', 'curl/8.5.0', 'say \\"hi\\" 404 1', ''),
+          ),
+        ),
+      })
+      .map((f) => {
+        const target = `${f.path}${f.query ?? ''}${f.fragment ?? ''}`;
+        const tail = f.combined ? ` "${f.combined[0].replaceAll('"', '\\"')}" "${f.combined[1]}"` : '';
+        return `${f.host} - ${f.user} [${at(f.second)}] "${f.method} ${target} ${f.proto}" ${f.status} ${f.bytes}${tail}`;
+      });
+    const scanner = new ClfScanner();
+    fc.assert(
+      fc.property(line, fc.boolean(), (l, newline) => {
+        expect(expectAgreement(scanner, l, newline)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+    // In bulk, as a replay reads them: the sums agree with the reference parser's.
+    const lines = fc.sample(line, { numRuns: 3000, seed: 13 });
+    const t = totals(new ClfScanner().scan(enc(lines.join('\n'))));
+    const entries = lines.map(parseLine);
+    expect(entries.every((e) => e !== null)).toBe(true);
+    expect(t.hits).toBe(3000);
+    const count = (key: (e: Entry) => string | number | null) => {
+      const m = new Map<string | number, number>();
+      for (const e of entries as Entry[]) {
+        const k = key(e);
+        if (k !== null) m.set(k, (m.get(k) ?? 0) + 1);
+      }
+      return m;
+    };
+    expect(t.hosts).toEqual(count((e) => e.host));
+    expect(t.sections).toEqual(count((e) => e.section));
+    expect(t.users).toEqual(count((e) => e.user));
+    expect(t.codes).toEqual(count((e) => e.status));
+    expect(t.bytes).toBe((entries as Entry[]).reduce((n, e) => n + e.bytes, 0));
+  });
 });
 
 describe('robustness', () => {
