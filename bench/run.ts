@@ -121,19 +121,12 @@ async function fleetOnly() {
   const commit = gitCommit();
   const notes: string[] = [];
   const fleet = await fleetWithFloor(clockTicks(), notes);
-  console.log([
-    '## Fleet (issue 11)',
-    '',
-    ...(fleet ? [fleetTables(fleet, table), ''] : []),
-    '## Notes',
-    '',
-    ...notes.map((n) => `- ${n}`),
-    '',
-    '## Machine',
-    '',
-    machineLines(began, hashBefore, commit),
-    '',
-  ].join('\n'));
+  printPart(['## Fleet (issue 11)', '', ...(fleet ? [fleetTables(fleet, table), ''] : [])], notes, machineLines(began, hashBefore, commit));
+}
+
+/** A part of the bench run alone (BENCH_ONLY, BENCH_INPUTS): its tables, the notes and the machine, on stdout. */
+function printPart(tables: string[], notes: string[], machine: string) {
+  console.log([...tables, '## Notes', '', ...notes.map((n) => `- ${n}`), '', '## Machine', '', machine, ''].join('\n'));
 }
 
 /** The fleet runs, with `bun -e 0` timed before and after them: how noisy the machine was. */
@@ -240,20 +233,7 @@ async function inputsOnly(words: string[]) {
   if (!INPUT_NAMES.some(wanted)) fail(`BENCH_INPUTS=${words.join(',')} matches no input; the inputs are ${INPUT_NAMES.join(', ')}`);
   const notes: string[] = [];
   const rows = await throughputRows(await prepareInputs(DIR, BUN, ROOT, wanted), notes);
-  console.log([
-    '## Throughput (replay)',
-    '',
-    throughputTable(rows),
-    '',
-    '## Notes',
-    '',
-    ...notes.map((n) => `- ${n}`),
-    '',
-    '## Machine',
-    '',
-    machineLines(began, hashBefore, commit),
-    '',
-  ].join('\n'));
+  printPart(['## Throughput (replay)', '', throughputTable(rows), ''], notes, machineLines(began, hashBefore, commit));
 }
 
 async function main() {

@@ -684,8 +684,8 @@ describe('the fast scanner against parseLine', () => {
     const entries = lines.map(parseLine);
     expect(entries.every((e) => e !== null)).toBe(true);
     expect(t.hits).toBe(3000);
-    const count = (key: (e: Entry) => string | number | null) => {
-      const m = new Map<string | number, number>();
+    const count = <K,>(key: (e: Entry) => K | null) => {
+      const m = new Map<K, number>();
       for (const e of entries as Entry[]) {
         const k = key(e);
         if (k !== null) m.set(k, (m.get(k) ?? 0) + 1);
