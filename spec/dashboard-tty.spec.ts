@@ -279,7 +279,8 @@ describe('on a terminal (tmux)', () => {
       expect(recovery).toBe(alert + 1);
       expect(partial).toBe(recovery + 1);
       expect(lines[partial]).toMatch(/\d+ hits, [\d.]+ req\/s/);
-      expect(lines[partial + 1]).toMatch(/^ {2}sections/);
+      expect(lines[partial + 1]).toMatch(/^ {2}unique {4}\d+ hosts · \d+ users · \d+ sections \(estimated\)$/);
+      expect(lines[partial + 2]).toMatch(/^ {2}sections/);
       expect(exited).toBeGreaterThan(partial);
       expect(lines.filter((l) => ALERT_LINE.test(l))).toHaveLength(1);
       expect(lines.filter((l) => RECOVERY_LINE.test(l))).toHaveLength(1);
