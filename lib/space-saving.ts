@@ -37,6 +37,12 @@ export class SpaceSaving {
     return true;
   }
 
+  /** Forgets every key, keeping the table's memory (the next interval's table). */
+  clear() {
+    this.table.clear();
+    this.floor = 0;
+  }
+
   get approximate(): boolean {
     return this.floor > 0;
   }
