@@ -153,7 +153,8 @@ export const monitorMachine = setup({
             clock: c.clock!,
             to: consumers,
             endTo: 'monitor',
-            idleJump: c.windowSeconds + 2 * c.intervalSeconds + 1,
+            // A silence is stepped through until every window (a rule's, with its `for`) has seen it.
+            idleJump: Math.max(c.windowSeconds, ...(c.rules ?? []).map((r) => r.windowSeconds + r.forSeconds)) + 2 * c.intervalSeconds + 1,
           },
         });
       }

@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { firstSecond } from '../actors/replay-clock';
+import { parseRules } from '../lib/rules';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'monitor-'));
@@ -118,6 +119,29 @@ describe('monitor (root machine), replaying with a simulated clock', () => {
     const stats = records.filter((r) => r.type === 'stats');
     expect(stats.reduce((n, s) => n + s.hits, 0)).toBe(150);
     expect(records.filter((r) => r.type === 'alert').length).toBe(1);
+  });
+});
+
+describe('monitor, replaying with rules', () => {
+  test('a long idle stretch is jumped over only after the longest rule window (+ for) has seen it: a silence rule fires on time', async () => {
+    // 2 lines/s for 60 s, 20 min of silence, 2 lines/s for 60 s; the traffic window is 10 s.
+    const file = path.join(dir, 'idle-gap.log');
+    let text = '';
+    for (let s = 0; s < 60; s++) text += clf(T0 + s).repeat(2);
+    for (let s = 0; s < 60; s++) text += clf(T0 + 1260 + s).repeat(2);
+    fs.writeFileSync(file, text);
+    const rules = parseRules(
+      'rules:\n  - { name: quiet, silence: 1, window: 300 }\n  - { name: busy, rate: 1, window: 240, for: 120s, recover: 0.5 }\n',
+      'r.yaml',
+    );
+    const { records } = await replay([file], { windowSeconds: 10, threshold: 1000, rules });
+    const transitions = records.filter((r) => r.rule).map((r) => [r.rule, r.type, secondsAfterT0(r.at)]);
+    // quiet: the last line is at 59, so the window [t − 300, t) is empty from t = 360; it recovers at 1261.
+    // busy: 2 req/s > 1 over 240 s needs 241 hits (from second 120 on, held 120 s); never over here.
+    expect(transitions).toEqual([
+      ['quiet', 'alert', 360],
+      ['quiet', 'recovered', 1261],
+    ]);
   });
 });
 
