@@ -15,6 +15,7 @@ export interface CentreOptions {
   caFile?: string;
   agentTimeoutSeconds: number;
   intervalSeconds: number;
+  /** The longest window the machines keep (-a, or a rule's with its `for`): what a restart rebuilds. */
   windowSeconds: number;
   /** Replay the stream's history from `since` to `until` (or its end), instead of following it live. */
   replay?: { since: Date; until?: Date };

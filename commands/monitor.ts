@@ -183,7 +183,9 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     if (options.mode === 'replay') replay = await openReplayFor(options.paths);
     if (options.centre) {
       const { openCentre } = await import('./centre');
-      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds: options.windowSeconds }, err);
+      // A restarted centre rebuilds the longest window from the stream: -a's, or a rule's with its `for`.
+      const windowSeconds = Math.max(options.windowSeconds, ...(options.rules ?? []).map((r) => r.windowSeconds + r.forSeconds));
+      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds }, err);
     }
   } catch (error) {
     err(`error: ${reason(error)}`);
