@@ -22,36 +22,21 @@ import {
   type KeyPair,
   type OperatorLimits,
 } from '@nats-io/jwt';
-import { LineReader } from './support/line-reader';
-import { type EntryProcess, exitWithin, parseStats, spawnEntry, sum } from './support/monitor-process';
+import { expectNoStack, type Failure, failing, type Spawned, spawnInto, stopAll, transcript } from './support/fleet-process';
+import { exitWithin, parseStats, sum } from './support/monitor-process';
 import { type NatsServer, startNatsServer, stopAllNatsServers } from './support/nats-server';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-creds-'));
 
-interface Spawned {
-  proc: EntryProcess<'ignore'>;
-  out: LineReader;
-  err: LineReader;
-  args: string[];
-}
 const started: Spawned[] = [];
 
 afterAll(async () => {
-  for (const p of started) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
-  await Promise.all(started.map((p) => p.proc.exited));
+  await stopAll(started);
   await stopAllNatsServers();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** No credentials from the test runner's own environment reach the processes (empty is unset to connectNats). */
-const NO_ENV_CREDS = { NATS_TOKEN: '', NATS_USER: '', NATS_PASSWORD: '' };
-
-function spawn(args: string[]): Spawned {
-  const proc = spawnEntry(args, { env: NO_ENV_CREDS });
-  const s: Spawned = { proc, out: new LineReader(proc.stdout), err: new LineReader(proc.stderr), args };
-  started.push(s);
-  return s;
-}
+const spawn = (args: string[]) => spawnInto(started, args);
 
 const agent = (file: string, name: string, url: string, extra: string[] = []) =>
   spawn(['agent', '-f', file, '--nats', url, '--name', name, '--poll-ms', '100', ...extra]);
@@ -152,26 +137,6 @@ async function appendFor(file: string, ms: number, perSecond: number): Promise<n
 }
 
 const hits = (s: Spawned) => sum(parseStats(s.out.lines), 'hits');
-
-/** A JS stack frame, a source excerpt as Bun prints it for an uncaught error, or such an error's header (not our `error: ` lines). */
-const STACK = /^\s+at\s|^\s*\d+ \| |^\s*\w*Error\b|Unhandled|[Uu]ncaught|panic/;
-function expectNoStack(...procs: Spawned[]) {
-  for (const p of procs) {
-    expect(p.err.lines.filter((l) => STACK.test(l)), `stderr of ${p.args.join(' ')}:\n${p.err.lines.join('\n')}`).toEqual([]);
-  }
-}
-
-const transcript = (...procs: Spawned[]) =>
-  procs.map((p) => `--- ${p.args.join(' ')} (exit ${p.proc.exitCode ?? p.proc.signalCode})\nstderr:\n${p.err.lines.join('\n')}`).join('\n');
-
-/** Runs a process that must fail: its exit code, within `ms`, and what it printed once it ended. */
-async function failing(p: Spawned, ms: number) {
-  const t0 = Date.now();
-  const code = await exitWithin(p.proc, ms);
-  await Promise.all([p.err.done, p.out.done]);
-  return { code, ms: Date.now() - t0, err: p.err.lines.filter((l) => l.trim() !== ''), out: p.out.lines.filter((l) => l.trim() !== '') };
-}
-type Failure = Awaited<ReturnType<typeof failing>>;
 
 /** `text` as a regular expression that matches it literally. */
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

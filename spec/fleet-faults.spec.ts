@@ -11,44 +11,28 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LineReader } from './support/line-reader';
-import { type EntryProcess, exitWithin, parseStats, type StatsRecord, spawnEntry, sum } from './support/monitor-process';
+import { expectNoStack, failing, type Spawned, spawnInto, stopAll, transcript } from './support/fleet-process';
+import { exitWithin, parseStats, type StatsRecord, sum } from './support/monitor-process';
 import { startNatsServer, stopAllNatsServers } from './support/nats-server';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-faults-'));
 
-interface Spawned {
-  proc: EntryProcess<'ignore'>;
-  out: LineReader;
-  err: LineReader;
-  args: string[];
-}
 const started: Spawned[] = [];
 const writers: Writer[] = [];
 
 afterAll(async () => {
   for (const w of writers) w.halt();
-  // SIGKILL also ends a process stopped with SIGSTOP.
-  for (const p of started) if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
-  await Promise.all(started.map((p) => p.proc.exited));
+  await stopAll(started);
   await stopAllNatsServers();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function spawn(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = spawnEntry(args, { env });
-  const s: Spawned = { proc, out: new LineReader(proc.stdout), err: new LineReader(proc.stderr), args };
-  started.push(s);
-  return s;
-}
-
-/** No credentials from the test runner's own environment leak into the processes started here. */
-const NO_CREDS = { NATS_TOKEN: '', NATS_USER: '', NATS_PASSWORD: '' };
+const spawn = (args: string[], env: Record<string, string> = {}) => spawnInto(started, args, env);
 
 const agent = (file: string, name: string, url: string, extra: string[] = [], env: Record<string, string> = {}) =>
-  spawn(['agent', '-f', file, '--nats', url, '--name', name, '--poll-ms', '100', ...extra], { ...NO_CREDS, ...env });
+  spawn(['agent', '-f', file, '--nats', url, '--name', name, '--poll-ms', '100', ...extra], env);
 
-const centre = (url: string, extra: string[], env: Record<string, string> = {}) => spawn(['--nats', url, ...extra], { ...NO_CREDS, ...env });
+const centre = (url: string, extra: string[], env: Record<string, string> = {}) => spawn(['--nats', url, ...extra], env);
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const two = (n: number) => String(n).padStart(2, '0');
@@ -89,26 +73,6 @@ interface FleetStats extends StatsRecord {
 }
 const stats = (s: Spawned) => parseStats<FleetStats>(s.out.lines);
 const hits = (s: Spawned) => sum(stats(s), 'hits');
-
-/** A JS stack frame, a source excerpt as Bun prints it for an uncaught error, or such an error's header (not our `error: ` lines). */
-const STACK = /^\s+at\s|^\s*\d+ \| |^\s*\w*Error\b|Unhandled|[Uu]ncaught|panic/;
-function expectNoStack(...procs: Spawned[]) {
-  for (const p of procs) {
-    expect(p.err.lines.filter((l) => STACK.test(l)), `stderr of ${p.args.join(' ')}:\n${p.err.lines.join('\n')}`).toEqual([]);
-  }
-}
-
-const transcript = (...procs: Spawned[]) =>
-  procs.map((p) => `--- ${p.args.join(' ')} (exit ${p.proc.exitCode ?? p.proc.signalCode})\nstderr:\n${p.err.lines.join('\n')}`).join('\n');
-
-/** Runs a process that must fail: its exit code, within `ms`, and its stderr once it ended. */
-async function failing(p: Spawned, ms: number) {
-  const t0 = Date.now();
-  const code = await exitWithin(p.proc, ms);
-  await p.err.done;
-  await p.out.done;
-  return { code, ms: Date.now() - t0, err: p.err.lines.filter((l) => l.trim() !== ''), out: p.out.lines.filter((l) => l.trim() !== '') };
-}
 
 /** Starts the agents on fresh files and waits until the centre says each is reporting. */
 async function fleet(url: string, names: string[], c: Spawned, extra: string[] = [], env: Record<string, string> = {}) {
