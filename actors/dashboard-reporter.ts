@@ -6,16 +6,15 @@
 import * as ansi from 'ansi-escapes';
 import { fromCallback } from 'xstate';
 import { type DashboardSnapshot, type HistoryEntry, renderDashboard } from './dashboard';
-import type { AlertEvent, NotifyMessage, ReporterMessage } from './messages';
-import { alertMessage, notifyEvent, type ReporterInput, recoveryMessage, statsText } from './reporter';
+import type { AlertEvent, ReporterMessage } from './messages';
+import { alertMessage, notifyThrough, type ReporterInput, recoveryMessage, statsText } from './reporter';
 
 const ruleKey = (a: AlertEvent) => `${a.rule!.name}\u0000${a.rule!.group?.key ?? ''}`;
 
 /** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
 export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
   const o = input.dashboard!;
-  const notify = (message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>) =>
-    system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) } satisfies NotifyMessage);
+  const notify = notifyThrough(system);
   /** The rules' alerts going on, by rule and group. */
   const active = new Map<string, HistoryEntry>();
   const snapshot: DashboardSnapshot = {

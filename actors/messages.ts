@@ -5,29 +5,11 @@
  * bytes, already counted, and everything downstream works on those counts.
  */
 
-import { NO_KEYS, type KeyCounts } from '../lib/byte-keys';
-import type { FileMark } from '../lib/wire';
+import { NO_KEYS } from '../lib/byte-keys';
+import type { FileMark, Segment } from '../lib/wire';
 
-/**
- * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
- * in whole Unix seconds. A replay steps its clock to `second` before delivering the segment,
- * which is what a live run would have seen: a line is written at or after its own timestamp.
- */
-export interface Segment {
-  second: number;
-  /** Valid lines (hits) by each line's own timestamp second, for the alert window and lateness. */
-  perSecond: Map<number, number>;
-  hits: number;
-  /** Lines that could not be parsed (garbage, impossible dates, over-long lines). */
-  invalid: number;
-  /** Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). */
-  keys: KeyCounts;
-  /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
-  status: [number, number, number, number, number, number];
-  /** Hits by status code (100..599), for rules that match a code. */
-  codes: Map<number, number>;
-  bytes: number;
-}
+/** The lines of one chunk that share a high-water second: defined with the wire format, which carries it as it is. */
+export type { Segment };
 
 export interface Batch {
   segments: Segment[];

@@ -217,11 +217,19 @@ export function createOutput(input: Pick<ReporterInput, 'out' | 'err'>): Consola
   });
 }
 
+/**
+ * Hands an alert or a recovery to the notifier (systemId `notifier`, when there is one). Both
+ * reporters call it as they print: what is printed is what is notified, never a transition muted
+ * or printed before a restart.
+ */
+export function notifyThrough(system: { get: (id: string) => { send: (m: NotifyMessage) => void } | undefined }) {
+  return (message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>) =>
+    system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) });
+}
+
 export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
   const output = createOutput(input);
-  /** What is printed is what is notified: never a transition muted or printed before a restart. */
-  const notify = (message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>) =>
-    system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) } satisfies NotifyMessage);
+  const notify = notifyThrough(system);
   const progress = input.progress ? progressLine(input.progress) : null;
   let muted = false;
   let printedUntil = -Infinity;

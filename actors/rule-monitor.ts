@@ -75,8 +75,7 @@ export const ruleMonitor = setup({
             enqueue.stopChild(id);
             w.hold(group, false);
           }
-          const check = w.check(group);
-          const sample = check.sample(second);
+          const sample = w.sample(second, group);
           if (child && state !== 'normal') {
             if (state === 'pending' || sample.clear) enqueue.sendTo(child, { type: 'sample', at, sample });
             continue;
@@ -85,7 +84,7 @@ export const ruleMonitor = setup({
           w.hold(group, true);
           enqueue.spawnChild('ruleAlert', {
             id,
-            input: { threshold: w.rule.threshold, windowSeconds: w.rule.windowSeconds, forSeconds: w.rule.forSeconds, check, now: context.now, startAt: at, driven: true },
+            input: { threshold: w.rule.threshold, windowSeconds: w.rule.windowSeconds, forSeconds: w.rule.forSeconds, check: w.check(group), now: context.now, startAt: at, driven: true },
           });
         }
         w.forgetQuiet(second);

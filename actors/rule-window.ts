@@ -222,11 +222,13 @@ export class RuleWindow {
     return {
       rule: { name: rule.name, kind: rule.kind, ...(by && group !== undefined ? { group: { by, key: group } } : {}) },
       recover: rule.recover,
-      sample: (second) => this.sample(second, group === undefined ? this.matched : this.groups.get(group)),
+      sample: (second) => this.sample(second, group),
     };
   }
 
-  private sample(second: number, window: CountWindow | undefined): RuleSample {
+  /** The rule's window (one group's, for a grouped rule) at the evaluation of `second`. */
+  sample(second: number, group?: string): RuleSample {
+    const window = group === undefined ? this.matched : this.groups.get(group);
     const { rule } = this;
     const W = rule.windowSeconds;
     const hits = window?.sumBefore(second) ?? 0;

@@ -91,7 +91,7 @@ async function simulate(url: string, agents: number, seconds: number, outFile: s
     import('../lib/wire'),
     import('../actors/clf-scanner'),
   ]);
-  type Segment = import('../lib/wire').WireSegment;
+  type Segment = import('../lib/wire').Segment;
   type CountsMessage = import('../lib/wire').CountsMessage;
   const nc = await connectNats(url, { name: 'hlm-bench-simulator', env: {} });
   await ensureStream(nc, { name: 'HLM', subjects: [`${SUBJECT_PREFIX}>`] });

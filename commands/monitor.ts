@@ -12,7 +12,7 @@ import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } f
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import type { Centre, CentreOptions } from './centre';
 import type { Delivery, NotifyTarget } from '../actors/notifier';
-import { describeRule, loadRules, type Rule, RulesError } from '../lib/rules';
+import { describeRule, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
@@ -184,8 +184,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     if (options.centre) {
       const { openCentre } = await import('./centre');
       // A restarted centre rebuilds the longest window from the stream: -a's, or a rule's with its `for`.
-      const windowSeconds = Math.max(options.windowSeconds, ...(options.rules ?? []).map((r) => r.windowSeconds + r.forSeconds));
-      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds }, err);
+      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) }, err);
     }
   } catch (error) {
     err(`error: ${reason(error)}`);

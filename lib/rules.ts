@@ -73,6 +73,11 @@ export class RulesError extends Error {
   }
 }
 
+/** The longest stretch of seconds the alert machines look back over: -a's window, or a rule's with its `for`. */
+export function longestWindow(windowSeconds: number, rules: readonly Rule[] = []): number {
+  return Math.max(windowSeconds, ...rules.map((r) => r.windowSeconds + r.forSeconds));
+}
+
 /** Reads and checks a rules file; any failure, reading included, is a `RulesError`. */
 export function loadRules(file: string): Rule[] {
   let text: string;

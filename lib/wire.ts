@@ -22,13 +22,23 @@ import { KEY_KINDS } from './byte-keys';
 
 export const WIRE_VERSION = 1;
 
-export interface WireSegment {
+/**
+ * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
+ * in whole Unix seconds. A replay steps its clock to `second` before delivering the segment,
+ * which is what a live run would have seen: a line is written at or after its own timestamp.
+ */
+export interface Segment {
   second: number;
+  /** Valid lines (hits) by each line's own timestamp second, for the alert window and lateness. */
   perSecond: Map<number, number>;
   hits: number;
+  /** Lines that could not be parsed (garbage, impossible dates, over-long lines). */
   invalid: number;
+  /** Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). */
   keys: KeyCounts;
+  /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
   status: [number, number, number, number, number, number];
+  /** Hits by status code (100..599), for rules that match a code. */
   codes: Map<number, number>;
   bytes: number;
 }
@@ -46,7 +56,7 @@ export interface CountsMessage {
   agent: string;
   seq: number;
   clock: number;
-  segments: WireSegment[];
+  segments: Segment[];
   files: FileMark[];
 }
 
@@ -124,7 +134,7 @@ export function decode(data: Uint8Array): CountsMessage {
   };
 }
 
-function segment(x: unknown, what: string): WireSegment {
+function segment(x: unknown, what: string): Segment {
   const s = x as Record<string, unknown>;
   if (typeof s !== 'object' || s === null) throw new WireError(`${what} is not an object`);
   const status = array(s.status, `${what}.status`).map((n, i) => count(n, `${what}.status[${i}]`));
@@ -142,7 +152,7 @@ function segment(x: unknown, what: string): WireSegment {
     ),
     hits: count(s.hits, `${what}.hits`),
     invalid: count(s.invalid, `${what}.invalid`),
-    status: status as WireSegment['status'],
+    status: status as Segment['status'],
     // Absent from agents of before status codes were counted: none.
     codes: new Map(
       (s.codes === undefined ? [] : array(s.codes, `${what}.codes`)).map((p, i) => {

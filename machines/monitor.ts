@@ -20,7 +20,7 @@ import { ruleMonitor } from '../actors/rule-monitor';
 import { RuleWindow, ruleWindows } from '../actors/rule-window';
 import { sectionAggregator } from '../actors/section-aggregator';
 import { tailer } from '../actors/tailer';
-import type { Rule } from '../lib/rules';
+import { longestWindow, type Rule } from '../lib/rules';
 
 export interface MonitorInput {
   paths: string[];
@@ -154,7 +154,7 @@ export const monitorMachine = setup({
             to: consumers,
             endTo: 'monitor',
             // A silence is stepped through until every window (a rule's, with its `for`) has seen it.
-            idleJump: Math.max(c.windowSeconds, ...(c.rules ?? []).map((r) => r.windowSeconds + r.forSeconds)) + 2 * c.intervalSeconds + 1,
+            idleJump: longestWindow(c.windowSeconds, c.rules) + 2 * c.intervalSeconds + 1,
           },
         });
       }
