@@ -1,36 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { type AnyActorRef, createActor, fromCallback, setup, SimulatedClock, spawnChild } from 'xstate';
-import { emptySegment, type ReporterMessage, type Segment } from '../actors/messages';
+import type { ReporterMessage } from '../actors/messages';
 import { ruleMonitor } from '../actors/rule-monitor';
 import { RuleWindow } from '../actors/rule-window';
-import { packMaps } from '../lib/byte-keys';
-import { parseRules, type Rule } from '../lib/rules';
 import { alertMachine, type AlertEmitted } from '../machines/alert';
-
-const START = 1_700_000_000; // a whole second, Unix time
-
-/** One rule, written as a YAML flow mapping: `{ name: e, ratio: 5%, match: { status: 5xx } }`. */
-function rule(yaml: string): Rule {
-  return parseRules(`rules:\n  - ${yaml}\n`, 'r.yaml')[0]!;
-}
-
-interface Lines {
-  hits: number;
-  /** Hits by status class, 1..5 for 1xx..5xx. */
-  status?: Partial<Record<1 | 2 | 3 | 4 | 5, number>>;
-  sections?: Record<string, number>;
-  hosts?: Record<string, number>;
-}
-
-function segmentAt(second: number, lines: Lines): Segment {
-  const seg = emptySegment(second);
-  seg.hits = lines.hits;
-  seg.perSecond.set(second, lines.hits);
-  for (const [c, n] of Object.entries(lines.status ?? {})) seg.status[Number(c)] = n;
-  const map = (counts?: Record<string, number>) => new Map(Object.entries(counts ?? {}));
-  seg.keys = packMaps({ sections: map(lines.sections), hosts: map(lines.hosts) });
-  return seg;
-}
+import { type Lines, rule, START, segmentAt } from './support/rule-segments';
 
 /** `hits` lines, `errors` of them 5xx. */
 const served = (hits: number, errors = 0): Lines => ({ hits, status: { 2: hits - errors, 5: errors } });
