@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { emptySegment, type Segment } from '../actors/messages';
+import type { Segment } from '../actors/messages';
 import { CountWindow, RuleWindow } from '../actors/rule-window';
 import { packMaps } from '../lib/byte-keys';
 import { type Lines, rule, START, segmentAt } from './support/rule-segments';
