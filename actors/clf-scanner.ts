@@ -23,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { FNV_PRIME, FNV_SEED, fnv1a, KeyTally, MAX_KEY_BYTES, pack } from '../lib/byte-keys';
+import { FNV_BASIS, FNV_PRIME, FNV_SEED, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, pack, PackBuffer } from '../lib/byte-keys';
 import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
@@ -106,30 +106,23 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** A fixed key (a section or method that is not bytes of the line): its bytes and hash. */
-interface FixedKey {
-  bytes: Uint8Array;
-  view: DataView;
-  hash: number;
-}
-
-function fixedKey(key: string): FixedKey {
-  const bytes = new TextEncoder().encode(key);
-  return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), hash: fnv1a(bytes) };
-}
-
-const FIXED_NO_METHOD = fixedKey(NO_METHOD);
-const FIXED_NO_REQUEST = fixedKey(NO_REQUEST);
-const FIXED_NOT_A_PATH = fixedKey(NOT_A_PATH);
-const FIXED_ROOT = fixedKey('/');
-
 /**
- * The commonest methods, counted in plain counters and added to the method tally once a segment
- * (a tally call a line costs as much as the host's). Each is known by its first four bytes, read
- * as one word: a three-letter method's fourth byte is the space that ends it.
+ * Keys counted in plain counters, not in a tally, and packed with the segment's keys: the
+ * commonest methods (a tally call a line costs as much as the host's; each is known by its first
+ * four bytes, read as one word: a three-letter method's fourth byte is the space that ends it),
+ * and the keys that are not bytes of the line.
  */
 const COMMON = ['GET', 'POST', 'PUT', 'HEAD'];
-const COMMON_METHODS = COMMON.map(fixedKey);
+const FIXED = [
+  ...COMMON.map((m) => fixedKey('methods', m)),
+  fixedKey('methods', NO_METHOD),
+  fixedKey('sections', NO_REQUEST),
+  fixedKey('sections', NOT_A_PATH),
+  fixedKey('sections', '/'),
+];
+const [GET, POST, PUT, HEAD_METHOD, FIXED_NO_METHOD, FIXED_NO_REQUEST, FIXED_NOT_A_PATH, FIXED_ROOT] = [...FIXED.keys()] as [
+  number, number, number, number, number, number, number, number,
+];
 const firstWord = (method: string) => Buffer.from(method.padEnd(4, ' ')).readInt32LE(0);
 const [GET_WORD, POST_WORD, PUT_WORD, HEAD_WORD] = COMMON.map(firstWord) as [number, number, number, number];
 
@@ -157,18 +150,23 @@ export class ClfScanner {
   private hostEnd = 0;
   private userStart = 0;
   private userEnd = 0;
-  // FNV-1a hashes of the keys, made while scanning them.
+  // FNV-1a hashes of the keys, made while scanning them: from FNV_SEED (the tables'), and from
+  // FNV_BASIS (the stable hash, finalized when packed), two chains in the same loop.
   private hostHash = 0;
+  private hostStable = 0;
   private userHash = 0;
+  private userStable = 0;
   private methodHash = 0;
+  private methodStable = 0;
   private sectionHash = 0;
+  private sectionStable = 0;
   /** -1: no method (the request did not have the shape). */
   private methodStart = -1;
   private methodEnd = 0;
   private sectionStart = 0;
   private sectionEnd = 0;
-  /** A fixed section (`(no request)`, `(not a path)`, `/`), or null for the bytes above. */
-  private sectionConst: FixedKey | null = null;
+  /** A fixed section (`(no request)`, `(not a path)`, `/`: its index in FIXED), or -1 for the bytes above. */
+  private sectionConst = -1;
 
   // The current segment's keys, in KEY_KINDS order, packed into it when it ends.
   private readonly sectionKeys = new KeyTally();
@@ -179,8 +177,12 @@ export class ClfScanner {
   /** Lines of the segment in progress by status code, and the codes counted (in first-seen order). */
   private readonly codeCounts = new Int32Array(600);
   private readonly codesSeen: number[] = [];
-  /** Lines of the segment in progress by COMMON_METHODS, not yet in the method tally. */
-  private readonly commonMethods = new Int32Array(COMMON_METHODS.length);
+  /** Lines of the segment in progress by FIXED key. */
+  private readonly fixedCounts = new Int32Array(FIXED.length);
+  /** The chunk being scanned: the tallies' keys are bytes of it. */
+  private chunk: Uint8Array = new Uint8Array(0);
+  /** Where segments' keys are packed: a segment's are valid until the next `scan` (see PackBuffer). */
+  private readonly packs = new PackBuffer();
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
   private runSecond = 0;
   private runCount = 0;
@@ -192,11 +194,14 @@ export class ClfScanner {
 
   /**
    * Scans bytes holding complete lines ('\n' separated; the last line may lack its '\n' and is
-   * then still a complete line). Never throws.
+   * then still a complete line). Never throws. The segments' keys are borrowed: valid until the
+   * next call (`ownKeys` copies them).
    */
   scan(bytes: Uint8Array): Batch {
     const segments: Segment[] = [];
     let seg: Segment | null = null;
+    this.chunk = bytes;
+    this.packs.reuse();
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const n = bytes.length;
     let pos = 0;
@@ -236,45 +241,47 @@ export class ClfScanner {
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       if (this.codeCounts[status]!++ === 0) this.codesSeen.push(status);
       seg.bytes += this.bytes;
-      this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash);
+      this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash, this.hostStable);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.addKey(this.userKeys, bytes, userStart, this.userEnd, this.userHash);
+        this.addKey(this.userKeys, bytes, userStart, this.userEnd, this.userHash, this.userStable);
       }
       this.countMethod(bytes);
       const fixed = this.sectionConst;
-      if (fixed === null) this.addKey(this.sectionKeys, bytes, this.sectionStart, this.sectionEnd, this.sectionHash);
-      else this.sectionKeys.add(fixed.bytes, fixed.view, 0, fixed.bytes.length, fixed.hash);
+      if (fixed < 0) this.addKey(this.sectionKeys, bytes, this.sectionStart, this.sectionEnd, this.sectionHash, this.sectionStable);
+      else this.fixedCounts[fixed]!++;
     }
     if (seg !== null) this.flush(seg);
+    for (const t of this.keyTables) t.reset();
     return { segments };
   }
 
   /** Counts a key of the line; one of MAX_KEY_BYTES or more is kept to that many bytes. */
-  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number): void {
+  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number, stable: number): void {
     if (end - start >= MAX_KEY_BYTES) {
       end = start + MAX_KEY_BYTES;
       hash = fnv1a(bytes, start, end);
+      stable = fnv1a(bytes, start, end, FNV_BASIS);
     }
-    tally.add(bytes, this.view, start, end, hash);
+    tally.add(this.view, start, end, hash, stable);
   }
 
   /** Counts the line's method: a common one in its counter, any other in the method tally. */
   private countMethod(bytes: Uint8Array): void {
     const m = this.methodStart;
+    const fixed = this.fixedCounts;
     if (m < 0) {
-      this.methodKeys.add(FIXED_NO_METHOD.bytes, FIXED_NO_METHOD.view, 0, FIXED_NO_METHOD.bytes.length, FIXED_NO_METHOD.hash);
+      fixed[FIXED_NO_METHOD]!++;
       return;
     }
     // A method is followed by a space and a target: its first four bytes are always there.
     const w = this.view.getInt32(m, true);
     const len = this.methodEnd - m;
-    const common = this.commonMethods;
-    if (w === GET_WORD) common[0]!++;
-    else if (w === POST_WORD && len === 4) common[1]!++;
-    else if (w === PUT_WORD) common[2]!++;
-    else if (w === HEAD_WORD && len === 4) common[3]!++;
-    else this.methodKeys.add(bytes, this.view, m, this.methodEnd, this.methodHash);
+    if (w === GET_WORD) fixed[GET]!++;
+    else if (w === POST_WORD && len === 4) fixed[POST]!++;
+    else if (w === PUT_WORD) fixed[PUT]!++;
+    else if (w === HEAD_WORD && len === 4) fixed[HEAD_METHOD]!++;
+    else this.methodKeys.add(this.view, m, this.methodEnd, this.methodHash, this.methodStable);
   }
 
   /** Moves the counts held back while scanning into `seg`. */
@@ -286,14 +293,7 @@ export class ClfScanner {
       this.codeCounts[code] = 0;
     }
     this.codesSeen.length = 0;
-    const common = this.commonMethods;
-    for (let i = 0; i < COMMON_METHODS.length; i++) {
-      if (common[i] === 0) continue;
-      const { bytes, view, hash } = COMMON_METHODS[i]!;
-      this.methodKeys.addCount(bytes, view, 0, bytes.length, hash, common[i]!);
-      common[i] = 0;
-    }
-    seg.keys = pack(this.keyTables);
+    seg.keys = pack(this.packs, this.chunk, this.keyTables, FIXED, this.fixedCounts);
   }
 
   /**
@@ -318,26 +318,32 @@ export class ClfScanner {
     // host SP ident SP authuser SP
     let i = s;
     let h = FNV_SEED;
+    let g = FNV_BASIS;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
+      g = Math.imul(g ^ c, FNV_PRIME);
       i++;
     }
     if (i === s || i >= e || c !== SP) return INVALID;
     this.hostEnd = i;
     this.hostHash = h;
+    this.hostStable = g;
     const identStart = ++i;
     while (i < e && (c = b[i]!) !== SP && c !== LF) i++;
     if (i === identStart || i >= e || c !== SP) return INVALID;
     const userStart = ++i;
     h = FNV_SEED;
+    g = FNV_BASIS;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
+      g = Math.imul(g ^ c, FNV_PRIME);
       i++;
     }
     if (i === userStart || i >= e || c !== SP) return INVALID;
     this.userStart = userStart;
     this.userEnd = i;
     this.userHash = h;
+    this.userStable = g;
 
     // "[" timestamp "]" SP DQUOTE
     i++;
@@ -418,11 +424,14 @@ export class ClfScanner {
     // A path's section is hashed in the same pass (`section` reads anything else afterwards).
     let sectionEnd = -1;
     let h = 0;
+    let g = 0;
     if (t < e && b[t] === SLASH) {
       h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
+      g = Math.imul(FNV_BASIS ^ SLASH, FNV_PRIME);
       t++;
       while (t < e && (c = b[t]!) !== SLASH && c !== QMARK && c !== HASH && c !== SP && c !== QUOTE && c !== LF) {
         h = Math.imul(h ^ c, FNV_PRIME);
+        g = Math.imul(g ^ c, FNV_PRIME);
         t++;
       }
       sectionEnd = t;
@@ -446,10 +455,11 @@ export class ClfScanner {
     this.methodEnd = m;
     if (sectionEnd < 0) this.section(b, targetStart, t);
     else {
-      this.sectionConst = null;
+      this.sectionConst = -1;
       this.sectionStart = targetStart;
       this.sectionEnd = sectionEnd;
       this.sectionHash = h;
+      this.sectionStable = g;
     }
     return q;
   }
@@ -461,14 +471,17 @@ export class ClfScanner {
   private scanMethod(b: Uint8Array, start: number, e: number): number {
     let m = start;
     let h = FNV_SEED;
+    let g = FNV_BASIS;
     let c = 0;
     while (m < e && METHOD_CHAR[(c = b[m]!)] === 1) {
       h = Math.imul(h ^ c, FNV_PRIME);
+      g = Math.imul(g ^ c, FNV_PRIME);
       m++;
     }
     const len = m - start;
     if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
     this.methodHash = h;
+    this.methodStable = g;
     return m;
   }
 
@@ -528,12 +541,15 @@ export class ClfScanner {
     }
     let q = p + 1;
     let h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
+    let g = Math.imul(FNV_BASIS ^ SLASH, FNV_PRIME);
     while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) {
       h = Math.imul(h ^ c, FNV_PRIME);
+      g = Math.imul(g ^ c, FNV_PRIME);
       q++;
     }
     this.sectionHash = h;
-    this.sectionConst = null;
+    this.sectionStable = g;
+    this.sectionConst = -1;
     this.sectionStart = p;
     this.sectionEnd = q;
   }

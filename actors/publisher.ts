@@ -16,6 +16,7 @@
  * the buffer. After a `drain` it publishes what is gathered and tells its parent `drained`.
  */
 import { fromCallback } from 'xstate';
+import { ownKeys } from '../lib/byte-keys';
 import { type CountsMessage, type FileMark, WIRE_VERSION } from '../lib/wire';
 import type { BatchMessage, DrainMessage, MarksMessage, ReporterMessage, Segment } from './messages';
 
@@ -109,7 +110,7 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
   };
 
   receive((message) => {
-    if (message.type === 'batch') segments.push(...message.batch.segments);
+    if (message.type === 'batch') for (const s of message.batch.segments) segments.push({ ...s, keys: ownKeys(s.keys) });
     else if (message.type === 'marks') {
       files = message.files;
       const was = clock;

@@ -5,6 +5,7 @@
  * centre merges its agents the same way: an agent's clock (`advance`) counts as a second shown,
  * and an agent gone silent (`hold(source, false)`) stops holding the others back.
  */
+import { ownKeys } from '../lib/byte-keys';
 import type { Segment } from './messages';
 
 interface Queue {
@@ -24,7 +25,8 @@ export class SegmentMerge {
   add(source: string, segments: Segment[]) {
     const q = this.queue(source);
     for (const s of segments) {
-      q.segments.push(s);
+      // Kept until every source has caught up, past the scan that packed its keys.
+      q.segments.push({ ...s, keys: ownKeys(s.keys) });
       if (s.second > q.last) q.last = s.second;
     }
   }

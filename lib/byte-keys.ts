@@ -1,13 +1,13 @@
 /**
  * Keys counted by their bytes. The scanner counts hosts, users, methods and sections without
- * making a string or an object per key: a key is a slice of a byte slab, found by its FNV-1a
- * hash in an open-addressing table. Strings are made only for the keys a report shows, so a log
- * in which every line brings a new host costs copies of bytes, not millions of strings.
+ * making a string or an object per key: a key is a slice of the chunk it scans, found by its
+ * FNV-1a hash in an open-addressing table. Strings are made only for the keys a report shows, so
+ * a log in which every line brings a new host costs copies of bytes, not millions of strings.
  *
- * - `KeyTally`: the scanner's count of one kind of key in the segment in progress.
- * - `KeyCounts`: a segment's keys, packed by `pack` into one byte array and one int array.
- * - `ByteCounts`: the aggregator's table (under lib/space-saving.ts), which adds segments' keys
- *   by their bytes again (re-hashing a few bytes is cheaper than carrying the hashes).
+ * - `KeyTally`: the scanner's count of one kind of key in the chunk it scans.
+ * - `KeyCounts`: a segment's keys, packed by `pack` into one byte array and one int array, with
+ *   two hashes a key (the scanner makes both in the pass that finds the key).
+ * - `ByteCounts`: the aggregator's table (under lib/space-saving.ts).
  */
 
 /**
@@ -19,10 +19,32 @@
 export const FNV_SEED = crypto.getRandomValues(new Int32Array(1))[0]!;
 export const FNV_PRIME = 0x01000193;
 
-export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let h = FNV_SEED;
+export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length, seed = FNV_SEED): number {
+  let h = seed;
   for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
   return h | 0;
+}
+
+/** FNV-1a's standard offset basis: the seed of the stable hash. */
+export const FNV_BASIS = 0x811c9dc5 | 0;
+
+/** MurmurHash3's finalizer: every input bit moves about half the output bits (FNV-1a's low bits are weak). */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The stable hash of a key: FNV-1a from the standard basis, finalized by fmix32; unsigned. The
+ * same in every process, so that what is drawn from it (a unique count, which keys a sketch
+ * confuses) is the same on every run; the tables' hash has a random seed instead. The scanner
+ * computes both in one pass over a key's bytes.
+ */
+export function stableHash(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return fmix32(fnv1a(bytes, start, end, FNV_BASIS));
 }
 
 /** What a segment counts by key, in the order of `KeyCounts` kinds. */
@@ -38,6 +60,12 @@ export type KeyKind = (typeof KEY_KINDS)[number];
 export interface KeyCounts {
   bytes: Uint8Array;
   entries: Int32Array;
+  /**
+   * Two hashes a key, in entry order, when the packer had them (the scanner's packings): its
+   * FNV-1a with this process's FNV_SEED, then its `stableHash`. A decoded packing has none, and
+   * its keys are hashed where they are added.
+   */
+  hashes?: Int32Array;
 }
 
 export const NO_KEYS: KeyCounts = { bytes: new Uint8Array(0), entries: new Int32Array(KEY_KINDS.length) };
@@ -92,6 +120,7 @@ export class ByteCounts {
   private starts = new Int32Array(32);
   private ends = new Int32Array(32);
   private hashes = new Int32Array(32);
+  private stables = new Int32Array(32);
   private slotOf = new Int32Array(32);
   counts = new Float64Array(32);
   size = 0;
@@ -100,6 +129,16 @@ export class ByteCounts {
 
   /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash`; returns its entry. */
   add(bytes: Uint8Array, start: number, end: number, hash: number, n: number): number {
+    const e = this.find(bytes, start, end, hash);
+    if (e >= 0) {
+      this.counts[e]! += n;
+      return e;
+    }
+    return this.insert(bytes, start, end, hash, stableHash(bytes, start, end), n, ~e);
+  }
+
+  /** The entry of the key bytes[start..end) (FNV-1a hash `hash`), or ~slot, where `insert` puts it. */
+  find(bytes: Uint8Array, start: number, end: number, hash: number): number {
     hash |= 0; // as the table stores it
     const entries = this.slotEntries;
     const hashes = this.slotHashes;
@@ -114,15 +153,17 @@ export class ByteCounts {
           const slab = this.slab;
           let i = 0;
           while (i < len && slab[s + i] === bytes[start + i]) i++;
-          if (i === len) {
-            this.counts[e]! += n;
-            return e;
-          }
+          if (i === len) return e;
         }
       }
       slot = (slot + 1) & mask;
     }
-    return this.insert(bytes, start, end, hash, n, slot);
+    return ~slot;
+  }
+
+  /** The stable hash an entry's key was added with. */
+  stableOf(entry: number): number {
+    return this.stables[entry]!;
   }
 
   /** Adds n to a key given as a string (fixed keys, tests). */
@@ -131,7 +172,9 @@ export class ByteCounts {
     return this.add(bytes, 0, bytes.length, fnv1a(bytes), n);
   }
 
-  private insert(bytes: Uint8Array, start: number, end: number, hash: number, n: number, slot: number): number {
+  /** Adds a key `find` did not find, at the slot it gave, with count n; returns its entry. */
+  insert(bytes: Uint8Array, start: number, end: number, hash: number, stable: number, n: number, slot: number): number {
+    hash |= 0;
     const e = this.size++;
     if (e === this.starts.length) this.growEntries();
     const len = end - start;
@@ -149,6 +192,7 @@ export class ByteCounts {
     this.starts[e] = at;
     this.ends[e] = at + len;
     this.hashes[e] = hash;
+    this.stables[e] = stable;
     this.counts[e] = n;
     this.slotEntries[slot] = e + 1;
     this.slotHashes[slot] = hash;
@@ -167,6 +211,7 @@ export class ByteCounts {
     this.starts = grow(this.starts);
     this.ends = grow(this.ends);
     this.hashes = grow(this.hashes);
+    this.stables = grow(this.stables);
     this.slotOf = grow(this.slotOf);
     this.counts = grow(this.counts);
   }
@@ -210,6 +255,7 @@ export class ByteCounts {
       this.starts[to] = at;
       this.ends[to] = at + len;
       this.hashes[to] = this.hashes[e]!;
+      this.stables[to] = this.stables[e]!;
       this.counts[to] = this.counts[e]!;
       at += len;
       to++;
@@ -250,110 +296,70 @@ export class ByteCounts {
   }
 }
 
-/** Keys a tally holds before it starts over (it is emptied after a pack). */
-export const TALLY_MAX_KEYS = 4096;
-
 /**
- * The scanner's count of one kind of key in the segment in progress: counts by slot of an
- * open-addressing table (no entry indirection: this is the hottest lookup of the program), for
- * the keys `pack` has not taken yet. The table outlives segments, so a key seen before is found
- * rather than copied again, until it holds more than TALLY_MAX_KEYS keys.
+ * The scanner's count of one kind of key in the chunk it is scanning: counts by slot of an
+ * open-addressing table (no entry indirection: this is the hottest lookup of the program). A key
+ * is not copied here: a slot points at its bytes in the chunk, and `pack` copies each key once,
+ * into the segment. So the table must be `reset` before the chunk's buffer is reused.
  */
 export class KeyTally {
   private mask = 63;
   private hashes = new Int32Array(64);
+  /** FNV-1a from FNV_BASIS, not yet finalized (see `stableHash`). */
+  private stables = new Int32Array(64);
   private starts = new Int32Array(64);
   /** Key length + 1 a slot; 0 is empty. */
   private lens = new Int32Array(64);
   /** Count since the last pack, a slot. */
   private counts = new Int32Array(64);
-  private slab = new Uint8Array(1 << 12);
-  private slabView = new DataView(this.slab.buffer);
-  private used = 0;
   private size = 0;
   /** Slots counted since the last pack, in first-seen order. */
   private touched = new Int32Array(64);
   private touchedCount = 0;
   private touchedBytes = 0;
+  /** Every slot in use, to empty them by `reset`. */
+  private filled = new Int32Array(32);
 
   /**
-   * Counts one occurrence of the key bytes[start..end) (`view`: a DataView of the same bytes),
-   * whose FNV-1a hash is `hash`; returns its slot.
+   * Counts one occurrence of the key at view[start..end) (a DataView of the chunk), whose FNV-1a
+   * hashes are `hash` (from FNV_SEED) and `stable` (from FNV_BASIS, not finalized).
    */
-  add(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number): number {
+  add(view: DataView, start: number, end: number, hash: number, stable: number): void {
     const len = end - start;
     const lens = this.lens;
     const mask = this.mask;
     let slot = (hash ^ (hash >>> 15)) & mask;
     for (let l = lens[slot]!; l !== 0; l = lens[slot]!) {
-      if (l === len + 1) {
-        const s = this.starts[slot]!;
-        let same = true;
-        if (len >= 4) {
-          const sv = this.slabView;
-          // Four bytes at a time, the last word overlapping the one before it.
-          for (let i = 0; i < len - 4; i += 4) {
-            if (sv.getInt32(s + i, true) !== view.getInt32(start + i, true)) {
-              same = false;
-              break;
-            }
-          }
-          same &&= sv.getInt32(s + len - 4, true) === view.getInt32(end - 4, true);
-        } else {
-          const slab = this.slab;
-          for (let i = 0; i < len; i++) if (slab[s + i] !== bytes[start + i]) same = false;
-        }
-        if (same) {
-          if (this.counts[slot]!++ === 0) this.touch(slot, len);
-          return slot;
-        }
+      if (l === len + 1 && this.hashes[slot] === hash && sameBytes(view, this.starts[slot]!, start, len)) {
+        if (this.counts[slot]!++ === 0) this.touch(slot, len);
+        return;
       }
       slot = (slot + 1) & mask;
     }
-    if (this.used + len > this.slab.length) {
-      const bigger = new Uint8Array(Math.max(this.slab.length * 2, this.used + len));
-      bigger.set(this.slab.subarray(0, this.used));
-      this.slab = bigger;
-      this.slabView = new DataView(bigger.buffer);
-    }
-    const slab = this.slab;
-    const at = this.used;
-    for (let i = 0; i < len; i++) slab[at + i] = bytes[start + i]!;
-    this.used += len;
     this.hashes[slot] = hash;
-    this.starts[slot] = at;
+    this.stables[slot] = stable;
+    this.starts[slot] = start;
     lens[slot] = len + 1;
     this.counts[slot] = 1;
     this.touch(slot, len);
-    return ++this.size * 2 > lens.length ? this.grow(slot) : slot;
-  }
-
-  /** Counts n ≥ 1 occurrences of a key (see `add`). */
-  addCount(bytes: Uint8Array, view: DataView, start: number, end: number, hash: number, n: number): void {
-    this.counts[this.add(bytes, view, start, end, hash)]! += n - 1;
-  }
-
-  addString(key: string, n: number): void {
-    const bytes = Buffer.from(key, 'utf8');
-    this.addCount(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0, bytes.length, fnv1a(bytes), n);
+    if (this.size === this.filled.length) this.filled = grown(this.filled);
+    this.filled[this.size] = slot;
+    if (++this.size * 2 > lens.length) this.grow();
   }
 
   private touch(slot: number, len: number) {
-    if (this.touchedCount === this.touched.length) {
-      const bigger = new Int32Array(this.touched.length * 2);
-      bigger.set(this.touched);
-      this.touched = bigger;
-    }
+    if (this.touchedCount === this.touched.length) this.touched = grown(this.touched);
     this.touched[this.touchedCount++] = slot;
     this.touchedBytes += len;
   }
 
-  /** Doubles the table (a segment with more keys than it holds); touched slots move with it. Returns where `slot` went. */
-  private grow(slot: number): number {
-    const { hashes, starts, lens, counts } = this;
+  /** Doubles the table (a chunk with more keys than it holds); touched and filled slots move with it. */
+  private grow(): void {
+    const { hashes, stables, starts, lens, counts } = this;
     const slots = lens.length * 2;
     const mask = slots - 1;
     this.hashes = new Int32Array(slots);
+    this.stables = new Int32Array(slots);
     this.starts = new Int32Array(slots);
     this.lens = new Int32Array(slots);
     this.counts = new Int32Array(slots);
@@ -365,13 +371,14 @@ export class KeyTally {
       let to = (h ^ (h >>> 15)) & mask;
       while (this.lens[to] !== 0) to = (to + 1) & mask;
       this.hashes[to] = h;
+      this.stables[to] = stables[old]!;
       this.starts[to] = starts[old]!;
       this.lens[to] = lens[old]!;
       this.counts[to] = counts[old]!;
       moved[old] = to;
     }
     for (let t = 0; t < this.touchedCount; t++) this.touched[t] = moved[this.touched[t]!]!;
-    return moved[slot]!;
+    for (let f = 0; f < this.size; f++) this.filled[f] = moved[this.filled[f]!]!;
   }
 
   /** Keys counted since the last pack, and their bytes. */
@@ -383,50 +390,167 @@ export class KeyTally {
     return this.touchedBytes;
   }
 
-  /** Writes the keys counted since the last call into a packing (see `pack`) and zeroes them. */
-  packInto(bytes: Uint8Array, at: number, entries: Int32Array, index: number): number {
-    const { slab, starts, lens, counts, touched } = this;
+  /**
+   * Writes the keys counted since the last call (their bytes from `chunk`) into a packing (see
+   * `pack`) and zeroes them; returns where the entries end.
+   */
+  packInto(chunk: Uint8Array, out: Uint8Array, at: number, entries: Int32Array, hashes: Int32Array, index: number): number {
+    const { starts, lens, counts, touched } = this;
     for (let t = 0; t < this.touchedCount; t++) {
       const slot = touched[t]!;
       const s = starts[slot]!;
       const end = s + lens[slot]! - 1;
-      for (let i = s; i < end; i++) bytes[at++] = slab[i]!;
+      for (let i = s; i < end; i++) out[at++] = chunk[i]!;
+      const h = index - KEY_KINDS.length;
+      hashes[h] = this.hashes[slot]!;
+      hashes[h + 1] = fmix32(this.stables[slot]!);
       entries[index++] = at;
       entries[index++] = counts[slot]!;
       counts[slot] = 0;
     }
     this.touchedCount = 0;
     this.touchedBytes = 0;
-    if (this.size > TALLY_MAX_KEYS) {
-      this.lens.fill(0);
-      this.size = 0;
-      this.used = 0;
-    }
     return index;
+  }
+
+  /** Forgets every key: the chunk they are in is done with. Call after the last pack of a chunk. */
+  reset(): void {
+    if (this.size * 8 < this.lens.length) for (let f = 0; f < this.size; f++) this.lens[this.filled[f]!] = 0;
+    else this.lens.fill(0);
+    this.size = 0;
+    this.touchedCount = 0;
+    this.touchedBytes = 0;
   }
 }
 
-/** Packs one tally per kind (in `KEY_KINDS` order) into a segment's `KeyCounts`. */
-export function pack(tallies: readonly KeyTally[]): KeyCounts {
+/** Whether view[a..a+len) and view[b..b+len) hold the same bytes: four at a time, the last word overlapping. */
+function sameBytes(view: DataView, a: number, b: number, len: number): boolean {
+  if (len < 4) {
+    for (let i = 0; i < len; i++) if (view.getUint8(a + i) !== view.getUint8(b + i)) return false;
+    return true;
+  }
+  for (let i = 0; i < len - 4; i += 4) if (view.getInt32(a + i, true) !== view.getInt32(b + i, true)) return false;
+  return view.getInt32(a + len - 4, true) === view.getInt32(b + len - 4, true);
+}
+
+function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const b = new Int32Array(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * A key counted in a plain counter rather than a tally: one that is not bytes of the line
+ * (`(no request)`, `(not a path)`), or a common method, counted cheaper so.
+ */
+export interface FixedKey {
+  /** Index in KEY_KINDS. */
+  kind: number;
+  bytes: Uint8Array;
+  hash: number;
+  stable: number;
+}
+
+export function fixedKey(kind: KeyKind, key: string): FixedKey {
+  const bytes = new TextEncoder().encode(key);
+  return { kind: KEY_KINDS.indexOf(kind), bytes, hash: fnv1a(bytes), stable: stableHash(bytes) };
+}
+
+/**
+ * Where a scanner packs its segments' keys: one buffer of bytes and one of ints, reused. A
+ * replay makes a segment per second of log, and allocating its typed arrays one by one made
+ * fresh pages to fault in for each (about a tenth of a replay's time on traffic with many
+ * clients). So a packing cut from here is borrowed: it is valid until `reuse`, which the scanner
+ * calls when it starts its next chunk; whoever keeps a segment longer keeps `ownKeys` of it.
+ */
+export class PackBuffer {
+  private bytes = new Uint8Array(1 << 16);
+  private byteAt = 0;
+  private ints = new Int32Array(1 << 14);
+  private intAt = 0;
+
+  /** Starts over: every packing cut since the last call may be overwritten from here on. */
+  reuse() {
+    this.byteAt = 0;
+    this.intAt = 0;
+  }
+
+  takeBytes(n: number): Uint8Array {
+    // A fuller chunk than before: a bigger buffer; the packings already cut keep the old one.
+    if (this.byteAt + n > this.bytes.length) {
+      this.bytes = new Uint8Array(Math.max(this.bytes.length * 2, n));
+      this.byteAt = 0;
+    }
+    return this.bytes.subarray(this.byteAt, (this.byteAt += n));
+  }
+
+  takeInts(n: number): Int32Array {
+    if (this.intAt + n > this.ints.length) {
+      this.ints = new Int32Array(Math.max(this.ints.length * 2, n));
+      this.intAt = 0;
+    }
+    return this.ints.subarray(this.intAt, (this.intAt += n));
+  }
+}
+
+/** A copy of a packing that owns its arrays (for a segment kept past its delivery). */
+export function ownKeys(keys: KeyCounts): KeyCounts {
+  if (keys === NO_KEYS) return keys;
+  return { bytes: keys.bytes.slice(), entries: keys.entries.slice(), ...(keys.hashes && { hashes: keys.hashes.slice() }) };
+}
+
+/**
+ * Packs one tally per kind (in `KEY_KINDS` order, their keys in `chunk`) and the fixed keys
+ * counted in `fixedCounts` (zeroed) into a segment's `KeyCounts`, with the keys' hashes.
+ */
+export function pack(
+  into: PackBuffer,
+  chunk: Uint8Array,
+  tallies: readonly KeyTally[],
+  fixed: readonly FixedKey[] = [],
+  fixedCounts?: Int32Array,
+): KeyCounts {
   let keys = 0;
   let size = 0;
   for (const t of tallies) {
     keys += t.packKeys;
     size += t.packBytes;
   }
+  for (let f = 0; f < fixed.length; f++) {
+    if (fixedCounts![f] === 0) continue;
+    keys++;
+    size += fixed[f]!.bytes.length;
+  }
   if (keys === 0) return NO_KEYS;
-  const bytes = new Uint8Array(size);
-  const entries = new Int32Array(KEY_KINDS.length + keys * 2);
+  const bytes = into.takeBytes(size);
+  const ints = into.takeInts(KEY_KINDS.length + keys * 4);
+  const entries = ints.subarray(0, KEY_KINDS.length + keys * 2);
+  const hashes = ints.subarray(KEY_KINDS.length + keys * 2);
   let index: number = KEY_KINDS.length;
   let at = 0;
-  for (let kind = 0; kind < tallies.length; kind++) {
-    const t = tallies[kind]!;
-    const size = t.packBytes;
-    entries[kind] = t.packKeys;
-    index = t.packInto(bytes, at, entries, index);
-    at += size;
+  for (let kind = 0; kind < KEY_KINDS.length; kind++) {
+    const from = index;
+    const t = tallies[kind];
+    if (t) {
+      const tallied = t.packBytes;
+      index = t.packInto(chunk, bytes, at, entries, hashes, index);
+      at += tallied;
+    }
+    for (let f = 0; f < fixed.length; f++) {
+      const key = fixed[f]!;
+      const n = fixedCounts![f]!;
+      if (key.kind !== kind || n === 0) continue;
+      bytes.set(key.bytes, at);
+      at += key.bytes.length;
+      hashes[index - KEY_KINDS.length] = key.hash;
+      hashes[index - KEY_KINDS.length + 1] = key.stable;
+      entries[index++] = at;
+      entries[index++] = n;
+      fixedCounts![f] = 0;
+    }
+    entries[kind] = (index - from) >> 1;
   }
-  return { bytes, entries };
+  return { bytes, entries, hashes };
 }
 
 /** The keys of one kind as strings with their counts (tests, and anything that wants a Map). */
@@ -441,13 +565,19 @@ export function unpack(keys: KeyCounts, kind: KeyKind): Map<string, number> {
   return out;
 }
 
-/** Packs string counts, one Map per kind (tests, and segments built by hand). */
+/** Packs string counts, one Map per kind (tests, and segments built by hand); without hashes, as a decoded one. */
 export function packMaps(maps: Partial<Record<KeyKind, Map<string, number>>>): KeyCounts {
-  return pack(
-    KEY_KINDS.map((kind) => {
-      const t = new KeyTally();
-      for (const [key, n] of maps[kind] ?? []) t.addString(key, n);
-      return t;
-    }),
-  );
+  const parts: Uint8Array[] = [];
+  const entries: number[] = KEY_KINDS.map((kind) => maps[kind]?.size ?? 0);
+  let at = 0;
+  for (const kind of KEY_KINDS) {
+    for (const [key, n] of maps[kind] ?? []) {
+      const bytes = Buffer.from(key, 'utf8');
+      parts.push(bytes);
+      at += bytes.length;
+      entries.push(at, n);
+    }
+  }
+  if (entries.length === KEY_KINDS.length) return NO_KEYS;
+  return { bytes: new Uint8Array(Buffer.concat(parts)), entries: Int32Array.from(entries) };
 }

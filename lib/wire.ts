@@ -34,7 +34,11 @@ export interface Segment {
   hits: number;
   /** Lines that could not be parsed (garbage, impossible dates, over-long lines). */
   invalid: number;
-  /** Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). */
+  /**
+   * Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). The
+   * scanner's are borrowed, valid while the batch is delivered: a consumer that keeps the segment
+   * longer (a merge queue, the publisher's) keeps `ownKeys` of them.
+   */
   keys: KeyCounts;
   /** Hits by status class: index 1..5 for 1xx..5xx, 0 for anything else. */
   status: [number, number, number, number, number, number];

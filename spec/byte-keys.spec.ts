@@ -1,8 +1,44 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { ByteCounts, decodeKey, eachKey, FNV_PRIME, fnv1a, KEY_KINDS, KeyTally, MAX_KEY_BYTES, NO_KEYS, pack, packMaps, TALLY_MAX_KEYS, unpack } from '../lib/byte-keys';
+import {
+  ByteCounts,
+  decodeKey,
+  eachKey,
+  fixedKey,
+  FNV_BASIS,
+  FNV_PRIME,
+  fnv1a,
+  KEY_KINDS,
+  KeyTally,
+  MAX_KEY_BYTES,
+  NO_KEYS,
+  ownKeys,
+  pack,
+  PackBuffer,
+  packMaps,
+  stableHash,
+  unpack,
+} from '../lib/byte-keys';
 
 const bytesOf = (key: string) => Buffer.from(key, 'utf8');
+
+/** Keys written back to back into one chunk, as a scanner finds them in a read; `add` tallies the i-th. */
+function chunkOf(keys: string[]) {
+  const bytes = Buffer.from(keys.join(''), 'latin1');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const starts: number[] = [];
+  let at = 0;
+  for (const k of keys) {
+    starts.push(at);
+    at += k.length;
+  }
+  starts.push(at);
+  return {
+    bytes,
+    add: (tally: KeyTally, i: number) =>
+      tally.add(view, starts[i]!, starts[i + 1]!, fnv1a(bytes, starts[i]!, starts[i + 1]!), fnv1a(bytes, starts[i]!, starts[i + 1]!, FNV_BASIS)),
+  };
+}
 
 function addKey(t: ByteCounts, key: Uint8Array, n: number) {
   return t.add(key, 0, key.length, fnv1a(key), n);
@@ -104,53 +140,110 @@ describe('packed segment keys', () => {
   });
 
   test('no keys pack to the shared empty packing', () => {
-    expect(pack(KEY_KINDS.map(() => new KeyTally()))).toBe(NO_KEYS);
+    expect(pack(new PackBuffer(), new Uint8Array(0), KEY_KINDS.map(() => new KeyTally()))).toBe(NO_KEYS);
     for (const kind of KEY_KINDS) expect(unpack(NO_KEYS, kind).size).toBe(0);
   });
 
-  test('a tally packs what it counted since the last pack, and a packing is a copy', () => {
+  test('a tally packs what it counted since the last pack, with each key\'s hash, into packings that do not overlap', () => {
+    const c = chunkOf(['10.0.0.1', '10.0.0.2', '10.0.0.2', '99.9.9.9', '10.0.0.1']);
     const tallies = KEY_KINDS.map(() => new KeyTally());
     const hosts = tallies[2]!;
-    hosts.addString('10.0.0.1', 5);
-    hosts.addString('10.0.0.2', 1);
-    const first = pack(tallies);
-    hosts.addString('10.0.0.2', 2);
-    hosts.addString('99.9.9.9', 1);
-    const second = pack(tallies);
+    const into = new PackBuffer();
+    for (let n = 0; n < 5; n++) c.add(hosts, 0);
+    c.add(hosts, 1);
+    const first = pack(into, c.bytes, tallies);
+    c.add(hosts, 2);
+    c.add(hosts, 1);
+    c.add(hosts, 3);
+    const second = pack(into, c.bytes, tallies);
     expect(unpack(first, 'hosts')).toEqual(new Map([['10.0.0.1', 5], ['10.0.0.2', 1]]));
     expect(unpack(second, 'hosts')).toEqual(new Map([['10.0.0.2', 2], ['99.9.9.9', 1]]));
-    expect(pack(tallies)).toBe(NO_KEYS);
+    for (const keys of [first, second]) {
+      const hashes: number[] = [];
+      eachKey(keys, (_kind, bytes, start, end) => hashes.push(fnv1a(bytes, start, end), stableHash(bytes, start, end) | 0));
+      expect([...keys.hashes!]).toEqual(hashes);
+    }
+    expect(pack(into, c.bytes, tallies)).toBe(NO_KEYS);
   });
 
-  test('a tally starts over past TALLY_MAX_KEYS keys without losing a count', () => {
+  test('reset forgets the chunk: the next chunk\'s keys, at the same places, are counted afresh', () => {
     const tallies = KEY_KINDS.map(() => new KeyTally());
-    const expected = new Map<string, number>();
+    const into = new PackBuffer();
     const got = new Map<string, number>();
-    for (let segment = 0; segment < 5; segment++) {
-      for (let i = 0; i < TALLY_MAX_KEYS; i++) {
-        const key = `h${(segment * 1000 + i) % 7000}`;
-        tallies[2]!.addString(key, 1);
-        expected.set(key, (expected.get(key) ?? 0) + 1);
+    const expected = new Map<string, number>();
+    for (let round = 0; round < 4; round++) {
+      // 3,000 keys a chunk (the table grows), a third of them repeated from the chunk before.
+      const keys = Array.from({ length: 3000 }, (_, i) => `h${round * 2000 + i}`);
+      const c = chunkOf(keys);
+      for (let i = 0; i < keys.length; i++) {
+        c.add(tallies[2]!, i);
+        expected.set(keys[i]!, (expected.get(keys[i]!) ?? 0) + 1);
       }
-      for (const [k, n] of unpack(pack(tallies), 'hosts')) got.set(k, (got.get(k) ?? 0) + n);
+      into.reuse();
+      for (const [k, n] of unpack(pack(into, c.bytes, tallies), 'hosts')) got.set(k, (got.get(k) ?? 0) + n);
+      for (const t of tallies) t.reset();
     }
     expect(got).toEqual(expected);
   });
 
   test('a tally tells apart keys of every length that differ in any one byte (word compares, overlapping tail)', () => {
-    const tallies = KEY_KINDS.map(() => new KeyTally());
-    const expected = new Map<string, number>();
+    const keys: string[] = [];
     for (let len = 1; len <= 13; len++) {
       const base = 'abcdefghijklm'.slice(0, len);
-      for (let at = 0; at < len; at++) {
-        const other = base.slice(0, at) + 'Z' + base.slice(at + 1);
-        for (const key of [base, other, base]) {
-          tallies[0]!.addString(key, 1);
-          expected.set(key, (expected.get(key) ?? 0) + 1);
-        }
-      }
+      for (let at = 0; at < len; at++) keys.push(base, base.slice(0, at) + 'Z' + base.slice(at + 1), base);
     }
-    expect(unpack(pack(tallies), 'sections')).toEqual(expected);
+    const c = chunkOf(keys);
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    const expected = new Map<string, number>();
+    keys.forEach((key, i) => {
+      c.add(tallies[0]!, i);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+    });
+    expect(unpack(pack(new PackBuffer(), c.bytes, tallies), 'sections')).toEqual(expected);
+  });
+
+  test('fixed keys are packed in their kind, after the tallied keys, and their counters zeroed', () => {
+    const c = chunkOf(['/a', 'DELETE']);
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    c.add(tallies[0]!, 0);
+    c.add(tallies[3]!, 1);
+    const fixed = [fixedKey('methods', 'GET'), fixedKey('sections', '(no request)'), fixedKey('methods', 'POST')];
+    const counts = Int32Array.of(4, 2, 0);
+    const keys = pack(new PackBuffer(), c.bytes, tallies, fixed, counts);
+    const seen: [number, string, number][] = [];
+    eachKey(keys, (kind, bytes, start, end, count) => seen.push([kind, decodeKey(bytes, start, end), count]));
+    expect(seen).toEqual([
+      [0, '/a', 1],
+      [0, '(no request)', 2],
+      [3, 'DELETE', 1],
+      [3, 'GET', 4],
+    ]);
+    expect([...counts]).toEqual([0, 0, 0]);
+    expect([keys.hashes![2], keys.hashes![3]]).toEqual([fnv1a(Buffer.from('(no request)')), stableHash(Buffer.from('(no request)')) | 0]);
+  });
+
+  test('packings cut before the buffer grows keep their bytes; ownKeys is a copy that outlives reuse', () => {
+    const into = new PackBuffer();
+    const tallies = KEY_KINDS.map(() => new KeyTally());
+    const small = chunkOf(['/kept']);
+    small.add(tallies[0]!, 0);
+    const first = pack(into, small.bytes, tallies);
+    const owned = ownKeys(first);
+    tallies[0]!.reset();
+    // Far more than the buffer's first size, in the same round: it grows.
+    const keys = Array.from({ length: 20_000 }, (_, i) => `/section-${i}`);
+    const big = chunkOf(keys);
+    keys.forEach((_, i) => big.add(tallies[0]!, i));
+    const second = pack(into, big.bytes, tallies);
+    expect(unpack(first, 'sections')).toEqual(new Map([['/kept', 1]]));
+    expect(unpack(second, 'sections').size).toBe(20_000);
+    into.reuse();
+    tallies[0]!.reset();
+    const other = chunkOf(['/other-key']);
+    other.add(tallies[0]!, 0);
+    pack(into, other.bytes, tallies);
+    expect(unpack(owned, 'sections')).toEqual(new Map([['/kept', 1]]));
+    expect(owned.hashes).toEqual(first.hashes!.slice());
   });
 
   test(`a key of MAX_KEY_BYTES (${MAX_KEY_BYTES}) bytes, as the scanner keeps a longer one, is shown with …`, () => {

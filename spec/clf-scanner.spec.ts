@@ -2,7 +2,7 @@ import { describe, test, expect } from 'bun:test';
 import fc from 'fast-check';
 import { ClfScanner, MAX_LINE, parseLine, sectionOf, type Entry } from '../actors/clf-scanner';
 import { type Batch, type Segment } from '../actors/messages';
-import { KEY_KINDS, unpack } from '../lib/byte-keys';
+import { eachKey, fnv1a, KEY_KINDS, type KeyCounts, stableHash, unpack } from '../lib/byte-keys';
 
 const encoder = new TextEncoder();
 const enc = (text: string) => encoder.encode(text);
@@ -40,6 +40,13 @@ interface Totals {
   bytes: number;
 }
 
+/** A packing's hashes are each key's FNV-1a (this process's seed) and stable hash, as made apart from the scan. */
+function expectHashes(keys: KeyCounts) {
+  const hashes: number[] = [];
+  eachKey(keys, (_kind, bytes, start, end) => hashes.push(fnv1a(bytes, start, end), stableHash(bytes, start, end) | 0));
+  if (hashes.length > 0) expect([...keys.hashes!]).toEqual(hashes);
+}
+
 function totals(batch: Batch): Totals {
   const out: Totals = {
     hits: 0,
@@ -61,6 +68,7 @@ function totals(batch: Batch): Totals {
     out.invalid += seg.invalid;
     merge(out.perSecond, seg.perSecond);
     for (const kind of KEY_KINDS) merge(out[kind], unpack(seg.keys, kind));
+    expectHashes(seg.keys);
     seg.status.forEach((n, i) => (out.status[i]! += n));
     merge(out.codes, seg.codes);
     out.bytes += seg.bytes;

@@ -88,6 +88,23 @@ describe('section aggregator', () => {
     ]);
   });
 
+  test('a unique count is never above the lines counted (an estimate can come out a little over)', () => {
+    const i = newInterval(0);
+    const s = batch([]).segments[0]!;
+    // 10,000 distinct hosts, estimated above 10,000 by the HyperLogLog, in an interval of 10,000 lines.
+    const hosts = new Map<string, number>();
+    for (let h = 0; hosts.size < 10_000; h++) hosts.set(`10.${(h * 7919) % 256}.${h >> 8}.${h & 255}`, 1);
+    s.keys = packMaps({ hosts });
+    s.hits = 10_000;
+    addBatch(i, { segments: [s] }, 0);
+    expect(i.unique.hosts.estimate()).not.toBe(10_000);
+    expect(summarize(i, 1, 10).unique.hosts).toBe(Math.min(10_000, i.unique.hosts.estimate()));
+    s.hits = 9_000;
+    const fewer = newInterval(0);
+    addBatch(fewer, { segments: [s] }, 0);
+    expect(summarize(fewer, 1, 10).unique.hosts).toBe(9_000);
+  });
+
   test('flush emits the interval and starts the next one at the flush instant', () => {
     const store = createIntervalStore(1000, 10);
     const emitted: IntervalStats[] = [];

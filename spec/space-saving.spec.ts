@@ -45,6 +45,40 @@ describe('SpaceSaving', () => {
     );
   });
 
+  test('with a sketch of 4 counters a row (nearly every key collides), the same guarantees hold', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 5 })), { maxLength: 500 }), (stream) => {
+        const s = new SpaceSaving(4, 4);
+        const truth = new Map<string, number>();
+        for (const [k, n] of stream) {
+          s.addString(`k${k}`, n);
+          truth.set(`k${k}`, (truth.get(`k${k}`) ?? 0) + n);
+        }
+        const kept = new Map(s.top(1000));
+        for (const [key, count] of kept) {
+          expect(count).toBeGreaterThanOrEqual(truth.get(key)!);
+          expect(count - truth.get(key)!).toBeLessThanOrEqual(s.floor);
+        }
+        for (const [key, real] of truth) if (real > s.floor) expect(kept.has(key)).toBe(true);
+      }),
+    );
+  });
+
+  test('a flood of keys seen once stays in the sketch: the floor, the most a count can be over, stays low', () => {
+    const s = new SpaceSaving(100);
+    for (let i = 0; i < 100_000; i++) {
+      s.addString(`10.${i % 251}.${(i * 7) % 253}.${i}`, 1);
+      if (i % 97 === 0) s.addString('heavy', 3);
+    }
+    // Plain Space-Saving let every new key in at floor + 1 and ended with a floor of 250 here.
+    expect(s.floor).toBeGreaterThan(0);
+    expect(s.floor).toBeLessThanOrEqual(10);
+    const [first] = s.top(1);
+    expect(first![0]).toBe('heavy');
+    expect(first![1]).toBeGreaterThanOrEqual(3 * Math.ceil(100_000 / 97));
+    expect(first![1]).toBeLessThanOrEqual(3 * Math.ceil(100_000 / 97) + s.floor);
+  });
+
   test('top(n) is the n largest counts, ties by key, as a sort of all the keys would give', () => {
     fc.assert(
       fc.property(
