@@ -309,6 +309,31 @@ describe('replay of a backfilled profile (5x300,25x200,5x400)', () => {
   });
 });
 
+describe('replay of traffic with many clients', () => {
+  test('two runs print the same bytes, approximate top lists included (the tables\' hash seed differs per process; what they report does not)', async () => {
+    // 30,000 lines in 10 s, each from a new client but a few busy ones: the host table is pruned
+    // and the sketch at its door is used, in every interval.
+    const dir = tmpDir('many-clients');
+    const log = path.join(dir, 'access.log');
+    const lines: string[] = [];
+    for (let i = 0; i < 30_000; i++) {
+      const line = clf(T0 + Math.floor(i / 3000), i);
+      const host = i % 7 === 0 ? `192.0.2.${i % 3}` : `10.${(i * 7919) % 251}.${(i >> 8) & 255}.${i & 255}`;
+      lines.push(line.replace(/^\S+/, host));
+    }
+    fs.writeFileSync(log, `${lines.join('\n')}\n`);
+    const first = await run(['-f', log, '--replay', '--json']);
+    const second = await run(['-f', log, '--replay', '--json']);
+    expect(first.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    const stats = statsOf(parseAll(linesOf(first.stdout)));
+    expect(sumHits(stats)).toBe(30_000);
+    const busy = stats.find((s) => s.hits > 0)! as unknown as { approximate: string[]; hosts: { host: string; hits: number }[] };
+    expect(busy.approximate).toContain('hosts');
+    expect(busy.hosts.slice(0, 3).map((h) => h.host).sort()).toEqual(['192.0.2.0', '192.0.2.1', '192.0.2.2']);
+  });
+});
+
 describe('invalid lines', () => {
   test('garbage, an impossible date, a bad status and blank lines: counted as invalid, not as hits', async () => {
     // mixed.log: 6 valid lines (one CRLF-terminated, the last without a newline), 4 invalid ones
