@@ -9,9 +9,9 @@
  * After that, a key not in the table is counted by its hash alone, in a count-min sketch with
  * conservative update (two rows of 16,384 counters; the evicted keys' counts are added to it
  * too), which never counts a key below its true count. It is indexed by the stable hash, so
- * which keys it confuses, and so the output, is the same on every run. The key enters the table, its bytes
- * copied, only once the sketch says it may be above `floor`, with the least of the sketch's
- * count and `floor` + n. So:
+ * which keys it confuses, and so the output, is the same on every run. The key enters the
+ * table, its bytes copied, only once the sketch says it may be above `floor`, with the least of
+ * the sketch's count and `floor` + n. So:
  * - a key not in the table has a true count of at most `floor`;
  * - a reported count is never below the true one, and at most `floor` above it;
  * - on traffic in which nearly every line brings a new client, the flood of keys seen once is
