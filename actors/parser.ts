@@ -39,7 +39,8 @@ export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
     const scanners = new Map<string, ClfScanner>();
     const scannerOf = (source: string) => {
       let s = scanners.get(source);
-      if (!s) scanners.set(source, (s = new ClfScanner()));
+      // Borrowed keys: a batch is read while it is delivered (see ClfScanner).
+      if (!s) scanners.set(source, (s = new ClfScanner({ borrowKeys: true })));
       return s;
     };
     const merge = input.sources && input.sources.length > 1 ? new SegmentMerge(input.sources) : null;

@@ -36,7 +36,7 @@ export interface Segment {
   invalid: number;
   /**
    * Hits by section, user, host and method, counted by the keys' bytes (lib/byte-keys). The
-   * scanner's are borrowed, valid while the batch is delivered: a consumer that keeps the segment
+   * parser's are borrowed, valid while the batch is delivered: a consumer that keeps the segment
    * longer (a merge queue, the publisher's) keeps `ownKeys` of them.
    */
   keys: KeyCounts;

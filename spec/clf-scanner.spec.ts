@@ -753,6 +753,29 @@ describe('robustness', () => {
     );
   });
 
+  test('with borrowKeys (the parser\'s), each batch counts what an owning scanner counts; the next scan reuses the buffer', () => {
+    const text = buildCorpus().join('\n');
+    const owning = new ClfScanner();
+    const borrowing = new ClfScanner({ borrowKeys: true });
+    const pieces = text.match(/(?:[^\n]*\n){1,40}/g)!;
+    let previous: Batch | null = null;
+    let reused = false;
+    for (const piece of pieces) {
+      const owned = owning.scan(enc(piece));
+      const borrowed = borrowing.scan(enc(piece));
+      expect(totals(borrowed)).toEqual(totals(owned));
+      const keys = borrowed.segments.find((s) => s.keys.bytes.length > 0)?.keys;
+      if (keys && previous) reused ||= previous.segments.some((s) => s.keys.bytes.buffer === keys.bytes.buffer);
+      if (keys) previous = borrowed;
+    }
+    expect(reused).toBe(true);
+    // An owning scanner's batches keep their keys after later scans.
+    const kept = owning.scan(enc(pieces[0]!));
+    const before = totals(kept);
+    for (const piece of pieces.slice(1)) owning.scan(enc(piece));
+    expect(totals(kept)).toEqual(before);
+  });
+
   test('a subarray view of a larger buffer is scanned within its bounds only', () => {
     const whole = enc(`${clf({ user: 'outside' })}\n${clf({ user: 'inside' })}\n${clf({ user: 'outside' })}`);
     const start = clf({ user: 'outside' }).length + 1;

@@ -9,7 +9,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { ClfScanner } from '../actors/clf-scanner';
-import { ownKeys } from '../lib/byte-keys';
 import { firstSecond } from '../actors/replay-clock';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import { parseRules } from '../lib/rules';
@@ -48,9 +47,7 @@ function agentMessages(agent: string, file: string, piece: number): CountsMessag
   let seq = 1;
   for (let i = 0; i < lines.length; i += piece) {
     const batch = scanner.scan(Buffer.from(lines.slice(i, i + piece).join('')));
-    // Kept past the next scan, as the publisher keeps them: with keys of their own.
-    const segments = batch.segments.map((s) => ({ ...s, keys: ownKeys(s.keys) }));
-    out.push({ v: 1, agent, seq: seq++, clock: scanner.highWater - 2, segments, files: [] });
+    out.push({ v: 1, agent, seq: seq++, clock: scanner.highWater - 2, segments: batch.segments, files: [] });
   }
   // Idle afterwards: its clock keeps moving, past the newest line.
   for (let s = 0; s < 3; s++) out.push({ v: 1, agent, seq: seq++, clock: scanner.highWater + s, segments: [], files: [] });
