@@ -23,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { FNV_BASIS, FNV_PRIME, FNV_SEED, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, pack, PackBuffer } from '../lib/byte-keys';
+import { FNV_PRIME, FNV_SEED, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, pack, PackBuffer } from '../lib/byte-keys';
 import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
@@ -158,16 +158,11 @@ export class ClfScanner {
   private hostEnd = 0;
   private userStart = 0;
   private userEnd = 0;
-  // FNV-1a hashes of the keys, made while scanning them: from FNV_SEED (the tables'), and from
-  // FNV_BASIS (the stable hash, finalized when packed), two chains in the same loop.
+  // FNV-1a hashes of the keys, made while scanning them.
   private hostHash = 0;
-  private hostStable = 0;
   private userHash = 0;
-  private userStable = 0;
   private methodHash = 0;
-  private methodStable = 0;
   private sectionHash = 0;
-  private sectionStable = 0;
   /** -1: no method (the request did not have the shape). */
   private methodStart = -1;
   private methodEnd = 0;
@@ -249,14 +244,14 @@ export class ClfScanner {
       seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
       if (this.codeCounts[status]!++ === 0) this.codesSeen.push(status);
       seg.bytes += this.bytes;
-      this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash, this.hostStable);
+      this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash);
       const userStart = this.userStart;
       if (this.userEnd - userStart !== 1 || bytes[userStart] !== DASH) {
-        this.addKey(this.userKeys, bytes, userStart, this.userEnd, this.userHash, this.userStable);
+        this.addKey(this.userKeys, bytes, userStart, this.userEnd, this.userHash);
       }
-      this.countMethod(bytes);
+      this.countMethod();
       const fixed = this.sectionConst;
-      if (fixed < 0) this.addKey(this.sectionKeys, bytes, this.sectionStart, this.sectionEnd, this.sectionHash, this.sectionStable);
+      if (fixed < 0) this.addKey(this.sectionKeys, bytes, this.sectionStart, this.sectionEnd, this.sectionHash);
       else this.fixedCounts[fixed]!++;
     }
     if (seg !== null) this.flush(seg);
@@ -266,17 +261,16 @@ export class ClfScanner {
   }
 
   /** Counts a key of the line; one of MAX_KEY_BYTES or more is kept to that many bytes. */
-  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number, stable: number): void {
+  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number): void {
     if (end - start >= MAX_KEY_BYTES) {
       end = start + MAX_KEY_BYTES;
       hash = fnv1a(bytes, start, end);
-      stable = fnv1a(bytes, start, end, FNV_BASIS);
     }
-    tally.add(this.view, start, end, hash, stable);
+    tally.add(this.view, start, end, hash);
   }
 
   /** Counts the line's method: a common one in its counter, any other in the method tally. */
-  private countMethod(bytes: Uint8Array): void {
+  private countMethod(): void {
     const m = this.methodStart;
     const fixed = this.fixedCounts;
     if (m < 0) {
@@ -290,7 +284,7 @@ export class ClfScanner {
     else if (w === POST_WORD && len === 4) fixed[POST]!++;
     else if (w === PUT_WORD) fixed[PUT]!++;
     else if (w === HEAD_WORD && len === 4) fixed[HEAD_METHOD]!++;
-    else this.methodKeys.add(this.view, m, this.methodEnd, this.methodHash, this.methodStable);
+    else this.methodKeys.add(this.view, m, this.methodEnd, this.methodHash);
   }
 
   /** Moves the counts held back while scanning into `seg`. */
@@ -327,32 +321,26 @@ export class ClfScanner {
     // host SP ident SP authuser SP
     let i = s;
     let h = FNV_SEED;
-    let g = FNV_BASIS;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      g = Math.imul(g ^ c, FNV_PRIME);
       i++;
     }
     if (i === s || i >= e || c !== SP) return INVALID;
     this.hostEnd = i;
     this.hostHash = h;
-    this.hostStable = g;
     const identStart = ++i;
     while (i < e && (c = b[i]!) !== SP && c !== LF) i++;
     if (i === identStart || i >= e || c !== SP) return INVALID;
     const userStart = ++i;
     h = FNV_SEED;
-    g = FNV_BASIS;
     while (i < e && (c = b[i]!) !== SP && c !== LF) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      g = Math.imul(g ^ c, FNV_PRIME);
       i++;
     }
     if (i === userStart || i >= e || c !== SP) return INVALID;
     this.userStart = userStart;
     this.userEnd = i;
     this.userHash = h;
-    this.userStable = g;
 
     // "[" timestamp "]" SP DQUOTE
     i++;
@@ -433,14 +421,11 @@ export class ClfScanner {
     // A path's section is hashed in the same pass (`section` reads anything else afterwards).
     let sectionEnd = -1;
     let h = 0;
-    let g = 0;
     if (t < e && b[t] === SLASH) {
       h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
-      g = Math.imul(FNV_BASIS ^ SLASH, FNV_PRIME);
       t++;
       while (t < e && (c = b[t]!) !== SLASH && c !== QMARK && c !== HASH && c !== SP && c !== QUOTE && c !== LF) {
         h = Math.imul(h ^ c, FNV_PRIME);
-        g = Math.imul(g ^ c, FNV_PRIME);
         t++;
       }
       sectionEnd = t;
@@ -468,7 +453,6 @@ export class ClfScanner {
       this.sectionStart = targetStart;
       this.sectionEnd = sectionEnd;
       this.sectionHash = h;
-      this.sectionStable = g;
     }
     return q;
   }
@@ -480,17 +464,14 @@ export class ClfScanner {
   private scanMethod(b: Uint8Array, start: number, e: number): number {
     let m = start;
     let h = FNV_SEED;
-    let g = FNV_BASIS;
     let c = 0;
     while (m < e && METHOD_CHAR[(c = b[m]!)] === 1) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      g = Math.imul(g ^ c, FNV_PRIME);
       m++;
     }
     const len = m - start;
     if (len < 1 || len > MAX_METHOD || m >= e || c !== SP) return -1;
     this.methodHash = h;
-    this.methodStable = g;
     return m;
   }
 
@@ -550,14 +531,11 @@ export class ClfScanner {
     }
     let q = p + 1;
     let h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
-    let g = Math.imul(FNV_BASIS ^ SLASH, FNV_PRIME);
     while (q < end && (c = b[q]!) !== SLASH && c !== QMARK && c !== HASH) {
       h = Math.imul(h ^ c, FNV_PRIME);
-      g = Math.imul(g ^ c, FNV_PRIME);
       q++;
     }
     this.sectionHash = h;
-    this.sectionStable = g;
     this.sectionConst = -1;
     this.sectionStart = p;
     this.sectionEnd = q;

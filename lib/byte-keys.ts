@@ -6,7 +6,8 @@
  *
  * - `KeyTally`: the scanner's count of one kind of key in the chunk it scans.
  * - `KeyCounts`: a segment's keys, packed by `pack` into one byte array and one int array, with
- *   two hashes a key (the scanner makes both in the pass that finds the key).
+ *   two hashes a key (the scanner's: the tables' hash made while it scans the key, and the
+ *   stable one made when its tally first meets the key in a chunk).
  * - `ByteCounts`: the aggregator's table (under lib/space-saving.ts).
  */
 
@@ -19,32 +20,58 @@
 export const FNV_SEED = crypto.getRandomValues(new Int32Array(1))[0]!;
 export const FNV_PRIME = 0x01000193;
 
-export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length, seed = FNV_SEED): number {
-  let h = seed;
+export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let h = FNV_SEED;
   for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, FNV_PRIME);
   return h | 0;
 }
 
-/** FNV-1a's standard offset basis: the seed of the stable hash. */
-export const FNV_BASIS = 0x811c9dc5 | 0;
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
 
-/** MurmurHash3's finalizer: every input bit moves about half the output bits (FNV-1a's low bits are weak). */
-export function fmix32(h: number): number {
+/**
+ * The stable hash of a key: MurmurHash3_x86_32 with seed 0 of bytes[start..end), unsigned. The
+ * same in every process, so that what is drawn from it (a unique count, which keys the top
+ * tables' sketch confuses) is the same on every run; the tables' FNV-1a has a random seed
+ * instead. The scanner's tally makes it once a key a chunk, when it first meets the key.
+ */
+export function stableHash(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  return stableHashOf(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), start, end);
+}
+
+/** `stableHash` of view[start..end): a little-endian word a load, as MurmurHash3 reads them. */
+export function stableHashOf(view: DataView, start: number, end: number): number {
+  let h = 0;
+  let i = start;
+  for (const blocksEnd = start + ((end - start) & ~3); i < blocksEnd; i += 4) {
+    let k = view.getInt32(i, true);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, C2);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = 0;
+  switch (end - i) {
+    case 3:
+      k ^= view.getUint8(i + 2) << 16;
+    // falls through
+    case 2:
+      k ^= view.getUint8(i + 1) << 8;
+    // falls through
+    case 1:
+      k ^= view.getUint8(i);
+      k = Math.imul(k, C1);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, C2);
+  }
+  h ^= end - start;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-/**
- * The stable hash of a key: FNV-1a from the standard basis, finalized by fmix32; unsigned. The
- * same in every process, so that what is drawn from it (a unique count, which keys a sketch
- * confuses) is the same on every run; the tables' hash has a random seed instead. The scanner
- * computes both in one pass over a key's bytes.
- */
-export function stableHash(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  return fmix32(fnv1a(bytes, start, end, FNV_BASIS));
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /** What a segment counts by key, in the order of `KeyCounts` kinds. */
@@ -305,7 +332,7 @@ export class ByteCounts {
 export class KeyTally {
   private mask = 63;
   private hashes = new Int32Array(64);
-  /** FNV-1a from FNV_BASIS, not yet finalized (see `stableHash`). */
+  /** `stableHash` a slot. */
   private stables = new Int32Array(64);
   private starts = new Int32Array(64);
   /** Key length + 1 a slot; 0 is empty. */
@@ -322,9 +349,9 @@ export class KeyTally {
 
   /**
    * Counts one occurrence of the key at view[start..end) (a DataView of the chunk), whose FNV-1a
-   * hashes are `hash` (from FNV_SEED) and `stable` (from FNV_BASIS, not finalized).
+   * hash is `hash`; its stable hash is made here, the first time.
    */
-  add(view: DataView, start: number, end: number, hash: number, stable: number): void {
+  add(view: DataView, start: number, end: number, hash: number): void {
     const len = end - start;
     const lens = this.lens;
     const mask = this.mask;
@@ -337,7 +364,7 @@ export class KeyTally {
       slot = (slot + 1) & mask;
     }
     this.hashes[slot] = hash;
-    this.stables[slot] = stable;
+    this.stables[slot] = stableHashOf(view, start, end);
     this.starts[slot] = start;
     lens[slot] = len + 1;
     this.counts[slot] = 1;
@@ -403,7 +430,7 @@ export class KeyTally {
       for (let i = s; i < end; i++) out[at++] = chunk[i]!;
       const h = index - KEY_KINDS.length;
       hashes[h] = this.hashes[slot]!;
-      hashes[h + 1] = fmix32(this.stables[slot]!);
+      hashes[h + 1] = this.stables[slot]!;
       entries[index++] = at;
       entries[index++] = counts[slot]!;
       counts[slot] = 0;

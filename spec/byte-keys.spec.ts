@@ -5,7 +5,6 @@ import {
   decodeKey,
   eachKey,
   fixedKey,
-  FNV_BASIS,
   FNV_PRIME,
   fnv1a,
   KEY_KINDS,
@@ -35,8 +34,7 @@ function chunkOf(keys: string[]) {
   starts.push(at);
   return {
     bytes,
-    add: (tally: KeyTally, i: number) =>
-      tally.add(view, starts[i]!, starts[i + 1]!, fnv1a(bytes, starts[i]!, starts[i + 1]!), fnv1a(bytes, starts[i]!, starts[i + 1]!, FNV_BASIS)),
+    add: (tally: KeyTally, i: number) => tally.add(view, starts[i]!, starts[i + 1]!, fnv1a(bytes, starts[i]!, starts[i + 1]!)),
   };
 }
 

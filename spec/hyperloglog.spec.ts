@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { fmix32, FNV_BASIS, fnv1a } from '../lib/byte-keys';
 import { HyperLogLog, SMALL_MAX, hashBytes, hashString } from '../lib/hyperloglog';
 
 const SIZES = [0, 1, 10, 100, 1_000, 10_000, 100_000, 1_000_000];
@@ -69,18 +68,17 @@ function expectAccurate(estimate: number, n: number) {
 }
 
 describe('hashBytes', () => {
-  test('is FNV-1a 32 from its standard basis (the published values), finalized by MurmurHash3\'s fmix32: the same on every run', () => {
-    const fnv = (s: string) => fnv1a(Buffer.from(s, 'utf8'), 0, Buffer.byteLength(s, 'utf8'), FNV_BASIS) >>> 0;
-    expect(fnv('')).toBe(0x811c9dc5);
-    expect(fnv('a')).toBe(0xe40c292c);
-    expect(fnv('foobar')).toBe(0xbf9cf968);
-    expect(fmix32(0)).toBe(0);
-    expect(fmix32(1)).toBe(0x514e28b7);
-    for (const s of ['', 'a', 'foobar', '10.23.45.67', 'café', '日本']) expect(hashString(s)).toBe(fmix32(fnv(s)));
-    // Ours, checked against an independent implementation (Python) of the two.
-    expect(hashString('')).toBe(0xab3e7c0b);
-    expect(hashString('10.23.45.67')).toBe(0x853caf7f);
-    expect(hashString('alice')).toBe(0xea14d61e);
+  test('is MurmurHash3_x86_32 with seed 0: the published values, the same on every run', () => {
+    expect(hashString('')).toBe(0);
+    expect(hashString('test')).toBe(0xba6bd213);
+    expect(hashString('Hello, world!')).toBe(0xc0363e43);
+    expect(hashString('The quick brown fox jumps over the lazy dog')).toBe(0x2e4ff723);
+    // Ours, checked against an independent implementation of the reference.
+    expect(hashString('10.23.45.67')).toBe(0xea6dc918);
+    expect(hashString('/section-7')).toBe(0x2c5bc7c5);
+    expect(hashString('alice')).toBe(0x4c518edd);
+    expect(hashString('café')).toBe(0x241c0f08);
+    expect(hashString('日本')).toBe(0xc4d9f942);
   });
 
   test('hashes a range of bytes as the string of those bytes, whatever surrounds it', () => {
@@ -160,12 +158,9 @@ describe('HyperLogLog', () => {
       h.addBytes(bytes, 0, end);
     }
     expect(h.estimate()).toBe(bytes.length);
-    h.addBytes(bytes, 3, 3); // the empty key
-    h.addBytes(bytes, 5, 5);
-    expect(h.estimate()).toBe(bytes.length + 1);
-    h.add(0); // hash 0, which the small set keeps apart from its empty slots
+    h.addBytes(bytes, 3, 3); // the empty key, whose hash is 0
     h.add(0);
-    expect(h.estimate()).toBe(bytes.length + 2);
+    expect(h.estimate()).toBe(bytes.length + 1);
   });
 
   test('gives the same estimate for every key added three times as for each once', () => {
@@ -242,10 +237,6 @@ describe('HyperLogLog', () => {
   test('counts random sets of random strings within 2 % (exactly, below 3,072)', () => {
     // A fixed seed, like the program: 2 % is 2.9 standard errors of linear counting at 20,000
     // keys, so an unlucky set falls outside it once in a few hundred; a run must not depend on luck.
-    // (With the hash of before, MurmurHash3, seed 0x5eed passed; with FNV-1a + fmix32 its fourth
-    // set, 9,029 keys, came out 2.12 % low. Measured on 400 other random sets of 9,000 such keys,
-    // both hashes: standard deviation 0.58 %, none outside 2 %, 4 outside 1.5 %. So the seed is now
-    // 0x5eed + 1, and no shrinking: shrinking sets of 20,000 strings took six minutes.)
     const sets = fc
       .integer({ min: 0, max: 20_000 })
       .chain((n) => fc.uniqueArray(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 24 }), { minLength: n, maxLength: n, size: 'max' }));
@@ -264,7 +255,7 @@ describe('HyperLogLog', () => {
         if (n < 100) expect(Math.abs(estimate - n)).toBeLessThanOrEqual(2);
         else expect(Math.abs(estimate - n)).toBeLessThanOrEqual(0.02 * n);
       }),
-      { seed: 0x5eed + 1, numRuns: 40, endOnFailure: true },
+      { seed: 0x5eed, numRuns: 40 },
     );
   });
 });
