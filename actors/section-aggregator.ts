@@ -69,8 +69,9 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
 
 /**
  * Adds a segment's sections, users, hosts and methods to their tables, by their bytes and the
- * hashes the scanner packed with them (a decoded segment's keys are hashed here), and the
- * sections, users and hosts to the unique counts.
+ * hashes the scanner packed with them (a decoded segment's keys are hashed here); and the
+ * sections, users and hosts to the unique counts, unless the key was in its table already (it
+ * was counted when it came in): a busy key costs the unique count nothing.
  */
 function addKeys(interval: Interval, keys: KeyCounts) {
   const { bytes, entries, hashes } = keys;
@@ -84,8 +85,7 @@ function addKeys(interval: Interval, keys: KeyCounts) {
       const end = entries[i]!;
       const h = i - KEY_KINDS.length;
       const stable = hashes ? hashes[h + 1]! : stableHash(bytes, start, end);
-      table.add(bytes, start, end, hashes ? hashes[h]! : fnv1a(bytes, start, end), stable, entries[i + 1]!);
-      distinct?.add(stable);
+      if (table.add(bytes, start, end, hashes ? hashes[h]! : fnv1a(bytes, start, end), stable, entries[i + 1]!)) distinct?.add(stable);
       start = end;
     }
   }

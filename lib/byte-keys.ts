@@ -363,15 +363,21 @@ export class KeyTally {
       }
       slot = (slot + 1) & mask;
     }
+    this.insert(view, start, end, hash, slot);
+  }
+
+  /** A key the chunk has not shown before, at the empty slot `add` found (apart: `add` stays small). */
+  private insert(view: DataView, start: number, end: number, hash: number, slot: number): void {
+    const len = end - start;
     this.hashes[slot] = hash;
     this.stables[slot] = stableHashOf(view, start, end);
     this.starts[slot] = start;
-    lens[slot] = len + 1;
+    this.lens[slot] = len + 1;
     this.counts[slot] = 1;
     this.touch(slot, len);
     if (this.size === this.filled.length) this.filled = grown(this.filled);
     this.filled[this.size] = slot;
-    if (++this.size * 2 > lens.length) this.grow();
+    if (++this.size * 2 > this.lens.length) this.grow();
   }
 
   private touch(slot: number, len: number) {

@@ -71,22 +71,26 @@ export class SpaceSaving {
     private readonly sketchWidth = SKETCH_WIDTH,
   ) {}
 
-  /** Adds n to the key bytes[start..end), whose FNV-1a hash is `hash` and stable hash `stable` (lib/byte-keys). */
-  add(bytes: Uint8Array, start: number, end: number, hash: number, stable: number, n: number): void {
+  /**
+   * Adds n to the key bytes[start..end), whose FNV-1a hash is `hash` and stable hash `stable`
+   * (lib/byte-keys); false when the key was in the table already (the unique counts have it).
+   */
+  add(bytes: Uint8Array, start: number, end: number, hash: number, stable: number, n: number): boolean {
     const table = this.table;
     const e = table.find(bytes, start, end, hash);
     if (e >= 0) {
       table.counts[e]! += n;
-      return;
+      return false;
     }
     let count = n;
     if (this.floor > 0) {
       const sketched = this.sketch!.add(stable, n);
-      if (sketched <= this.floor) return;
+      if (sketched <= this.floor) return true;
       count = Math.min(sketched, this.floor + n);
     }
     table.insert(bytes, start, end, hash, stable, count, ~e);
     if (table.size >= 4 * this.capacity) this.prune();
+    return true;
   }
 
   addString(key: string, n: number) {
