@@ -6,7 +6,7 @@
  */
 import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
-import { fnv1a, KEY_KINDS, type KeyCounts, stableHash } from '../lib/byte-keys';
+import { fnv1a, KEY_KINDS, type KeyCounts, stableHashOf } from '../lib/byte-keys';
 import { HyperLogLog } from '../lib/hyperloglog';
 import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './hit-window';
@@ -75,6 +75,8 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
  */
 function addKeys(interval: Interval, keys: KeyCounts) {
   const { bytes, entries, hashes } = keys;
+  // A decoded segment's keys are hashed here, over one view of its bytes.
+  const view = hashes ? null : new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const unique = [interval.unique.sections, interval.unique.users, interval.unique.hosts];
   let i: number = KEY_KINDS.length;
   let start = 0;
@@ -84,7 +86,7 @@ function addKeys(interval: Interval, keys: KeyCounts) {
     for (let n = entries[kind]!; n > 0; n--, i += 2) {
       const end = entries[i]!;
       const h = i - KEY_KINDS.length;
-      const stable = hashes ? hashes[h + 1]! : stableHash(bytes, start, end);
+      const stable = hashes ? hashes[h + 1]! : stableHashOf(view!, start, end);
       if (table.add(bytes, start, end, hashes ? hashes[h]! : fnv1a(bytes, start, end), stable, entries[i + 1]!)) distinct?.add(stable);
       start = end;
     }

@@ -23,7 +23,7 @@
 import { ByteCounts, fnv1a, stableHash } from './byte-keys';
 
 /** Counters in a row of the sketch (a power of two). */
-export const SKETCH_WIDTH = 1 << 14;
+const SKETCH_WIDTH = 1 << 14;
 
 /**
  * A count-min sketch with conservative update, two rows: `add` returns the key's count, which is

@@ -3,12 +3,12 @@
  * directories. Replays are deterministic (the log's own timestamps are the clock); the live
  * tests run the real follow mode on the wall clock and wait for its output with deadlines.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test';
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineReader } from './support/line-reader';
-import { type EntryProcess, spawnEntry, type StatsRecord } from './support/monitor-process';
+import { entryProcesses, exitWithin, type StatsRecord } from './support/monitor-process';
 
 const FIXTURES = path.join(import.meta.dir, 'fixtures/entry');
 
@@ -20,40 +20,8 @@ const STACK = /^\s+at |\n\s+at |error: .*\n\s*\d+ \||\^\n/;
 // ---------------------------------------------------------------------------------------------
 // Processes
 
-type Spawned = EntryProcess;
-const running = new Set<Spawned>();
-
-function spawn(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = spawnEntry(args, { env });
-  running.add(proc);
-  void proc.exited.then(() => running.delete(proc));
-  return proc;
-}
-
-afterEach(() => {
-  // Only the processes this file started, and only those a failed test left behind.
-  for (const proc of running) proc.kill('SIGKILL');
-  running.clear();
-});
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs to completion (killed after `ms`, which then fails on the exit code). */
-async function run(args: string[], env: Record<string, string> = {}, ms = 15_000): Promise<Result> {
-  const proc = spawn(args, env);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+// Every process this file starts is killed at the end of its test, passed or failed.
+const { spawn, run } = entryProcesses();
 
 const linesOf = (text: string) => text.split('\n').filter((l) => l !== '');
 
@@ -83,14 +51,6 @@ function live(args: string[]) {
   };
 }
 
-/** Waits for the exit; a process that does not exit in time is killed and the test fails. */
-async function exitWithin(proc: Spawned, ms: number): Promise<number> {
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const code = await proc.exited;
-  clearTimeout(timer);
-  if (proc.signalCode) throw new Error(`process did not exit within ${ms} ms (killed: ${proc.signalCode})`);
-  return code;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Output records

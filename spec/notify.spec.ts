@@ -9,50 +9,17 @@
  * Replays are exact: the log's timestamps are the clock. The live runs follow a file on the wall
  * clock; they are waited for with deadlines on what the process prints or the receivers get.
  */
-import { afterAll, afterEach, describe, expect, test } from 'bun:test';
+import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineReader } from './support/line-reader';
-import { type EntryProcess, isStats, parseStats, spawnEntry } from './support/monitor-process';
+import { entryProcesses, exitWithin, isStats, parseStats } from './support/monitor-process';
 
 // ---------------------------------------------------------------------------------------------
 // Processes: every one this file starts is killed at the end of its test, passed or failed.
 
-type Proc = EntryProcess<'pipe' | 'ignore'>;
-const running = new Set<Proc>();
-
-function spawn(args: string[]): Proc {
-  const proc = spawnEntry(args);
-  running.add(proc);
-  void proc.exited.then(() => running.delete(proc));
-  return proc;
-}
-
-afterEach(() => {
-  for (const proc of running) proc.kill('SIGKILL');
-  running.clear();
-});
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs to completion; a run that takes longer than `ms` is killed and the test fails. */
-async function run(args: string[], ms = 15_000): Promise<Result> {
-  const proc = spawn(args);
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  clearTimeout(timer);
-  if (proc.signalCode) throw new Error(`${args.join(' ')}: did not exit within ${ms} ms; stderr:\n${stderr}`);
-  return { code, stdout, stderr };
-}
+const { spawn, run } = entryProcesses();
 
 /** A monitor left running, its stdout and stderr read line by line as they come. */
 function live(args: string[]) {
@@ -62,14 +29,6 @@ function live(args: string[]) {
   return { proc, out, err };
 }
 
-/** Waits for the exit; a process that does not exit in time is killed and the test fails. */
-async function exitWithin(proc: Proc, ms: number): Promise<number> {
-  const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
-  const code = await proc.exited;
-  clearTimeout(timer);
-  if (proc.signalCode) throw new Error(`process did not exit within ${ms} ms (killed: ${proc.signalCode})`);
-  return code;
-}
 
 /**
  * Resolves as soon as `ready()` holds, looking every 20 ms; at the deadline, fails with `what`

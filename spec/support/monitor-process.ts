@@ -2,6 +2,7 @@
  * The CLI as a real process, for the process-level specs: `bun entry.ts ...` spawned from the
  * project root with TZ=UTC, and helpers for the `{"type":"stats",...}` NDJSON lines it prints.
  */
+import { afterEach } from 'bun:test';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -32,6 +33,41 @@ export async function exitWithin(proc: EntryProcess<'pipe' | 'ignore'>, ms: numb
   const code = await proc.exited;
   clearTimeout(timer);
   return proc.signalCode ? -1 : code;
+}
+
+/** What a process run to completion printed, and its exit code. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The processes of one spec file: `spawn` starts `bun entry.ts ...` (with `env` on top), `run`
+ * runs one to completion (one still running after `ms` is killed, and the run throws, saying so),
+ * and every process a test leaves running is killed after it, passed or failed.
+ */
+export function entryProcesses() {
+  const running = new Set<EntryProcess>();
+  afterEach(() => {
+    for (const proc of running) proc.kill('SIGKILL');
+    running.clear();
+  });
+  const spawn = (args: string[], env: Record<string, string> = {}): EntryProcess => {
+    const proc = spawnEntry(args, { env });
+    running.add(proc);
+    void proc.exited.then(() => running.delete(proc));
+    return proc;
+  };
+  const run = async (args: string[], env: Record<string, string> = {}, ms = 15_000): Promise<RunResult> => {
+    const proc = spawn(args, env);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), ms);
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    clearTimeout(timer);
+    if (proc.signalCode) throw new Error(`${args.join(' ')}: did not exit within ${ms} ms; stderr:\n${stderr}`);
+    return { code, stdout, stderr };
+  };
+  return { spawn, run };
 }
 
 /** The fields of a `stats` record that every process-level spec reads; each adds its own. */
