@@ -342,14 +342,14 @@ export class ByteCounts {
  */
 export class KeyTally {
   private mask = 63;
-  private hashes = new Int32Array(64);
-  /** `stableHash` a slot. */
+  /**
+   * Four ints a slot, side by side so that a probe or an insert touches one cache line: the key's
+   * length + 1 (0: empty), its FNV-1a hash, where it starts in the chunk, and its count since the
+   * last pack.
+   */
+  private cells = new Int32Array(64 * CELL);
+  /** `stableHash` a slot (read only when packing). */
   private stables = new Int32Array(64);
-  private starts = new Int32Array(64);
-  /** Key length + 1 a slot; 0 is empty. */
-  private lens = new Int32Array(64);
-  /** Count since the last pack, a slot. */
-  private counts = new Int32Array(64);
   private size = 0;
   /** Slots counted since the last pack, in first-seen order. */
   private touched = new Int32Array(64);
@@ -364,12 +364,12 @@ export class KeyTally {
    */
   add(view: DataView, start: number, end: number, hash: number): void {
     const len = end - start;
-    const lens = this.lens;
+    const cells = this.cells;
     const mask = this.mask;
     let slot = slotOf(hash, mask);
-    for (let l = lens[slot]!; l !== 0; l = lens[slot]!) {
-      if (l === len + 1 && this.hashes[slot] === hash && sameBytes(view, this.starts[slot]!, start, len)) {
-        if (this.counts[slot]!++ === 0) this.touch(slot, len);
+    for (let c = slot * CELL, l = cells[c]!; l !== 0; c = slot * CELL, l = cells[c]!) {
+      if (l === len + 1 && cells[c + 1] === hash && sameBytes(view, cells[c + 2]!, start, len)) {
+        if (cells[c + 3]!++ === 0) this.touch(slot, len);
         return;
       }
       slot = (slot + 1) & mask;
@@ -380,15 +380,17 @@ export class KeyTally {
   /** A key the chunk has not shown before, at the empty slot `add` found (apart: `add` stays small). */
   private insert(view: DataView, start: number, end: number, hash: number, slot: number): void {
     const len = end - start;
-    this.hashes[slot] = hash;
+    const c = slot * CELL;
+    const cells = this.cells;
+    cells[c] = len + 1;
+    cells[c + 1] = hash;
+    cells[c + 2] = start;
+    cells[c + 3] = 1;
     this.stables[slot] = stableHashOf(view, start, end);
-    this.starts[slot] = start;
-    this.lens[slot] = len + 1;
-    this.counts[slot] = 1;
     this.touch(slot, len);
     if (this.size === this.filled.length) this.filled = grown(this.filled);
     this.filled[this.size] = slot;
-    if (++this.size * 2 > this.lens.length) this.grow();
+    if (++this.size * 2 > this.stables.length) this.grow();
   }
 
   private touch(slot: number, len: number) {
@@ -399,26 +401,20 @@ export class KeyTally {
 
   /** Doubles the table (a chunk with more keys than it holds); touched and filled slots move with it. */
   private grow(): void {
-    const { hashes, stables, starts, lens, counts } = this;
-    const slots = lens.length * 2;
+    const { cells, stables } = this;
+    const slots = stables.length * 2;
     const mask = slots - 1;
-    this.hashes = new Int32Array(slots);
+    this.cells = new Int32Array(slots * CELL);
     this.stables = new Int32Array(slots);
-    this.starts = new Int32Array(slots);
-    this.lens = new Int32Array(slots);
-    this.counts = new Int32Array(slots);
     this.mask = mask;
-    const moved = new Int32Array(lens.length);
-    for (let old = 0; old < lens.length; old++) {
-      if (lens[old] === 0) continue;
-      const h = hashes[old]!;
-      let to = slotOf(h, mask);
-      while (this.lens[to] !== 0) to = (to + 1) & mask;
-      this.hashes[to] = h;
+    const moved = new Int32Array(stables.length);
+    for (let old = 0; old < stables.length; old++) {
+      const o = old * CELL;
+      if (cells[o] === 0) continue;
+      let to = slotOf(cells[o + 1]!, mask);
+      while (this.cells[to * CELL] !== 0) to = (to + 1) & mask;
+      this.cells.set(cells.subarray(o, o + CELL), to * CELL);
       this.stables[to] = stables[old]!;
-      this.starts[to] = starts[old]!;
-      this.lens[to] = lens[old]!;
-      this.counts[to] = counts[old]!;
       moved[old] = to;
     }
     for (let t = 0; t < this.touchedCount; t++) this.touched[t] = moved[this.touched[t]!]!;
@@ -439,18 +435,19 @@ export class KeyTally {
    * `pack`) and zeroes them; returns where the entries end.
    */
   packInto(chunk: Uint8Array, out: Uint8Array, at: number, entries: Int32Array, hashes: Int32Array, index: number): number {
-    const { starts, lens, counts, touched } = this;
+    const { cells, stables, touched } = this;
     for (let t = 0; t < this.touchedCount; t++) {
       const slot = touched[t]!;
-      const s = starts[slot]!;
-      const end = s + lens[slot]! - 1;
+      const c = slot * CELL;
+      const s = cells[c + 2]!;
+      const end = s + cells[c]! - 1;
       for (let i = s; i < end; i++) out[at++] = chunk[i]!;
       const h = index - KEY_KINDS.length;
-      hashes[h] = this.hashes[slot]!;
-      hashes[h + 1] = this.stables[slot]!;
+      hashes[h] = cells[c + 1]!;
+      hashes[h + 1] = stables[slot]!;
       entries[index++] = at;
-      entries[index++] = counts[slot]!;
-      counts[slot] = 0;
+      entries[index++] = cells[c + 3]!;
+      cells[c + 3] = 0;
     }
     this.touchedCount = 0;
     this.touchedBytes = 0;
@@ -459,13 +456,16 @@ export class KeyTally {
 
   /** Forgets every key: the chunk they are in is done with. Call after the last pack of a chunk. */
   reset(): void {
-    if (this.size * 8 < this.lens.length) for (let f = 0; f < this.size; f++) this.lens[this.filled[f]!] = 0;
-    else this.lens.fill(0);
+    if (this.size * 8 < this.stables.length) for (let f = 0; f < this.size; f++) this.cells[this.filled[f]! * CELL] = 0;
+    else this.cells.fill(0);
     this.size = 0;
     this.touchedCount = 0;
     this.touchedBytes = 0;
   }
 }
+
+/** Ints a KeyTally slot takes. */
+const CELL = 4;
 
 /** Whether view[a..a+len) and view[b..b+len) hold the same bytes: four at a time, the last word overlapping. */
 function sameBytes(view: DataView, a: number, b: number, len: number): boolean {
