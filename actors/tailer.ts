@@ -51,6 +51,8 @@ const MIN_CHUNK = 16 << 10;
 
 /** RSS growth, bytes, that makes a replay collect its garbage. */
 const GC_STEP = 4 << 20;
+/** Pipeline time, ms, after which RSS is looked at even before the fourth chunk (sparse logs). */
+const GC_CHECK_MS = 25;
 
 /** One input of a replay, and the newest second it has shown. */
 interface Replaying {
@@ -83,7 +85,8 @@ export async function replayFiles(
   }));
   let lowRss = process.memoryUsage.rss();
   let chunks = 0;
-  let want = CHUNK;
+  let busy = 0;
+  let want = MIN_CHUNK;
   try {
     for (;;) {
       // Never read inside the caller's turn: the pipeline runs synchronously from each read,
@@ -114,7 +117,9 @@ export async function replayFiles(
       // JSC lets the garbage of parsed chunks (segments, packed keys) pile up: a full collection
       // whenever RSS has grown GC_STEP over its low point (looked at every 4 MiB) keeps a replay's
       // peak flat, whatever the file's size or cardinality, for a few collections a run.
-      if (++chunks % 4 === 0) {
+      busy += took;
+      if (++chunks % 4 === 0 || busy > GC_CHECK_MS) {
+        busy = 0;
         const rss = process.memoryUsage.rss();
         if (rss > lowRss + GC_STEP) {
           Bun.gc(true);
