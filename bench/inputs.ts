@@ -6,7 +6,9 @@
  * hundred hosts, a dozen sections. `combined 10M` is the same profile with the combined format's
  * referer and user agent. `high-card` brings a new section, user and host on every line. `realistic`
  * (issue 13) is traffic with many clients: a host drawn from a /8 on every line, deeper paths and
- * query strings with slashes, a fifth of the lines combined, some with escaped quotes.
+ * query strings with slashes, a fifth of the lines combined, some with escaped quotes. `sparse`
+ * is a quiet site: one line a second, so a replay steps the statecharts through 100,000 seconds
+ * of log for few lines (a chunk holds thousands of seconds).
  */
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -71,6 +73,7 @@ const CATALOGUE: [string, (name: string, context: Context) => Promise<Input> | I
   ['high-card 5M', written('high-cardinality-5M.log', 5_000_000, writeHighCardinality)],
   ['realistic 1M', written(`realistic-seed${SEED}-1M.log`, 1_000_000, writeRealistic)],
   ['realistic 10M', written(`realistic-seed${SEED}-10M.log`, 10_000_000, writeRealistic)],
+  ['sparse 100k', written('sparse-100k.log', 100_000, writeSparse)],
 ];
 
 export const INPUT_NAMES = CATALOGUE.map(([name]) => name);
@@ -116,6 +119,12 @@ function writeHighCardinality(path: string, lines: number, perSecond = 2000) {
     const host = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
     return `${host} - user${i} [${time}] "GET /sec${i}/x HTTP/1.1" 200 42\n`;
   });
+}
+
+/** `lines` CLF lines, one a second from START, from a dozen hosts and sections. */
+function writeSparse(path: string, lines: number) {
+  const start = Date.parse(START) / 1000;
+  writeLines(path, lines, (i) => `10.0.0.${i % 12} - - [${clfTime(start + i)}] "GET /${SECTIONS[i % 12]}/page HTTP/1.1" 200 ${NUMBERS[i % 1000]}\n`);
 }
 
 /** mulberry32: a tiny seeded PRNG, so that the file is the same everywhere (no Math.random). */

@@ -9,7 +9,8 @@
  *
  * Inputs (bench/inputs.ts), in the table's order: 1M and 10M from the product's generator, combined
  * 10M (the same profile in the combined format), high-card 1M and 5M (every line a new section,
- * user and host), realistic 1M and 10M (issue 13: many clients, deeper paths, some combined lines).
+ * user and host), realistic 1M and 10M (issue 13: many clients, deeper paths, some combined lines),
+ * sparse 100k (one line a second: the statecharts stepped through 100,000 s of log).
  *
  * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess),
  * BENCH_ONLY=fleet (only the fleet rows, ~2.5 min: printed, bench/results/latest.md left as it is),
