@@ -240,18 +240,12 @@ export class ByteCounts {
   }
 
   private growEntries() {
-    const cap = this.starts.length * 2;
-    const grow = <T extends Int32Array | Float64Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(cap);
-      b.set(a);
-      return b;
-    };
-    this.starts = grow(this.starts);
-    this.ends = grow(this.ends);
-    this.hashes = grow(this.hashes);
-    this.stables = grow(this.stables);
-    this.entrySlot = grow(this.entrySlot);
-    this.counts = grow(this.counts);
+    this.starts = grown(this.starts);
+    this.ends = grown(this.ends);
+    this.hashes = grown(this.hashes);
+    this.stables = grown(this.stables);
+    this.entrySlot = grown(this.entrySlot);
+    this.counts = grown(this.counts);
   }
 
   private rehash(slotCount: number) {
@@ -477,8 +471,9 @@ function sameBytes(view: DataView, a: number, b: number, len: number): boolean {
   return view.getInt32(a + len - 4, true) === view.getInt32(b + len - 4, true);
 }
 
-function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(a.length * 2);
+/** A typed array twice as long as `a`, starting with its values. */
+function grown<T extends Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer>>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
   b.set(a);
   return b;
 }

@@ -8,6 +8,7 @@ import {
   FNV_PRIME,
   fnv1a,
   KEY_KINDS,
+  type KeyCounts,
   KeyTally,
   MAX_KEY_BYTES,
   NO_KEYS,
@@ -23,6 +24,13 @@ import {
 const bytesOf = (key: string) => Buffer.from(key, 'utf8');
 
 /** Keys written back to back into one chunk, as a scanner finds them in a read; `add` tallies the i-th. */
+/** A packing's keys in order, as [kind, key, count]. */
+function entriesOf(keys: KeyCounts): [number, string, number][] {
+  const seen: [number, string, number][] = [];
+  eachKey(keys, (kind, bytes, start, end, count) => seen.push([kind, decodeKey(bytes, start, end), count]));
+  return seen;
+}
+
 function chunkOf(keys: string[]) {
   const bytes = Buffer.from(keys.join(''), 'latin1');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -126,9 +134,7 @@ describe('packed segment keys', () => {
     };
     const keys = packMaps(maps);
     for (const kind of KEY_KINDS) expect(unpack(keys, kind)).toEqual(maps[kind]);
-    const seen: [number, string, number][] = [];
-    eachKey(keys, (kind, bytes, start, end, count) => seen.push([kind, decodeKey(bytes, start, end), count]));
-    expect(seen).toEqual([
+    expect(entriesOf(keys)).toEqual([
       [0, '/a', 3],
       [0, '/pages', 1],
       [1, 'james', 2],
@@ -209,9 +215,7 @@ describe('packed segment keys', () => {
     const fixed = [fixedKey('methods', 'GET'), fixedKey('sections', '(no request)'), fixedKey('methods', 'POST')];
     const counts = Int32Array.of(4, 2, 0);
     const keys = pack(new PackBuffer(), c.bytes, tallies, fixed, counts);
-    const seen: [number, string, number][] = [];
-    eachKey(keys, (kind, bytes, start, end, count) => seen.push([kind, decodeKey(bytes, start, end), count]));
-    expect(seen).toEqual([
+    expect(entriesOf(keys)).toEqual([
       [0, '/a', 1],
       [0, '(no request)', 2],
       [3, 'DELETE', 1],
