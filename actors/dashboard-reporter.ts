@@ -6,10 +6,25 @@
 import * as ansi from 'ansi-escapes';
 import { fromCallback } from 'xstate';
 import { type DashboardSnapshot, type HistoryEntry, renderDashboard } from './dashboard';
-import type { AlertEvent, ReporterMessage } from './messages';
+import type { AlertEvent, IntervalStats, ReporterMessage } from './messages';
+import { localIso } from '../lib/format';
 import { alertMessage, notifyThrough, type ReporterInput, recoveryMessage, statsText } from './reporter';
 
 const ruleKey = (a: AlertEvent) => `${a.rule!.name}\u0000${a.rule!.group?.key ?? ''}`;
+
+/** An interval worth showing on the way out: it saw lines (the final one, cut short by the quit, often saw none). */
+const hadTraffic = (s: IntervalStats) => s.hits > 0 || s.invalid > 0;
+
+/**
+ * What the run leaves in the scrollback: every alert and recovery, oldest first, then the last
+ * interval that had traffic as the plain output prints it, or one line saying there was none
+ * since `startedAt` (the event clock's start).
+ */
+export function scrollback(history: HistoryEntry[], lastWithTraffic: IntervalStats | null, startedAt: number): string[] {
+  const lines = [...history].reverse().map((h) => h.message);
+  lines.push(lastWithTraffic ? statsText(lastWithTraffic) : `no traffic in any interval since ${localIso(startedAt)}`);
+  return lines;
+}
 
 /** The full-screen reporter: keeps a snapshot, redraws it every evaluation (1 s). */
 export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
@@ -17,10 +32,15 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   const notify = notifyThrough(system);
   /** The rules' alerts going on, by rule and group. */
   const active = new Map<string, HistoryEntry>();
+  let lastWithTraffic: IntervalStats | null = null;
+  // "up" is the process's wall-clock age: `o.now` is the event clock, which for the centre starts
+  // at the first message of the history it rebuilds from, minutes back.
+  const wallNow = Date.now;
   const snapshot: DashboardSnapshot = {
     files: o.files,
-    startedAt: o.startedAt,
     now: o.now(),
+    wallStartedAt: performance.timeOrigin,
+    wallNow: wallNow(),
     threshold: o.threshold,
     windowSeconds: o.windowSeconds,
     windowHits: 0,
@@ -35,6 +55,7 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   };
   const draw = () => {
     snapshot.now = o.now();
+    snapshot.wallNow = wallNow();
     const { columns, rows } = o.size();
     const lines = renderDashboard(snapshot, columns, rows);
     o.write(
@@ -56,6 +77,7 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         break;
       case 'stats':
         snapshot.last = message.stats;
+        if (hadTraffic(message.stats)) lastWithTraffic = message.stats;
         break;
       case 'mute':
         break;
@@ -103,7 +125,6 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   return () => {
     // Back to the normal screen; what the run said stays in the scrollback.
     o.write(ansi.exitAlternativeScreen + ansi.cursorShow);
-    for (const h of [...snapshot.history].reverse()) input.out(h.message);
-    if (snapshot.last) input.out(statsText(snapshot.last));
+    for (const line of scrollback(snapshot.history, lastWithTraffic, o.startedAt)) input.out(line);
   };
 });

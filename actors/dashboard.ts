@@ -17,8 +17,11 @@ export interface HistoryEntry {
 
 export interface DashboardSnapshot {
   files: string[];
-  startedAt: number;
+  /** The event clock: a replay's or the centre's simulated one (where its data stands), or the wall clock when following. */
   now: number;
+  /** Wall-clock ms when the process started, and now: "up" is the time between them, whatever the event clock says. */
+  wallStartedAt: number;
+  wallNow: number;
   threshold: number;
   windowSeconds: number;
   /** Hits in the window at the last evaluation. */
@@ -73,7 +76,7 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
   const average = s.windowHits / s.windowSeconds;
   const lines: string[] = [];
 
-  const title = `${c.bold('http-log-monitor')} · ${s.files.join(', ')} · up ${duration((s.now - s.startedAt) / 1000)}`;
+  const title = `${c.bold('http-log-monitor')} · ${s.files.join(', ')} · up ${duration((s.wallNow - s.wallStartedAt) / 1000)}`;
   const right = `${clock(s.now)}${s.paused ? c.yellow(' (paused)') : ''}`;
   const gap = Math.max(1, width - stringWidth(title) - stringWidth(right));
   lines.push(`${title}${' '.repeat(gap)}${right}`);

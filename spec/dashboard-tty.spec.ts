@@ -245,12 +245,15 @@ describe('on a terminal (tmux)', () => {
       expect(rows(after).find((l) => l.startsWith('TTY '))).toBe('TTY icanon echo');
       expect(paneFlag(pane, 'alternate_on')).toBe('0');
       expect(after).not.toContain(FOOTER);
+      // No line was written: the scrollback says so in one line, not with an interval of 0 hits.
+      expect(rows(after)).toContainEqual(expect.stringMatching(/^no traffic in any interval since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/));
+      expect(after).not.toMatch(/ hits, /);
     } finally {
       killPane(pane);
     }
   }, 30_000);
 
-  test('q restores the terminal, then prints the alert, the recovery and the final stats; exit 0', async () => {
+  test('q restores the terminal, then prints the alert, the recovery and the last interval that had traffic; exit 0', async () => {
     const log = emptyLog('quit.log');
     const pane = startPane(follow(log));
     try {
@@ -273,15 +276,18 @@ describe('on a terminal (tmux)', () => {
 
       const alert = lines.findIndex((l) => ALERT_LINE.test(l));
       const recovery = lines.findIndex((l) => RECOVERY_LINE.test(l));
-      const partial = lines.findIndex((l) => l.includes('(partial)'));
+      const stats = lines.findIndex((l) => / hits, [\d.]+ req\/s/.test(l));
       const exited = lines.indexOf('EXITED 0');
       expect(alert).toBe(0);
       expect(recovery).toBe(alert + 1);
-      expect(partial).toBe(recovery + 1);
-      expect(lines[partial]).toMatch(/\d+ hits, [\d.]+ req\/s/);
-      expect(lines[partial + 1]).toMatch(/^ {2}unique {4}\d+ hosts · \d+ users · \d+ sections \(estimated\)$/);
-      expect(lines[partial + 2]).toMatch(/^ {2}sections/);
-      expect(exited).toBeGreaterThan(partial);
+      expect(stats).toBe(recovery + 1);
+      // The interval the 30 lines fell in (seconds before the quit), not the empty one the quit cut short.
+      expect(lines[stats]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d → \d\d:\d\d:\d\d[+-]\d\d:\d\d {2}[1-9]\d* hits, /);
+      expect(lines[stats]).not.toContain('(partial)');
+      expect(lines[stats + 1]).toMatch(/^ {2}unique {4}\d+ hosts · \d+ users · \d+ sections \(estimated\)$/);
+      expect(lines[stats + 2]).toMatch(/^ {2}sections +\/pages \d+/);
+      expect(lines.filter((l) => / hits, [\d.]+ req\/s/.test(l))).toHaveLength(1);
+      expect(exited).toBeGreaterThan(stats);
       expect(lines.filter((l) => ALERT_LINE.test(l))).toHaveLength(1);
       expect(lines.filter((l) => RECOVERY_LINE.test(l))).toHaveLength(1);
     } finally {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import stringWidth from 'string-width';
 import { bar, type DashboardSnapshot, renderDashboard, sparkline } from '../actors/dashboard';
+import { scrollback } from '../actors/dashboard-reporter';
 import type { IntervalStats } from '../actors/messages';
 
 const T = Date.UTC(2026, 0, 1, 12, 0, 0);
@@ -25,8 +26,9 @@ const last: IntervalStats = {
 function snapshot(over: Partial<DashboardSnapshot> = {}): DashboardSnapshot {
   return {
     files: ['/tmp/access.log'],
-    startedAt: T - 125_000,
     now: T,
+    wallStartedAt: T - 125_000,
+    wallNow: T,
     threshold: 10,
     windowSeconds: 120,
     windowHits: 1476,
@@ -82,6 +84,15 @@ describe('dashboard', () => {
     expect(renderDashboard(snapshot({ active: [] }), 200, 40).join('\n')).not.toContain('rule alerts going on');
   });
 
+  test("'up' is the process's wall-clock age, not the event clock's: the centre's starts minutes back, at its history", () => {
+    // The centre 9 s after its start, its simulated clock at the newest message (T) of a history
+    // that began 53 s before that.
+    const W = Date.UTC(2026, 0, 2, 8, 0, 0);
+    const head = renderDashboard(snapshot({ now: T, wallStartedAt: W, wallNow: W + 9_000 }), 120, 40)[0]!;
+    expect(head).toContain('· up 9s');
+    expect(head).not.toContain('up 53s');
+  });
+
   test('normal state and no alerts yet', () => {
     const text = renderDashboard(snapshot({ state: 'normal', since: null, history: [], last: null }), 100, 30).join('\n');
     expect(text).toContain('● normal');
@@ -120,6 +131,23 @@ describe('dashboard', () => {
     expect(text).toContain('(paused)');
     expect(text).toContain('Hosts    ≈ 127.0.0.1 64');
     expect(text).toContain('waiting for /tmp/b.log to appear');
+  });
+
+  test('on the way out: the alerts and recoveries oldest first, then the last interval that had traffic, as the plain output prints it', () => {
+    const history = snapshot().history;
+    const lines = scrollback(history, { ...last, start: T - 2_000, end: T - 1_000 }, T - 125_000);
+    expect(lines.slice(0, 3)).toEqual(history.map((h) => h.message).reverse());
+    expect(lines).toHaveLength(4);
+    const [head, unique] = lines[3]!.split('\n');
+    expect(head).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d → \d\d:\d\d:\d\d[+-]\d\d:\d\d  250 hits, 250\.0 req\/s, /);
+    expect(head).not.toContain('(partial)');
+    expect(unique).toBe('  unique    3 hosts · 2 users · 4 sections (estimated)');
+  });
+
+  test('on the way out with no traffic at all: one line says so, since when (ISO-8601)', () => {
+    const lines = scrollback([], null, T - 125_000);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^no traffic in any interval since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
   });
 
   test('sparkline scales to the largest value and shrinks by summing neighbours', () => {
