@@ -37,7 +37,21 @@ export interface DeliveryOptions {
   maxAttempts?: number;
   /** Events held (in flight included) before the oldest waiting one is dropped. */
   queueLimit?: number;
+  /** The timers of timeouts, retries and the close deadline; the real ones by default (tests pass a simulated clock). */
+  clock?: DeliveryClock;
+  /** One attempt; by default a POST or `sh -c` (tests pass a simulated receiver). Ended by `signal` at the timeout. */
+  send?: (event: NotifyEvent, signal: AbortSignal) => Promise<Outcome>;
 }
+
+export interface DeliveryClock {
+  setTimeout(fire: () => void, ms: number): unknown;
+  clearTimeout(timer: unknown): void;
+}
+
+const REAL_CLOCK: DeliveryClock = {
+  setTimeout: (fire, ms) => setTimeout(fire, ms),
+  clearTimeout: (timer) => clearTimeout(timer as ReturnType<typeof setTimeout>),
+};
 
 export interface Attempt {
   event: NotifyEvent;
@@ -71,7 +85,8 @@ export const DELIVERY_DEFAULTS = {
 /** At exit, a retry comes this soon (ms) instead of after its backoff. */
 const CLOSE_RETRY_MS = 100;
 
-type Outcome = { ok: true } | { ok: false; retry: boolean; reason: string };
+/** How an attempt ended: `retry` for what may go better later (a timeout, a 5xx, a 429, an exit code). */
+export type Outcome = { ok: true } | { ok: false; retry: boolean; reason: string };
 
 interface Held {
   event: NotifyEvent;
@@ -82,13 +97,15 @@ export class Delivery {
   /** How the target is named in messages: `https://hooks.slack.com`, `command 'notify-send'`. */
   readonly label: string;
   readonly #target: NotifyTarget;
-  readonly #o: Required<Omit<DeliveryOptions, 'report' | 'onAttempt'>>;
+  readonly #o: Required<Omit<DeliveryOptions, 'report' | 'onAttempt' | 'clock' | 'send'>>;
+  readonly #clock: DeliveryClock;
+  readonly #send: (event: NotifyEvent, signal: AbortSignal) => Promise<Outcome>;
   readonly #report?: (message: string) => void;
   readonly #onAttempt?: (attempt: Attempt) => void;
   /** The head is the event in flight or waiting for its retry. */
   #queue: Held[] = [];
   #busy = false;
-  #retry: ReturnType<typeof setTimeout> | undefined;
+  #retry: unknown;
   /** Aborts what is in flight at the close deadline. */
   readonly #stop = new AbortController();
   #closing: Promise<void> | null = null;
@@ -116,6 +133,8 @@ export class Delivery {
     };
     this.#report = options.report;
     this.#onAttempt = options.onAttempt;
+    this.#clock = options.clock ?? REAL_CLOCK;
+    this.#send = options.send ?? ((event, signal) => ('url' in target ? this.#post(target, event, signal) : this.#run(target.command, event, signal)));
     this.label = 'url' in target ? redact(target.url) : `command '${firstWord(target.command)}'`;
   }
 
@@ -173,14 +192,14 @@ export class Delivery {
 
   async #close(deadlineMs: number) {
     if (this.#retry) {
-      clearTimeout(this.#retry);
+      this.#clock.clearTimeout(this.#retry);
       this.#retry = undefined;
     }
     const done = this.settled();
     this.#pump();
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([done, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
-    clearTimeout(timer);
+    let timer: unknown;
+    await Promise.race([done, new Promise<void>((resolve) => (timer = this.#clock.setTimeout(resolve, deadlineMs)))]);
+    this.#clock.clearTimeout(timer);
     this.#closed = true;
     this.#stop.abort();
     if (this.#queue.length > 0) {
@@ -199,8 +218,7 @@ export class Delivery {
     if (!head) return this.#settle();
     this.#busy = true;
     head.attempts++;
-    const attempt = 'url' in this.#target ? this.#post(this.#target, head.event) : this.#run(this.#target.command, head.event);
-    void attempt.then((outcome) => this.#after(head, outcome));
+    void this.#attempt(head.event).then((outcome) => this.#after(head, outcome));
   }
 
   #after(head: Held, outcome: Outcome) {
@@ -220,7 +238,7 @@ export class Delivery {
     else {
       const backoff = Math.min(this.#o.backoffMs * 2 ** (head.attempts - 1), this.#o.backoffCapMs);
       const wait = this.#closing ? Math.min(backoff, CLOSE_RETRY_MS) : backoff;
-      this.#retry = setTimeout(() => {
+      this.#retry = this.#clock.setTimeout(() => {
         this.#retry = undefined;
         this.#pump();
       }, wait);
@@ -236,11 +254,26 @@ export class Delivery {
     for (const resolve of idle) resolve();
   }
 
-  #signal() {
-    return AbortSignal.any([AbortSignal.timeout(this.#o.timeoutMs), this.#stop.signal]);
+  /**
+   * One attempt, ended at the timeout (or at the close deadline) whatever the transport does: a
+   * receiver that ignores the abort still frees its place.
+   */
+  async #attempt(event: NotifyEvent): Promise<Outcome> {
+    const timeout = new AbortController();
+    const timer = this.#clock.setTimeout(() => timeout.abort(new DOMException('timed out', 'TimeoutError')), this.#o.timeoutMs);
+    const signal = AbortSignal.any([timeout.signal, this.#stop.signal]);
+    const ended = new Promise<Outcome>((resolve) =>
+      signal.addEventListener('abort', () => resolve({ ok: false, retry: true, reason: this.#why(signal.reason) }), { once: true }),
+    );
+    const sent = this.#send(event, signal).catch((error): Outcome => ({ ok: false, retry: true, reason: this.#why(error) }));
+    try {
+      return await Promise.race([sent, ended]);
+    } finally {
+      this.#clock.clearTimeout(timer);
+    }
   }
 
-  async #post(target: { url: string; format: NotifyFormat }, event: NotifyEvent): Promise<Outcome> {
+  async #post(target: { url: string; format: NotifyFormat }, event: NotifyEvent, signal: AbortSignal): Promise<Outcome> {
     if (!/^https?:$/.test(protocol(target.url))) return { ok: false, retry: false, reason: 'not an http(s) URL' };
     const { contentType, text } = body(target.format, event);
     try {
@@ -250,7 +283,7 @@ export class Delivery {
         body: text,
         // A redirect would send the alert where the user did not say; it is a failure instead.
         redirect: 'manual',
-        signal: this.#signal(),
+        signal,
       });
       void response.body?.cancel().catch(() => {});
       if (response.ok) return { ok: true };
@@ -261,7 +294,7 @@ export class Delivery {
     }
   }
 
-  async #run(command: string, event: NotifyEvent): Promise<Outcome> {
+  async #run(command: string, event: NotifyEvent, signal: AbortSignal): Promise<Outcome> {
     let child: ReturnType<typeof Bun.spawn>;
     try {
       // Its own process group, so that a kill reaches what `sh` started too; its output would
@@ -275,7 +308,6 @@ export class Delivery {
     } catch (error) {
       return { ok: false, retry: true, reason: this.#why(error) };
     }
-    const signal = this.#signal();
     const kill = () => {
       try {
         process.kill(-child.pid, 'SIGKILL');
