@@ -50,10 +50,6 @@ function showWindow() {
   $('series-threshold').setAttribute('y2', y);
 }
 
-function clock(ms) {
-  return new Date(ms).toLocaleTimeString();
-}
-
 function showStats() {
   const rows = model.sections.map(([section, hits]) => {
     const tr = document.createElement('tr');
@@ -66,7 +62,8 @@ function showStats() {
   });
   $('sections-body').replaceChildren(...rows);
   const last = model.last;
-  text($('interval'), last ? `${clock(last.start)} → ${clock(last.end)} · ${last.hits} hits · ${last.invalid} invalid` : '');
+  // Times come formatted by the monitor (ISO-8601, its zone), as its terminal prints them.
+  text($('interval'), last ? `${last.from} → ${last.to.slice(11)} · ${last.hits} hits · ${last.invalid} invalid` : '');
 }
 
 function showHistory() {

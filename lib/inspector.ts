@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { IntervalStats, ReporterMessage } from '../actors/messages';
 import { alertMessage, recoveryMessage } from '../actors/reporter';
+import { localIso } from './format';
 
 /** The page's files: beside the sources, or embedded in the executable (`npm run build`, `--asset ./inspector`). */
 const ASSETS = path.join(import.meta.dir, Bun.isStandaloneExecutable ? '.' : '..', 'inspector');
@@ -29,8 +30,9 @@ export interface InspectorModel {
   windowHits: number;
   series: number[];
   at: number;
+  /** The last interval that had traffic (an empty one, like a replay's final second, leaves it as it was). */
   sections: [string, number][];
-  last: Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> | null;
+  last: (Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> & { from: string; to: string }) | null;
   history: { type: 'alert' | 'recovered'; at: number; message: string }[];
   /** The rules' alerts going on (`--rules`), oldest first: their alert lines. */
   active: { key: string; at: number; message: string }[];
@@ -63,8 +65,11 @@ export function reduce(model: InspectorModel, ev: InspectionEvent): InspectorUpd
       return { type: 'window', at: message.at, hits: message.hits, series: message.series };
     case 'stats': {
       const s = message.stats;
+      if (s.hits === 0 && s.invalid === 0) return null;
       model.sections = s.sections;
-      model.last = { start: s.start, end: s.end, hits: s.hits, invalid: s.invalid, late: s.late };
+      // ISO-8601 in the monitor's zone, as its other outputs print them (the page does not format times).
+      const [from, to] = [localIso(s.start), localIso(s.end)];
+      model.last = { start: s.start, end: s.end, from, to, hits: s.hits, invalid: s.invalid, late: s.late };
       return { type: 'stats', sections: model.sections, last: model.last };
     }
     case 'alert':

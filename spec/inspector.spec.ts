@@ -44,8 +44,7 @@ describe('inspector page, in a real browser', () => {
   test('the highlighted state goes from normal to alerting and back while traffic flows', async () => {
     const log = path.join(dir, 'access.log');
     fs.writeFileSync(log, '');
-    // -s 4: the interval that holds the lines stays on the page for 4 s after it closes, long
-    // enough to be read on a slow machine before the next (empty) one replaces it.
+    // -s 4: the interval that holds the lines closes within 4 s (the empty ones after it do not replace it).
     const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '-s', '4', '-a', '4', '-t', '2', '--plain', '--poll-ms', '100'], {
       cwd: ROOT,
       stdout: 'ignore',
@@ -91,6 +90,40 @@ describe('inspector page, in a real browser', () => {
     }
   }, 60_000);
 
+  test('after a --replay: the last interval that had traffic, its times ISO-8601 as the terminal prints them, whatever the browser locale', async () => {
+    const log = path.join(dir, 'replay.log');
+    // 3 lines a second from 12:00:00 to 12:00:09 UTC: with -s 5 the replay ends on a boundary, in
+    // an empty final interval (12:00:10 → 12:00:10), which the plain output does not print.
+    const stamp = (i: number) => `01/Jan/2026:12:00:0${i} +0000`;
+    fs.writeFileSync(log, Array.from({ length: 30 }, (_, k) => `127.0.0.1 - - [${stamp(Math.floor(k / 3))}] "GET /pages/x HTTP/1.1" 200 12\n`).join(''));
+    const monitor = Bun.spawn([BUN, 'entry.ts', '--replay', '-f', log, '-s', '5', '--inspect', '--plain'], {
+      cwd: ROOT,
+      env: { ...process.env, TZ: 'UTC' },
+      stdout: 'ignore',
+      stderr: 'pipe',
+    });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    try {
+      const line = await waitForLine(monitor.stderr, /^replay finished; the inspector stays at http:\/\/127\.0\.0\.1:\d+\/ until Ctrl-C$/, 10_000);
+      const url = /http:\S+\//.exec(line)![0];
+      // A 12-hour locale in another zone: the page must not reformat the times.
+      const page = await browser.newPage({ locale: 'en-US', timezoneId: 'America/New_York' });
+      await page.goto(url);
+      await page.waitForSelector('#connection.online', { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelector('#interval')?.textContent !== '', undefined, { timeout: 10_000 });
+      expect(await page.locator('#interval').textContent()).toBe('2026-01-01T12:00:05+00:00 → 12:00:10+00:00 · 15 hits · 0 invalid');
+      expect(await page.locator('#sections-body').textContent()).toContain('/pages');
+      expect(await page.locator('#sections h2').textContent()).toContain('Last interval with traffic');
+    } finally {
+      await browser.close();
+      monitor.kill('SIGINT');
+      await monitor.exited;
+    }
+  }, 30_000);
+
   test('binds to 127.0.0.1 only and serves nothing from elsewhere', async () => {
     const log = path.join(dir, 'bind.log');
     fs.writeFileSync(log, '');
@@ -128,6 +161,30 @@ describe('inspector model', () => {
     const alert = reduce(model, { type: '@xstate.event', actorRef: ref('reporter'), rootId: 'x', sourceRef: undefined, event: { type: 'alert', alert: { at: 5000, hits: 9, threshold: 2, window: 4 } } });
     expect(alert).toMatchObject({ type: 'history', entry: { type: 'alert', at: 5000 } });
     expect(model).toMatchObject({ state: 'alerting', windowHits: 9, series: [4, 5], history: [{ type: 'alert' }] });
+  });
+
+  test('an interval with traffic becomes the last one, its times ISO-8601; an empty one leaves it as it was', () => {
+    const model: InspectorModel = {
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
+    };
+    const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+    const stats = (start: number, end: number, hits: number, invalid = 0) => reduce(model, {
+      type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined,
+      event: { type: 'stats', stats: {
+        start, end, hits, invalid, late: 0, sections: hits ? [['/pages', hits]] : [], users: [], hosts: [], methods: [],
+        status: { '1xx': 0, '2xx': hits, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, bytes: 0, approximate: [],
+        unique: { hosts: 0, users: 0, sections: 0 }, final: false,
+      } } as never,
+    });
+    const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/;
+    expect(stats(T, T + 5_000, 15)).toMatchObject({ type: 'stats', sections: [['/pages', 15]], last: { start: T, hits: 15 } });
+    expect(model.last!.from).toMatch(ISO);
+    expect(model.last!.to).toMatch(ISO);
+    expect(stats(T + 5_000, T + 5_000, 0)).toBeNull();
+    expect(model.last).toMatchObject({ start: T, end: T + 5_000, hits: 15 });
+    expect(model.sections).toEqual([['/pages', 15]]);
+    // Invalid lines are traffic too: they say why an interval counted no hits.
+    expect(stats(T + 5_000, T + 10_000, 0, 4)).toMatchObject({ last: { hits: 0, invalid: 4 } });
   });
 
   test("the rules' alerts going on are listed until their recovery, a group each; the traffic state is theirs alone", () => {
