@@ -5,10 +5,11 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
-import { usageText } from '../lib/usage';
-import { PROGRAM, type Range, UsageError, numberInRange, readArgs, shown } from '../lib/cli-args';
+import { helpText } from '../lib/usage';
+import { PROGRAM, type Range, UsageError, VERSION, VersionRequest, numberInRange, readArgs, shown } from '../lib/cli-args';
 import {
   type Clock,
+  type GenerateProgress,
   type LineOptions,
   type Phase,
   backfillChunks,
@@ -16,6 +17,7 @@ import {
   parseOffset,
   parseStart,
   profileSeconds,
+  progressLine,
   randomSeed,
   realClock,
 } from '../lib/generator';
@@ -151,13 +153,17 @@ function offsetArg(text: string): number {
 }
 
 /** Writes the whole profile to `file` in large chunks; returns the number of lines. */
-export function writeBackfill(opts: GenerateOptions, nowSecond = Math.floor(Date.now() / 1000)): number {
+export function writeBackfill(
+  opts: GenerateOptions,
+  nowSecond = Math.floor(Date.now() / 1000),
+  onProgress?: (p: GenerateProgress) => void,
+): number {
   const start = opts.start ?? nowSecond - profileSeconds(opts.profile);
   mkdirSync(dirname(opts.file), { recursive: true });
   const fd = openSync(opts.file, 'a');
   let lines = 0;
   try {
-  for (const chunk of backfillChunks(opts.profile, start, opts.seed, opts.line)) {
+  for (const chunk of backfillChunks(opts.profile, start, opts.seed, opts.line, onProgress)) {
     writeSync(fd, chunk);
     for (let i = chunk.indexOf('\n'); i !== -1; i = chunk.indexOf('\n', i + 1)) lines++;
   }
@@ -168,11 +174,16 @@ export function writeBackfill(opts: GenerateOptions, nowSecond = Math.floor(Date
 }
 
 /** Writes the profile in real time to `file`; returns the number of lines. */
-export async function writeLive(opts: GenerateOptions, clock: Clock = realClock, signal?: AbortSignal): Promise<number> {
+export async function writeLive(
+  opts: GenerateOptions,
+  clock: Clock = realClock,
+  signal?: AbortSignal,
+  onProgress?: (p: GenerateProgress) => void,
+): Promise<number> {
   mkdirSync(dirname(opts.file), { recursive: true });
   const handle = await open(opts.file, 'a');
   try {
-  return await live(opts.profile, opts.seed, opts.line, (text) => text && handle.write(text), clock, signal);
+  return await live(opts.profile, opts.seed, opts.line, (text) => text && handle.write(text), clock, signal, onProgress);
   } finally {
   await handle.close();
   }
@@ -181,33 +192,46 @@ export async function writeLive(opts: GenerateOptions, clock: Clock = realClock,
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /** Raw writes to stderr and its width, when it is a terminal: the progress line. */
+  status?: { write(text: string): void; columns(): number };
 }
 
 const processIo: Io = {
   out: (text) => void process.stdout.write(`${text}\n`),
   err: (text) => void process.stderr.write(`${text}\n`),
+  // Written at once: a backfill's loop never yields to the event loop until it ends.
+  ...(process.stderr.isTTY ? { status: { write: (text: string) => void writeSync(2, text), columns: () => process.stderr.columns || 80 } } : {}),
 };
 
 /** The `generate` command: 0 on success, 2 on a usage error, 1 on any other failure, 130 on Ctrl-C. */
 export async function runGenerate(rawArgs: string[], io: Io = processIo): Promise<number> {
   const stop = new AbortController();
   const onSignal = () => stop.abort();
+  let progress: ReturnType<typeof progressLine> | undefined;
   try {
   const opts = parseGenerateArgs(rawArgs);
   if (!opts) {
-    io.out(await usageText(generateCommand));
+    io.out(await helpText(generateCommand, USAGE));
     return 0;
   }
+  // A live run draws from the start; a backfill only once it has taken a second.
+  if (io.status) progress = progressLine({ ...io.status, now: Date.now, backfill: opts.backfill, after: opts.backfill ? 1000 : 0 });
   let lines: number;
-  if (opts.backfill) lines = writeBackfill(opts);
+  if (opts.backfill) lines = writeBackfill(opts, undefined, progress?.update);
   else {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    lines = await writeLive(opts, realClock, stop.signal);
+    lines = await writeLive(opts, realClock, stop.signal, progress?.update);
   }
+  progress?.clear();
   io.err(`wrote ${lines} lines to ${opts.file}`);
   return stop.signal.aborted ? 130 : 0;
   } catch (error) {
+  if (error instanceof VersionRequest) {
+    io.out(VERSION);
+    return 0;
+  }
+  progress?.clear();
   const message = error instanceof Error ? error.message : String(error);
   io.err(`generate: ${message.split('\n')[0]}`);
   if (error instanceof UsageError) {

@@ -264,18 +264,53 @@ export function makeLine(rng: Rng, epochSecond: number, opts: LineOptions): stri
 
 const CHUNK_CHARS = 1 << 20;
 
+/** Where a writer stands, for a progress line. */
+export interface GenerateProgress {
+  /** The second of the profile being written (from 1), and how many it has. */
+  second: number;
+  seconds: number;
+  /** Lines written so far. */
+  lines: number;
+  /** The phase being written (from 1), how many there are, and its rate. */
+  phase: number;
+  phases: number;
+  rate: number;
+}
+
+/** Follows the phase of the profile's second `k` (from 0), the seconds being visited in order. */
+function phaseCursor(profile: Phase[]) {
+  let phase = 0;
+  let end = profile[0]?.seconds ?? 0;
+  return (k: number) => {
+    while (k >= end && phase < profile.length - 1) end += profile[++phase]!.seconds;
+    return phase;
+  };
+}
+
 /**
  * The whole profile as text chunks of about 1 MB, second by second from `startSecond`, each
  * second getting exactly its scheduled number of lines. Same seed and arguments: same text.
  */
-export function* backfillChunks(profile: Phase[], startSecond: number, seed: number, opts: LineOptions): Generator<string> {
+export function* backfillChunks(
+  profile: Phase[],
+  startSecond: number,
+  seed: number,
+  opts: LineOptions,
+  onProgress?: (p: GenerateProgress) => void,
+): Generator<string> {
   const rng = mulberry32(seed);
+  const seconds = profileSeconds(profile);
+  const phaseOf = phaseCursor(profile);
   let second = startSecond;
   let chunk = '';
+  let lines = 0;
   for (const n of secondCounts(profile)) {
     for (let i = 0; i < n; i++) {
       chunk += makeLine(rng, second, opts);
+      lines++;
       if (chunk.length >= CHUNK_CHARS) {
+        const phase = phaseOf(second - startSecond);
+        onProgress?.({ second: second - startSecond + 1, seconds, lines, phase: phase + 1, phases: profile.length, rate: profile[phase]!.rate });
         yield chunk;
         chunk = '';
       }
@@ -283,6 +318,46 @@ export function* backfillChunks(profile: Phase[], startSecond: number, seed: num
     second++;
   }
   if (chunk) yield chunk;
+}
+
+/** `generate: 37/390 s · 812 lines · 25 lines/s · phase 2 of 3` (a backfill's seconds are the log's, not the clock's). */
+export function progressText(p: GenerateProgress, backfill: boolean): string {
+  const phase = p.phases > 1 ? ` · phase ${p.phase} of ${p.phases}` : '';
+  return `generate: ${p.second}/${p.seconds} s${backfill ? ' of log' : ''} · ${p.lines} lines · ${p.rate} lines/s${phase}`;
+}
+
+export interface ProgressLineOptions {
+  /** Raw writes to the terminal (stderr), and its width. */
+  write: (text: string) => void;
+  columns: () => number;
+  now: () => number;
+  backfill: boolean;
+  /** Nothing is drawn before this many ms (a quick backfill shows no line at all). */
+  after?: number;
+  /** At most one redraw every this many ms. */
+  every?: number;
+}
+
+/** A progress line redrawn in place (`\r`, erase to the end), at most every `every` ms, cut to the width so it never wraps. */
+export function progressLine(o: ProgressLineOptions) {
+  const started = o.now();
+  const every = o.every ?? 250;
+  let shown = -Infinity;
+  let visible = false;
+  return {
+    update(p: GenerateProgress) {
+      const now = o.now();
+      if (now - started < (o.after ?? 0) || now - shown < every) return;
+      shown = now;
+      const text = progressText(p, o.backfill);
+      o.write(`\r${text.slice(0, Math.max(1, o.columns() - 1))}\x1b[K`);
+      visible = true;
+    },
+    clear() {
+      if (visible) o.write('\r\x1b[K');
+      visible = false;
+    },
+  };
 }
 
 /** Wall-clock access for the live writer; tests pass a fake one. */
@@ -324,11 +399,18 @@ export async function live(
   write: (text: string) => unknown,
   clock: Clock = realClock,
   signal?: AbortSignal,
+  onProgress?: (p: GenerateProgress) => void,
 ): Promise<number> {
   const rng = mulberry32(seed);
   const t0 = Math.floor(clock.now() / 1000);
+  const seconds = profileSeconds(profile);
+  const phaseOf = phaseCursor(profile);
   let second = t0;
   let total = 0;
+  const progress = (lines: number) => {
+    const phase = phaseOf(second - t0);
+    onProgress?.({ second: second - t0 + 1, seconds, lines, phase: phase + 1, phases: profile.length, rate: profile[phase]!.rate });
+  };
   for (const n of secondCounts(profile)) {
     const from = second * 1000;
     await clock.sleepUntil(from, signal);
@@ -342,7 +424,9 @@ export async function live(
       let text = '';
       for (; done < upto; done++) text += makeLine(rng, second, opts);
       await write(text);
+      progress(total + done);
     }
+    if (groups === 0) progress(total); // a second without lines still moves the line on
     total += done;
     second++;
   }

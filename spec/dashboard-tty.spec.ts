@@ -26,6 +26,8 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 let dir = '';
 /** The big log for the replay test, generated while the other tests run. */
 let bigLog: Promise<string> | undefined;
+/** What generating it wrote to stderr, a pipe: the summary line and no progress line. */
+let bigLogStderr = '';
 
 const sq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
@@ -147,8 +149,9 @@ describe('on a terminal (tmux)', () => {
       [BUN, 'entry.ts', 'generate', '-f', file, '--profile', '20000x300', '--backfill', '--seed', '1'],
       { cwd: ROOT, stdout: 'ignore', stderr: 'pipe' },
     );
-    bigLog = gen.exited.then(async (code) => {
-      if (code !== 0) throw new Error(`generate exited ${code}: ${await new Response(gen.stderr).text()}`);
+    bigLog = Promise.all([gen.exited, new Response(gen.stderr).text()]).then(([code, stderr]) => {
+      if (code !== 0) throw new Error(`generate exited ${code}: ${stderr}`);
+      bigLogStderr = stderr;
       return file;
     });
     bigLog.catch(() => {}); // reported by the test that awaits it
@@ -411,6 +414,45 @@ describe('on a terminal (tmux)', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
   }, 30_000);
+
+  test('generate draws a progress line on a terminal stderr, live and for a long backfill, and clears it at the end', async () => {
+    const PROGRESS = /^generate: \d+\/\d+ s( of log)? · \d+ lines · [\d.]+ lines\/s( · phase \d of \d)?$/;
+    const live = path.join(dir, 'generate-live.log');
+    const pane = startPane(`${sq(BUN)} entry.ts generate -f ${sq(live)} --profile 5x2,25x2 --seed 1`, 80, 10);
+    try {
+      const phase2 = await waitFor(pane, 'the progress line in the second phase', (s) => / · 25 lines\/s · phase 2 of 2$/m.test(s), 10_000, 20);
+      expect(top(phase2)).toMatch(PROGRESS);
+      expect(top(phase2)).toMatch(/^generate: [34]\/4 s · \d+ lines/);
+      expect(rows(phase2).filter((l) => l !== '')).toHaveLength(1); // redrawn in place, one row
+      const end = await waitFor(pane, 'EXITED', (s) => /^TTY /m.test(s), 10_000);
+      const lines = rows(end).filter((l) => l !== '');
+      // Cleared: the summary starts on the row the progress line held.
+      expect(lines[0]).toBe(`wrote 60 lines to ${live}`);
+      expect(lines[1]).toBe('EXITED 0');
+      expect(end).not.toContain('lines/s');
+    } finally {
+      killPane(pane);
+    }
+
+    // A backfill that takes more than a second (3 M lines) shows one too; a short one would not.
+    const back = path.join(dir, 'generate-backfill.log');
+    const pane2 = startPane(`${sq(BUN)} entry.ts generate -f ${sq(back)} --profile 20000x100,10000x100 --backfill --seed 1`, 80, 10);
+    try {
+      const during = await waitFor(pane2, 'the backfill progress line', (s) => PROGRESS.test(top(s)) || s.includes('EXITED'), 20_000, 20);
+      expect(top(during)).toMatch(/^generate: \d+\/200 s of log · \d+ lines · \d+ lines\/s · phase \d of 2$/);
+      const end = await waitFor(pane2, 'EXITED', (s) => /^TTY /m.test(s), 20_000);
+      const lines = rows(end).filter((l) => l !== '');
+      expect(lines[0]).toBe(`wrote 3000000 lines to ${back}`);
+      expect(end).not.toContain('lines/s');
+    } finally {
+      killPane(pane2);
+      fs.rmSync(back, { force: true });
+    }
+
+    // stderr a pipe: the big log's backfill (6 M lines, seconds) wrote its summary and nothing else.
+    const file = await bigLog!;
+    expect(bigLogStderr).toBe(`wrote 6000000 lines to ${file}\n`);
+  }, 60_000);
 
   // PRODUCT BUG (reported, not fixed here): with stdout and stderr on the same terminal, report
   // lines are written after the visible progress line instead of on a row of their own, e.g.

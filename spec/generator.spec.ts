@@ -3,7 +3,19 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../lib/cli-args';
-import { type Clock, formatTimestamp, live, makeLine, mulberry32, parseProfile, parseStart, secondCounts } from '../lib/generator';
+import {
+  type Clock,
+  type GenerateProgress,
+  backfillChunks,
+  formatTimestamp,
+  live,
+  makeLine,
+  mulberry32,
+  parseProfile,
+  parseStart,
+  progressLine,
+  secondCounts,
+} from '../lib/generator';
 import { USAGE, parseGenerateArgs, runGenerate } from '../commands/generate';
 
 const dir = mkdtempSync(`${tmpdir()}/gen-`);
@@ -246,6 +258,15 @@ describe('live', () => {
     expect(clock.ms).toBe((START_S + 4) * 1000); // it runs to the end of its last second
   });
 
+  test('tells its progress: the second of the profile, lines so far, the phase and its rate', async () => {
+    const clock = fakeClock(START_S * 1000);
+    const seen: GenerateProgress[] = [];
+    await live([{ rate: 20, seconds: 2 }, { rate: 0.5, seconds: 2 }], 3, { format: 'clf', offsetMinutes: 0 }, () => {}, clock, undefined, (p) => void seen.push(p));
+    expect(seen.at(-1)).toEqual({ second: 4, seconds: 4, lines: 41, phase: 2, phases: 2, rate: 0.5 });
+    expect(seen.find((p) => p.second === 2 && p.lines === 40)).toMatchObject({ phase: 1, rate: 20 });
+    expect(seen.filter((p) => p.second === 3)).toEqual([{ second: 3, seconds: 4, lines: 40, phase: 2, phases: 2, rate: 0.5 }]);
+  });
+
   test('an abort stops it early', async () => {
     const clock = fakeClock(START_S * 1000);
     const stop = new AbortController();
@@ -256,6 +277,58 @@ describe('live', () => {
     }, clock, stop.signal);
     expect(total).toBe(written);
     expect(total).toBeLessThan(40);
+  });
+});
+
+describe('progress line', () => {
+  const at = (second: number, lines: number): GenerateProgress => ({ second, seconds: 390, lines, phase: 2, phases: 3, rate: 25 });
+
+  test('redrawn in place at most every 250 ms, cut to the width, cleared at the end', () => {
+    let ms = 0;
+    const written: string[] = [];
+    const line = progressLine({ write: (t) => void written.push(t), columns: () => 80, now: () => ms, backfill: false });
+    line.update(at(1, 5));
+    ms = 100;
+    line.update(at(1, 7)); // too soon
+    ms = 260;
+    line.update(at(2, 12));
+    expect(written).toEqual([
+      '\rgenerate: 1/390 s · 5 lines · 25 lines/s · phase 2 of 3\x1b[K',
+      '\rgenerate: 2/390 s · 12 lines · 25 lines/s · phase 2 of 3\x1b[K',
+    ]);
+    line.clear();
+    expect(written.at(-1)).toBe('\r\x1b[K');
+    const narrow: string[] = [];
+    progressLine({ write: (t) => void narrow.push(t), columns: () => 20, now: () => 0, backfill: false }).update(at(1, 5));
+    expect(narrow).toEqual(['\rgenerate: 1/390 s ·\x1b[K']);
+  });
+
+  test('a backfill says its seconds are the log\'s, and draws nothing in its first second (nor clears)', () => {
+    let ms = 0;
+    const written: string[] = [];
+    const line = progressLine({ write: (t) => void written.push(t), columns: () => 100, now: () => ms, backfill: true, after: 1000 });
+    ms = 900;
+    line.update(at(100, 20_000));
+    line.clear();
+    expect(written).toEqual([]);
+    ms = 1000;
+    line.update(at(200, 40_000));
+    expect(written).toEqual(['\rgenerate: 200/390 s of log · 40000 lines · 25 lines/s · phase 2 of 3\x1b[K']);
+  });
+
+  test('backfill chunks tell the second and the phase they reached', () => {
+    const seen: GenerateProgress[] = [];
+    let lines = 0;
+    for (const chunk of backfillChunks([{ rate: 3000, seconds: 5 }, { rate: 6000, seconds: 5 }], START_S, 1, { format: 'clf', offsetMinutes: 0 }, (p) => void seen.push(p))) {
+      lines += chunk.split('\n').length - 1;
+    }
+    expect(lines).toBe(45_000);
+    expect(seen.length).toBeGreaterThan(2);
+    for (const p of seen) {
+      expect(p.phase).toBe(p.second <= 5 ? 1 : 2);
+      expect(p.rate).toBe(p.second <= 5 ? 3000 : 6000);
+      expect(p.lines).toBeLessThanOrEqual(p.second <= 5 ? 3000 * p.second : 15_000 + 6000 * (p.second - 5));
+    }
   });
 });
 
