@@ -19,7 +19,7 @@ export interface FleetFeedInput {
    * the history it started with has been delivered, `end` at the end of a replayed stretch.
    * Returns what stops it.
    */
-  subscribe: (deliver: (message: CountsMessage | Error, time?: number) => void, end: () => void, live: () => void) => () => void;
+  subscribe: (deliver: (message: CountsMessage | Error, time?: number, seq?: number) => void, end: () => void, live: () => void) => () => void;
   /** Replaying the stream's history: silence is measured in the messages' stored times, not the wall clock. */
   replaying?: boolean;
   /** Whether the centre can hear from the stream: agents are not taken for silent while it cannot. */
@@ -30,6 +30,12 @@ export interface FleetFeedInput {
    * before a restart (-Infinity: none; an alert still going on is printed).
    */
   printedUntil: number;
+  /**
+   * What an earlier run of the centre printed already (or what precedes a new centre's start):
+   * the segments, below `second` (ms), of the messages up to stream sequence `seq`. They rebuild
+   * the windows and are not counted in the stats again.
+   */
+  printedBefore?: { seq: number; at: number };
   /** systemIds that receive the batches (the replay clock). */
   to: string[];
   /** systemId told when the stream's history has been read (a replay of the stream). */
@@ -79,22 +85,42 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
 
   /** Agents not heard from for the timeout, at `now`, stop holding the clock back. */
   const silence = (now: number) => {
+    let any = false;
     for (const [agent, at] of heard) {
       if (silent.has(agent) || now - at < input.agentTimeoutMs) continue;
       silent.add(agent);
       merge.hold(agent, false);
+      any = true;
       notice('warn', `agent ${agent} has not reported for ${Math.round((now - at) / 1000)} s; the clock goes on without it`);
     }
+    return any;
   };
 
-  /** A message; `time`, when the stream's history is replayed, is when it was stored (the time silence is measured in). */
-  const deliver = (message: CountsMessage | Error, time?: number) => {
+  /** When the stream's history is replayed: the second of stored time last flushed at. */
+  let flushedAt = -Infinity;
+  /**
+   * A message, `seq` its stream sequence. `time`, when the stream's history is replayed, is when
+   * it was stored: silence is measured in it, and the merge is flushed as the live centre did,
+   * once a second and when an agent falls silent, so that an agent's delayed lines are late in
+   * the replay as they were live (not merged back into their seconds).
+   */
+  const deliver = (message: CountsMessage | Error, time?: number, seq?: number) => {
     if (message instanceof Error) {
       unreadable++;
       why = message.message;
       return;
     }
-    if (time !== undefined) silence(time);
+    const before = input.printedBefore;
+    if (before && seq !== undefined && seq <= before.seq) {
+      for (const s of message.segments) if (s.second * 1000 < before.at) s.printed = true;
+    }
+    if (time !== undefined) {
+      const silenced = silence(time);
+      if (silenced || Math.floor(time / 1000) > flushedAt) {
+        flushedAt = Math.floor(time / 1000);
+        flush();
+      }
+    }
     const { agent } = message;
     const known = heard.has(agent);
     heard.set(agent, time ?? input.wallNow());

@@ -74,12 +74,20 @@ export function lateBefore(nowSecond: number, windowSeconds: number): number {
   return nowSecond + 1 - windowSeconds;
 }
 
-/** Lines of a batch, arriving at `nowMs`, that are too old for the alert window. */
-export function countLate(batch: Batch, nowMs: number, windowSeconds: number): number {
-  const limit = lateBefore(Math.floor(nowMs / 1000), windowSeconds);
+/**
+ * Lines of a batch, arriving at `nowMs`, that are too old for the alert window; with
+ * `afterEvaluation` (the fleet's centre), also every line of a segment that arrives after the
+ * clock has passed its second: its seconds were evaluated without it. Segments already printed
+ * (a restarted centre's history) are not counted.
+ */
+export function countLate(batch: Batch, nowMs: number, windowSeconds: number, afterEvaluation = false): number {
+  const nowSecond = Math.floor(nowMs / 1000);
+  const limit = lateBefore(nowSecond, windowSeconds);
   let late = 0;
   for (const segment of batch.segments) {
-    for (const [second, hits] of segment.perSecond) if (second < limit) late += hits;
+    if (segment.printed) continue;
+    const before = afterEvaluation && segment.second < nowSecond ? nowSecond : limit;
+    for (const [second, hits] of segment.perSecond) if (second < before) late += hits;
   }
   return late;
 }

@@ -111,6 +111,12 @@ export interface RecoveryEvent extends AlertEvent {
   since: number;
 }
 
+/**
+ * reporter → the fleet's centre: an alert, a recovery or an interval (`at`: its end) about to be
+ * printed; printing waits for the promise (the record of it stored in the stream).
+ */
+export type Printed = (type: 'alert' | 'recovered' | 'stats', at: number) => Promise<void> | void;
+
 /** aggregator / alert monitor / parser / the terminal edge → reporter. */
 export type ReporterMessage =
   | { type: 'stats'; stats: IntervalStats }
@@ -122,9 +128,9 @@ export type ReporterMessage =
   /** Replay progress: bytes and lines read since the last report. */
   | { type: 'progress'; bytes: number; lines: number }
   /**
-   * The fleet's centre rebuilding its state from the stream after a restart: no stats until
-   * `on: false`, and no alert or recovery at or before `printedUntil` (ms), the last one printed
-   * before the restart.
+   * The fleet's centre rebuilding its state from the stream: no window samples until `on: false`
+   * (the stats are not muted: the aggregator begins where the last run's printing ended), and no
+   * alert or recovery at or before `printedUntil` (ms), the last one printed before a restart.
    */
   | { type: 'mute'; on: boolean; printedUntil?: number }
   /** Keys and terminal events, from the edge: pause/resume the redraw, redraw after a resize. */

@@ -5,7 +5,7 @@
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
-import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
+import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, Printed, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
 
 export { bytesText, duration, localIso };
 
@@ -23,8 +23,11 @@ export interface ReporterInput {
   dashboard?: DashboardOptions;
   /** A progress line on stderr (a replay, stderr a terminal). */
   progress?: ProgressOptions;
-  /** Told of each alert and recovery before it is printed; printing waits for the promise (the fleet's centre records them in the stream). */
-  printed?: (type: 'alert' | 'recovered', at: number) => Promise<void> | void;
+  /**
+   * Told of each alert, recovery and interval (`at`: its end) before it is printed; printing
+   * waits for the promise (the fleet's centre records them in the stream).
+   */
+  printed?: Printed;
 }
 
 export interface DashboardOptions {
@@ -273,7 +276,12 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
       printedUntil = Math.max(printedUntil, message.printedUntil ?? -Infinity);
       return;
     }
-    if (muted && (message.type === 'stats' || message.type === 'window' || message.type === 'progress')) return;
+    // The stats are not muted: the centre's aggregator begins where the last run's printing ended.
+    if (muted && (message.type === 'window' || message.type === 'progress')) return;
+    if (message.type === 'stats') {
+      emit(() => handle(message), input.printed?.('stats', message.stats.end));
+      return;
+    }
     if (message.type === 'alert' || message.type === 'recovered') {
       const at = message.type === 'alert' ? message.alert.at : message.recovery.at;
       if (at <= printedUntil) return; // printed before a restart of the centre

@@ -57,6 +57,7 @@ export function newInterval(start: number, before?: Interval): Interval {
 /** Adds a batch to the interval in place (intervals are private to the store). */
 export function addBatch(interval: Interval, batch: Batch, late: number): Interval {
   for (const s of batch.segments) {
+    if (s.printed) continue;
     interval.hits += s.hits;
     interval.invalid += s.invalid;
     interval.bytes += s.bytes;
@@ -130,8 +131,12 @@ export function createIntervalStore(start: number, limit: number) {
         interval: addBatch(context.interval, event.batch, event.late),
       }),
       flush: (context, event, enq) => {
-        enq.emit.stats({ stats: summarize(context.interval, event.at, limit, event.final) });
-        return { interval: newInterval(event.at, context.interval) };
+        const { interval } = context;
+        // A boundary at or before the interval's start (the centre stepping through the history
+        // before its first interval) closes nothing: what came in stays for the first interval.
+        if (event.at <= interval.start && !event.final) return context;
+        enq.emit.stats({ stats: summarize(interval, Math.max(event.at, interval.start), limit, event.final) });
+        return { interval: newInterval(event.at, interval) };
       },
     },
   });
@@ -146,6 +151,11 @@ export interface AggregatorInput {
   limit: number;
   /** Following by log time: say once if most lines arrive too old for the window. */
   warnLate: boolean;
+  /**
+   * The fleet's centre: a segment that arrives after the clock has passed its second (an agent
+   * that was silent, or behind) is late, as well as lines older than the window.
+   */
+  lateAfterEvaluation?: boolean;
 }
 
 /** Most of a busy interval was too old for the alert window: the writer's clock looks off. */
@@ -177,7 +187,7 @@ export const sectionAggregator = fromCallback<BatchMessage | FlushMessage | Agen
     receive((message) => {
       if (message.type === 'agents') agents = message.roll;
       else if (message.type === 'batch') {
-        const late = countLate(message.batch, input.now(), input.windowSeconds);
+        const late = countLate(message.batch, input.now(), input.windowSeconds, input.lateAfterEvaluation);
         store.send({ type: 'batch', batch: message.batch, late });
       } else {
         store.send({ type: 'flush', at: message.at, final: message.final ?? false });

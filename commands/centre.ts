@@ -5,6 +5,7 @@
  */
 import { SimulatedClock } from 'xstate';
 import type { FleetFeedInput } from '../actors/fleet-feed';
+import type { Printed } from '../actors/messages';
 import { type CountsMessage, decode } from '../lib/wire';
 import { countsPrefix } from './agent';
 
@@ -19,13 +20,68 @@ export interface CentreOptions {
   windowSeconds: number;
   /** Replay the stream's history from `since` to `until` (or its end), instead of following it live. */
   replay?: { since: Date; until?: Date };
+  /** -s, -a and -t as given: recorded with what the centre prints, for a replay of the stream to default to. */
+  settings: CentreSettings;
+}
+
+export interface CentreSettings {
+  interval: number;
+  window: number;
+  threshold: number;
+}
+
+/**
+ * What a centre records in the stream before it prints an alert, a recovery or an interval (one
+ * record carries it all, so the last one is enough): a restart prints nothing twice, keeps the
+ * intervals' boundaries and counts every line in exactly one printed interval.
+ */
+export interface CentreRecord {
+  v: 2;
+  type: 'alert' | 'recovered' | 'stats';
+  at: number;
+  /** The last alert or recovery printed, ms (-1: none). */
+  alertsUntil: number;
+  /** Where the printed intervals end, ms (-1: none yet). */
+  statsUntil: number;
+  /** The stream sequence of the last message whose segments below `statsUntil` those intervals took. */
+  seq: number;
+  /** A boundary of the intervals, ms: they fall on anchor + k × interval. */
+  anchor: number;
+  settings: CentreSettings;
+}
+
+/** A record read back from the stream, checked; null when it does not check out (it is then ignored). Version 1 recorded alerts only. */
+export function readRecord(data: Uint8Array): CentreRecord | null {
+  let r: Record<string, unknown>;
+  try {
+    r = JSON.parse(Buffer.from(data).toString());
+  } catch {
+    return null;
+  }
+  const time = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= -1 && x < 253402300800000;
+  if (r?.v === 1 && time(r.at)) {
+    return { v: 2, type: 'alert', at: r.at as number, alertsUntil: r.at as number, statsUntil: -1, seq: 0, anchor: -1, settings: { interval: 0, window: 0, threshold: 0 } };
+  }
+  const s = r?.settings as CentreSettings | undefined;
+  const ok =
+    r?.v === 2 &&
+    ['alert', 'recovered', 'stats'].includes(r.type as string) &&
+    [r.at, r.alertsUntil, r.statsUntil, r.anchor].every(time) &&
+    Number.isSafeInteger(r.seq) && (r.seq as number) >= 0 &&
+    typeof s === 'object' && s !== null &&
+    [s.interval, s.window, s.threshold].every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0 && n <= 1e9);
+  return ok ? (r as unknown as CentreRecord) : null;
 }
 
 export interface Centre {
   clock: SimulatedClock;
   fleet: Omit<FleetFeedInput, 'to' | 'endTo'>;
-  /** Records an alert or recovery in the stream before it is printed (what a restart must not print again). */
-  printed: (type: 'alert' | 'recovered', at: number) => Promise<void>;
+  /** Where the intervals fall: the first run's boundaries, from where its printing ended (a replay without a record: its own). */
+  intervals?: { anchor: number; from: number };
+  /** The live centre's -s, -a and -t, as recorded in the stream (a replay of it defaults to them). */
+  recorded?: CentreSettings;
+  /** Records an alert, a recovery or an interval in the stream before it is printed (what a restart must not print again). */
+  printed: Printed;
   close: () => Promise<void>;
 }
 
@@ -50,16 +106,38 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
     },
   });
   const prefix = countsPrefix(o.stream);
-  await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
   const js = nats.jetstream(nc);
   const centreSubject = `${prefix}${CENTRE}`;
+  await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
   // What this centre printed last, before a restart: nothing up to it is printed again.
-  const last = o.replay ? null : await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
-  const printedUntil = last ? Number(JSON.parse(Buffer.from(last.data).toString()).at) : -Infinity;
+  const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
+  const record = last ? readRecord(last.data) : null;
+  if (last && !record) err(`warn: the centre's last record in stream ${o.stream} does not check out; starting as a new centre`);
+  const startedAt = Math.floor(Date.now() / 1000) * 1000;
+  const resumed = !o.replay && record && record.statsUntil >= 0 ? record : null;
+  // A new centre begins at its start; a restarted one where its last run's printing ended, on its boundaries.
+  // A replay of the stream keeps the live centre's boundaries too, when it recorded them.
+  const intervals = resumed
+    ? { anchor: resumed.anchor, from: resumed.statsUntil }
+    : !o.replay
+    ? { anchor: startedAt, from: startedAt }
+    : record && record.anchor >= 0
+    ? { anchor: record.anchor, from: -Infinity }
+    : undefined;
+  const state = {
+    alertsUntil: record?.alertsUntil ?? -1,
+    statsUntil: resumed?.statsUntil ?? -1,
+    seq: resumed?.seq ?? 0,
+    anchor: intervals?.anchor ?? startedAt,
+  };
+  const printedUntil = o.replay || state.alertsUntil < 0 ? -Infinity : state.alertsUntil;
+  /** The stream sequence of the last message handed to the feed. */
+  let delivered = 0;
+  const pending = new Set<Promise<void>>();
 
   // The last window and interval of history rebuild the state; messages wait until the feed subscribes.
-  const early: [CountsMessage | Error, number][] = [];
-  let deliver: ((m: CountsMessage | Error, time?: number) => void) | null = null;
+  const early: [CountsMessage | Error, number, number][] = [];
+  let deliver: ((m: CountsMessage | Error, time?: number, seq?: number) => void) | null = null;
   let caughtUp = false;
   let ended = false;
   let live: (() => void) | null = null;
@@ -67,14 +145,15 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   let first!: (m: CountsMessage | null) => void;
   const firstMessage = new Promise<CountsMessage | null>((resolve) => (first = resolve));
   const replay = o.replay;
-  const since = replay?.since ?? new Date(Date.now() - (o.windowSeconds + o.intervalSeconds + 10) * 1000);
+  // The history read rebuilds the window before where the printing begins.
+  const since = replay?.since ?? new Date(Math.min(intervals!.from, Date.now()) - (o.windowSeconds + o.intervalSeconds + 10) * 1000);
   const finish = () => {
     if (ended) return;
     ended = true;
     first(null);
     end?.();
   };
-  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, _seq, time, pending) => {
+  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, seq, time, pending) => {
     if (ended) return;
     if (replay?.until && time > replay.until) return finish();
     if (subject !== centreSubject) {
@@ -85,8 +164,10 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       } catch (error) {
         m = error as Error;
       }
-      if (deliver) deliver(m, replay ? time.getTime() : undefined);
-      else early.push([m, time.getTime()]);
+      if (deliver) {
+        delivered = seq;
+        deliver(m, replay ? time.getTime() : undefined, seq);
+      } else early.push([m, time.getTime(), seq]);
     }
     if (pending === 0 && !caughtUp) {
       caughtUp = true;
@@ -95,6 +176,9 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       if (replay) finish();
     }
   });
+  if (resumed) {
+    err(`resuming from the record in stream ${o.stream}: intervals from ${new Date(resumed.statsUntil).toISOString()} on, on the boundaries printed before`);
+  }
   if (!replay) err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
   const m = await firstMessage;
   if (!m) {
@@ -111,7 +195,10 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       subscribe: (to, isEnd, isLive) => {
         // A replay prints all it reads; a live centre prints once the history has rebuilt its state.
         if (replay) isLive();
-        for (const [e, time] of early.splice(0)) to(e, replay ? time : undefined);
+        for (const [e, time, seq] of early.splice(0)) {
+          delivered = seq;
+          to(e, replay ? time : undefined, seq);
+        }
         deliver = to;
         if (!replay) {
           if (caughtUp) isLive();
@@ -126,20 +213,41 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       connected: () => !lost,
       replaying: Boolean(replay),
       printedUntil,
+      // A new centre counts nothing before its start; a restarted one nothing its last run printed.
+      printedBefore: replay ? undefined : resumed ? { seq: resumed.seq, at: resumed.statsUntil } : { seq: Infinity, at: startedAt },
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
       wallNow: Date.now,
       reportEveryMs: o.intervalSeconds * 1000,
     },
+    intervals,
+    recorded: record && record.settings.interval > 0 ? record.settings : undefined,
     printed: (type, at) => {
       if (replay) return Promise.resolve(); // history: nothing to record
-      const record = nats
-        .publishCounts(js, centreSubject, Buffer.from(JSON.stringify({ v: 1, type, at })), `${CENTRE}:${type}:${at}`)
+      if (type === 'stats') {
+        // The interval took every segment below its end of the messages delivered so far.
+        state.statsUntil = at;
+        state.seq = delivered;
+      } else state.alertsUntil = Math.max(state.alertsUntil, at);
+      const body: CentreRecord = { v: 2, type, at, ...state, settings: o.settings };
+      const stored = nats
+        .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${CENTRE}:${type}:${at}:${state.seq}`)
         .then(() => {})
-        .catch((error) => err(`warn: cannot record the ${type} in the stream (${error instanceof Error ? error.message : error}); a restart may print it again`));
+        .catch((error) => err(`warn: cannot record the ${type === 'stats' ? 'interval' : type} in the stream (${error instanceof Error ? error.message : error}); a restart may print it again`));
       // The line is not held back for long by a stream that is away.
-      return Promise.race([record, new Promise<void>((resolve) => setTimeout(resolve, RECORD_WAIT_MS))]);
+      const recorded = new Promise<void>((resolve) => {
+        const wait = setTimeout(resolve, RECORD_WAIT_MS);
+        void stored.then(() => {
+          clearTimeout(wait);
+          resolve();
+        });
+      });
+      pending.add(recorded);
+      void recorded.then(() => pending.delete(recorded));
+      return recorded;
     },
     close: async () => {
+      // The last interval's record is stored before the connection closes.
+      await Promise.all(pending);
       await stop();
       await nc.close().catch(() => {});
     },

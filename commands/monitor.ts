@@ -51,14 +51,28 @@ const monitorArgs = {
 } satisfies ArgsDef;
 
 /** A citty command definition; citty itself is loaded only to render --help. */
-export const monitorCommand: CommandDef<any> = {
-  meta: { name: PROGRAM, description: 'http-log-monitor: follow HTTP access logs and report their traffic' },
+export const monitorCommand: import('../lib/usage').HelpDef = {
+  meta: { name: 'http-log-monitor', description: 'follow HTTP access logs and report their traffic' },
   args: monitorArgs,
+  more: [
+    `${PROGRAM} --nats URL [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] [--json] [--quiet] [--plain] [--stream NAME] ` +
+      '[--agent-timeout SECONDS] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
+    `${PROGRAM} agent|generate|chart [--help]`,
+  ],
+  // Loaded only to list them in --help.
+  subCommands: {
+    agent: async () => (await import('./agent')).agentCommand,
+    generate: async () => (await import('./generate')).generateCommand,
+    chart: async () => (await import('./chart')).chartCommand,
+  },
 };
 
 export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
   /** The fleet's centre: read from NATS instead of files. */
-  centre?: Omit<CentreOptions, 'intervalSeconds' | 'windowSeconds'>;
+  centre?: Omit<CentreOptions, 'intervalSeconds' | 'windowSeconds' | 'settings'> & {
+    /** Which of -s, -a and -t were given (a replay of the stream defaults the others to the live centre's). */
+    given: { interval: boolean; window: boolean; threshold: boolean };
+  };
   plain: boolean;
   color: boolean;
   inspect: boolean;
@@ -72,6 +86,9 @@ export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' 
 export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
   const args = readArgs(rawArgs, monitorArgs, ['file', 'notify', 'notify-exec']);
   if (args.help) return null;
+  // The same arguments without the defaults tell which flags were given.
+  const bare = readArgs(rawArgs, Object.fromEntries(Object.entries(monitorArgs).map(([k, a]) => [k, { ...a, default: undefined }])) as ArgsDef, ['file', 'notify', 'notify-exec']);
+  const given = (name: 'interval' | 'window' | 'threshold') => bare[name] !== undefined;
   const rulesOf = (file: unknown) => {
     try {
       return loadRules(String(file));
@@ -100,6 +117,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
         caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
         agentTimeoutSeconds: numberInRange(args['agent-timeout'], '--agent-timeout', { min: 1, max: 3600 }),
         replay: replay ? { since: time('since')!, until: time('until') } : undefined,
+        given: { interval: given('interval'), window: given('window'), threshold: given('threshold') },
       }
     : undefined;
   const format = String(args['notify-format']);
@@ -184,7 +202,21 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     if (options.centre) {
       const { openCentre } = await import('./centre');
       // A restarted centre rebuilds the longest window from the stream: -a's, or a rule's with its `for`.
-      centre = await openCentre({ ...options.centre, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) }, err);
+      const settings = { interval: options.intervalSeconds, window: options.windowSeconds, threshold: options.threshold };
+      centre = await openCentre({ ...options.centre, settings, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) }, err);
+      // A replay of the stream takes the live centre's -s, -a and -t, recorded in it, unless given.
+      const recorded = options.centre.replay && centre.recorded;
+      if (recorded) {
+        const { given } = options.centre;
+        options = {
+          ...options,
+          intervalSeconds: given.interval ? options.intervalSeconds : recorded.interval,
+          windowSeconds: given.window ? options.windowSeconds : recorded.window,
+          threshold: given.threshold ? options.threshold : recorded.threshold,
+        };
+        err(`the live centre's settings, recorded in the stream: -s ${recorded.interval} -a ${recorded.window} -t ${recorded.threshold}` +
+          (given.interval || given.window || given.threshold ? ' (the ones given here stand)' : ''));
+      }
     }
   } catch (error) {
     err(`error: ${reason(error)}`);
@@ -212,7 +244,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     input: {
       ...options,
       ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
-      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries, samples: Boolean(screen || inspector) },
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed, intervals: centre.intervals } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries, samples: Boolean(screen || inspector) },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({

@@ -45,6 +45,11 @@ export interface Segment {
   /** Hits by status code (100..599), for rules that match a code. */
   codes: Map<number, number>;
   bytes: number;
+  /**
+   * The centre's, never on the wire: in an interval an earlier run of the centre printed (or
+   * before a new centre's start). The alert windows take it; the stats do not count it again.
+   */
+  printed?: boolean;
 }
 
 /** Where a followed file has been counted up to: its identity, the offset after the last counted line, and its first bytes. */

@@ -10,7 +10,7 @@ import { enqueueActions, setup, type SimulatedClock } from 'xstate';
 import { alertMonitor } from '../actors/alert-monitor';
 import { fleetFeed, type FleetFeedInput } from '../actors/fleet-feed';
 import { hitWindow, SecondWindow } from '../actors/hit-window';
-import type { FlushMessage } from '../actors/messages';
+import type { FlushMessage, Printed } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
 import { replayClock } from '../actors/replay-clock';
 import type { ReplaySource } from '../actors/replay-reader';
@@ -45,8 +45,14 @@ export interface MonitorInput {
   outputBehind?: () => Promise<void> | null;
   /** The fleet's centre: the agents' messages instead of files (mode 'replay': the clock is theirs). */
   fleet?: Omit<FleetFeedInput, 'to' | 'endTo'>;
-  /** Told of each alert and recovery printed (the centre records them, to print none twice after a restart). */
-  printed?: (type: 'alert' | 'recovered', at: number) => Promise<void> | void;
+  /**
+   * The intervals of the fleet's centre (ms): their boundaries fall on `anchor` + k × interval (a
+   * restarted centre keeps its first run's), and none begins before `from` (what was printed
+   * before a restart, or a new centre's start). Default: both at the start.
+   */
+  intervals?: { anchor: number; from: number };
+  /** Told of each alert, recovery and interval printed (the centre records them, to print none twice after a restart). */
+  printed?: Printed;
   /** How many sections, users, hosts and methods an interval reports. */
   limit: number;
   /** Rules beyond the high-traffic one (`--rules`). */
@@ -64,8 +70,9 @@ export interface MonitorInput {
 }
 
 export interface MonitorContext extends MonitorInput {
-  /** Intervals close at startedAt + k × interval, so they do not drift with timer latency. */
   startedAt: number;
+  /** Intervals close at origin + k × interval, so they do not drift with timer latency. */
+  origin: number;
 }
 
 export type MonitorEvent = { type: 'end' } | { type: 'stop' };
@@ -73,7 +80,14 @@ export type MonitorEvent = { type: 'end' } | { type: 'stop' };
 /** The interval boundary nearest to now: where a timer that fired a little late meant to be. */
 export function boundary(context: MonitorContext): number {
   const ms = context.intervalSeconds * 1000;
-  return context.startedAt + Math.round((context.now() - context.startedAt) / ms) * ms;
+  return context.origin + Math.round((context.now() - context.origin) / ms) * ms;
+}
+
+/** Where the first interval begins: `from`, or the boundary before the start when the clock starts past it. */
+export function firstIntervalStart(context: MonitorContext): number {
+  const ms = context.intervalSeconds * 1000;
+  const from = context.intervals?.from ?? context.startedAt;
+  return Math.max(from, context.origin + Math.floor((context.startedAt - context.origin) / ms) * ms);
 }
 
 export const monitorMachine = setup({
@@ -87,7 +101,7 @@ export const monitorMachine = setup({
     /** Until the next interval boundary. */
     statsEvery: ({ context }) => {
       const ms = context.intervalSeconds * 1000;
-      return ms - (((context.now() - context.startedAt) % ms) + ms) % ms || ms;
+      return ms - (((context.now() - context.origin) % ms) + ms) % ms || ms;
     },
   },
   actions: {
@@ -119,11 +133,12 @@ export const monitorMachine = setup({
         id: 'aggregator',
         systemId: 'aggregator',
         input: {
-          start: c.startedAt,
+          start: firstIntervalStart(c),
           now: c.now,
           windowSeconds: c.windowSeconds,
           limit: c.limit,
           warnLate: !replay && c.timeSource === 'log',
+          lateAfterEvaluation: Boolean(c.fleet),
         },
       });
       enqueue.spawnChild('hitWindow', {
@@ -194,7 +209,7 @@ export const monitorMachine = setup({
   },
 }).createMachine({
   id: 'monitor',
-  context: ({ input }) => ({ ...input, startedAt: input.now() }),
+  context: ({ input }) => ({ ...input, startedAt: input.now(), origin: input.intervals?.anchor ?? input.now() }),
   entry: 'startActors',
   initial: 'running',
   states: {
