@@ -6,9 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
 import type { AnyStateMachine } from 'xstate';
-import { PROGRAM, UsageError, readArgs } from '../lib/cli-args';
+import { PROGRAM, UsageError, VERSION, VersionRequest, readArgs } from '../lib/cli-args';
 import { graphOf, toDot, toMermaid } from '../lib/statechart-graph';
-import { usageText } from '../lib/usage';
+import { helpText } from '../lib/usage';
 import { writeLine } from '../lib/write-line';
 
 export const USAGE = `usage: ${PROGRAM} chart [--machine alert|root] [--format mermaid|dot|svg] [-o FILE]`;
@@ -108,7 +108,7 @@ export async function runChart(rawArgs: string[], io: Io = processIo): Promise<n
   try {
     const opts = parseChartArgs(rawArgs);
     if (!opts) {
-      io.out(await usageText(chartCommand));
+      io.out(await helpText(chartCommand, USAGE));
       return 0;
     }
     const text = await renderChart(await loadMachine(opts.machine), opts.format);
@@ -116,6 +116,10 @@ export async function runChart(rawArgs: string[], io: Io = processIo): Promise<n
     else writeOutput(opts.output, text);
     return 0;
   } catch (error) {
+    if (error instanceof VersionRequest) {
+      io.out(VERSION);
+      return 0;
+    }
     const message = error instanceof Error ? error.message : String(error);
     io.err(`error: ${message.split('\n')[0]}`);
     if (error instanceof UsageError) {

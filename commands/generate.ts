@@ -5,8 +5,8 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
-import { usageText } from '../lib/usage';
-import { PROGRAM, type Range, UsageError, numberInRange, readArgs, shown } from '../lib/cli-args';
+import { helpText } from '../lib/usage';
+import { PROGRAM, type Range, UsageError, VERSION, VersionRequest, numberInRange, readArgs, shown } from '../lib/cli-args';
 import {
   type Clock,
   type GenerateProgress,
@@ -211,7 +211,7 @@ export async function runGenerate(rawArgs: string[], io: Io = processIo): Promis
   try {
   const opts = parseGenerateArgs(rawArgs);
   if (!opts) {
-    io.out(await usageText(generateCommand));
+    io.out(await helpText(generateCommand, USAGE));
     return 0;
   }
   // A live run draws from the start; a backfill only once it has taken a second.
@@ -227,6 +227,10 @@ export async function runGenerate(rawArgs: string[], io: Io = processIo): Promis
   io.err(`wrote ${lines} lines to ${opts.file}`);
   return stop.signal.aborted ? 130 : 0;
   } catch (error) {
+  if (error instanceof VersionRequest) {
+    io.out(VERSION);
+    return 0;
+  }
   progress?.clear();
   const message = error instanceof Error ? error.message : String(error);
   io.err(`generate: ${message.split('\n')[0]}`);

@@ -5,9 +5,45 @@
  * this reads `rawArgs` against the same `ArgsDef` and fails with a `UsageError` (exit 2) instead.
  */
 import type { ArgsDef } from 'citty';
+// Read at build time: the compiled executable carries it, with no package.json beside it.
+import { version } from '../package.json' with { type: 'json' };
 
-/** How the program is run, for usage lines: the compiled executable's name, or the sources'. */
-export const PROGRAM = Bun.isStandaloneExecutable ? (process.execPath.split('/').pop() ?? 'http-log-monitor') : 'bun run entry.ts';
+/**
+ * How the program is run, for usage lines, as it can be typed again: the compiled executable's
+ * name; `npm start --` when npm started it (after `npm install` there is no `bun` on the PATH);
+ * else Bun on the sources.
+ */
+export const PROGRAM = Bun.isStandaloneExecutable
+  ? (process.execPath.split('/').pop() ?? 'http-log-monitor')
+  : process.env.npm_lifecycle_event === 'start'
+    ? 'npm start --'
+    : 'bun run entry.ts';
+
+/** What `--version` prints. */
+export const VERSION = `http-log-monitor ${version}`;
+
+/** The flags that ask for the version, in every command whose arguments do not use them. */
+export const VERSION_FLAGS = ['--version', '-V', '-v'];
+
+/** `--version` was given: the command prints VERSION and exits 0 instead of running. */
+export class VersionRequest extends Error {
+  constructor() {
+    super(VERSION);
+  }
+}
+
+/** The sub-commands (entry.ts runs them; anything else is the monitor's arguments). */
+export const COMMANDS = ['agent', 'generate', 'chart'] as const;
+
+/**
+ * The monitor's first word, when it is a sub-command misspelt rather than a file: a plain word
+ * (letters, digits, - and _; no `/`, `.` or glob character) that is not an existing path. The
+ * error to print, or undefined. `-f WORD` still waits for a file of that name.
+ */
+export function unknownCommand(word: string | undefined, exists: (path: string) => boolean): string | undefined {
+  if (word === undefined || !/^[A-Za-z0-9_][A-Za-z0-9_-]*$/.test(word) || exists(word)) return undefined;
+  return `unknown command ${shown(word)} (commands: ${COMMANDS.join(', ')}; a file to follow that does not exist yet: -f ${word})`;
+}
 
 export class UsageError extends Error {
   /** Whether the usage line follows the error (not after an error in a file the user named). */
@@ -53,6 +89,7 @@ export function readArgs(rawArgs: string[], def: ArgsDef, repeatable: string[] =
     const eq = word.indexOf('=');
     const flag = word.slice(word.startsWith('--') ? 2 : 1, eq === -1 ? undefined : eq);
     let name = byName.get(flag);
+    if (!name && VERSION_FLAGS.includes(word)) throw new VersionRequest();
     let negated = false;
     if (!name && flag.startsWith('no-') && def[flag.slice(3)]?.type === 'boolean') {
       name = flag.slice(3);

@@ -1,36 +1,114 @@
-import { stripVTControlCharacters } from 'node:util';
-import type { ArgsDef, CommandDef } from 'citty';
-import { UsageError } from './cli-args';
+import type { ArgDef, ArgsDef, CommandDef } from 'citty';
+import { UsageError, VERSION, VersionRequest } from './cli-args';
 import { reason } from './input-paths';
 import { writeLine } from './write-line';
 
-/** citty's usage text; its colours only when stdout is a terminal and NO_COLOR is unset. */
-export async function usageText(command: CommandDef<any>): Promise<string> {
-  const { renderUsage } = await import('citty');
-  const text = await renderUsage({ ...command, args: withLongAliases(command.args as ArgsDef) });
-  const color = process.stdout.isTTY && !process.env.NO_COLOR;
-  return color ? text : stripVTControlCharacters(text);
+/** The width help is laid out for: a terminal's default, whatever the terminal. */
+const WIDTH = 80;
+/** Where an option's description starts; a longer label has its description on the next line. */
+const DESCRIPTION_AT = 26;
+
+/**
+ * A command as `--help` shows it: citty's definition, with the ways of running it after its usage
+ * line (`more`) and the sub-commands it lists (`subCommands`).
+ */
+export type HelpDef = CommandDef<any> & { more?: string[] };
+
+/**
+ * The help of a command, in 80 columns: what it does, its usage lines, its sub-commands and its
+ * options (each with its default, and `--version` when the command does not use the flag).
+ */
+export async function helpText(command: HelpDef, usage: string): Promise<string> {
+  const meta = await resolve(command.meta);
+  const name = meta?.name === 'http-log-monitor' ? VERSION : `${VERSION} ${meta?.name}`;
+  const out = [...wrap(`${name}: ${meta?.description ?? ''}`.split(' '), 0, 2), ''];
+  out.push(...usageLines(usage.replace(/^usage: /, ''), 'usage: '));
+  for (const line of command.more ?? []) out.push(...usageLines(line, '       '));
+  const subCommands = Object.entries((await resolve(command.subCommands)) ?? {});
+  if (subCommands.length > 0) {
+    out.push('', 'commands:');
+    for (const [name, sub] of subCommands) out.push(...entry(name, (await resolve((await resolve(sub)).meta))?.description ?? ''));
+  }
+  out.push('', 'options:');
+  const args = { ...(command.args as ArgsDef) };
+  if (!args.version) {
+    args.version = { type: 'boolean', alias: ['V', 'v'], description: `Print the version (${VERSION}) and exit` };
+  }
+  for (const [name, arg] of Object.entries(args)) out.push(...entry(label(name, arg), described(arg)));
+  return out.join('\n');
+}
+
+/** `-f, --file, --filename PATH`; a flag on by default also shows its `--no-` form. */
+function label(name: string, arg: ArgDef): string {
+  const aliases = 'alias' in arg && arg.alias ? [arg.alias].flat() : [];
+  const flags = [...aliases.filter((a) => a.length === 1).map((a) => `-${a}`), `--${name}`, ...aliases.filter((a) => a.length > 1).map((a) => `--${a}`)];
+  if (arg.type === 'boolean' && arg.default === true) flags.push(`--no-${name}`);
+  const value = arg.type === 'enum' ? (arg.valueHint ?? arg.options?.join('|')) : arg.type === 'string' ? (arg.valueHint ?? 'VALUE') : undefined;
+  return flags.join(', ') + (value ? ` ${value}` : '');
+}
+
+function described(arg: ArgDef): string {
+  const text = arg.description ?? '';
+  return arg.type !== 'boolean' && arg.default !== undefined ? `${text} (default: ${arg.default})` : text;
+}
+
+/** A label and its description wrapped beside it, or under it when the label is long. */
+function entry(label: string, description: string): string[] {
+  const head = `  ${label}`;
+  const body = wrap(description.split(' '), DESCRIPTION_AT, DESCRIPTION_AT);
+  if (head.length + 2 > DESCRIPTION_AT) return [head, ...body];
+  return [head.padEnd(DESCRIPTION_AT) + body[0]!.trimStart(), ...body.slice(1)];
+}
+
+/** Words in lines of at most WIDTH columns, the first indented `first`, the others `rest`. */
+function wrap(words: string[], first: number, rest: number): string[] {
+  const lines: string[] = [];
+  let line = ' '.repeat(first);
+  let empty = true;
+  for (const word of words) {
+    if (!empty && line.length + 1 + word.length > WIDTH) {
+      lines.push(line);
+      line = ' '.repeat(rest);
+      empty = true;
+    }
+    line += (empty ? '' : ' ') + word;
+    empty = false;
+  }
+  return [...lines, line];
 }
 
 /**
- * citty prints every alias after one dash; a long alias gets a second one here (`filename` is
- * shown as `--filename`), before citty lays out its columns.
+ * A usage line wrapped between its groups (`[--inspect [--inspect-port PORT]]` stays whole),
+ * after `prefix`; the lines after it indented two more.
  */
-function withLongAliases(args: ArgsDef): ArgsDef {
-  const out: ArgsDef = {};
-  for (const [name, arg] of Object.entries(args)) {
-    const alias = 'alias' in arg && arg.alias ? [arg.alias].flat() : [];
-    out[name] = alias.length ? ({ ...arg, alias: alias.map((a) => (a.length > 1 ? `-${a}` : a)) } as typeof arg) : arg;
+function usageLines(usage: string, prefix: string): string[] {
+  const groups: string[] = [];
+  let depth = 0;
+  let group = '';
+  for (const c of usage) {
+    if (c === ' ' && depth === 0) {
+      if (group) groups.push(group);
+      group = '';
+      continue;
+    }
+    if (c === '[' || c === '(') depth++;
+    if (c === ']' || c === ')') depth--;
+    group += c;
   }
-  return out;
+  if (group) groups.push(group);
+  const lines = wrap(groups, prefix.length, prefix.length + 2);
+  lines[0] = prefix + lines[0]!.slice(prefix.length);
+  return lines;
 }
+
+const resolve = async <T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> => (typeof value === 'function' ? (value as () => T | Promise<T>)() : value);
 
 /**
  * A command's edge: parse (null means --help), run, and turn what went wrong into one line on
  * stderr, with the usage after a usage error (exit 2) and none after any other (exit 1).
  */
 export async function runCommand<O>(
-  command: CommandDef<any>,
+  command: HelpDef,
   usage: string,
   parse: () => O | null,
   run: (options: O) => Promise<number>,
@@ -38,11 +116,15 @@ export async function runCommand<O>(
   try {
     const options = parse();
     if (!options) {
-      writeLine(1, await usageText(command));
+      writeLine(1, await helpText(command, usage));
       return 0;
     }
     return await run(options);
   } catch (error) {
+    if (error instanceof VersionRequest) {
+      writeLine(1, VERSION);
+      return 0;
+    }
     writeLine(2, `error: ${error instanceof UsageError ? error.message : reason(error)}`);
     if (!(error instanceof UsageError)) return 1;
     if (error.showUsage) writeLine(2, usage);

@@ -88,7 +88,7 @@ function clfLine(at: Date, i: number): string {
 }
 
 describe('the executable `npm run build` makes', () => {
-  test('is one executable file, and --help exits 0 with the options `bun entry.ts --help` lists', async () => {
+  test('is one executable file; --help exits 0 with the options `bun entry.ts --help` lists, in 80 columns; --version', async () => {
     const stat = fs.statSync(BIN);
     expect(stat.isFile()).toBe(true);
     expect(stat.mode & 0o111).toBe(0o111);
@@ -97,11 +97,14 @@ describe('the executable `npm run build` makes', () => {
     expect(bin.code).toBe(0);
     expect(bin.out).not.toContain('PRELOADED'); // no bunfig.toml from the working directory
     // The options (the program's name above them may differ: the executable is not `bun run entry.ts`).
-    // Column padding follows the widest entry and the terminal: compared without trailing blanks.
-    const options = (help: string) => help.slice(help.indexOf('\nOPTIONS\n')).replace(/[ \t]+$/gm, '');
-    expect(options(bin.out)).toContain('--nats=<URL>');
+    const options = (help: string) => help.slice(help.indexOf('\noptions:\n'));
+    expect(options(bin.out)).toContain('\n  --nats URL  ');
     expect(options(bin.out)).toBe(options(src.out));
+    expect(bin.out.split('\n').filter((l) => l.length > 80)).toEqual([]);
     expect(bin.err).toBe('');
+    // The version is package.json's, read when it was built.
+    const version = `http-log-monitor ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`;
+    for (const args of [['--version'], ['agent', '-V']]) expect(await run(spawnBin(args))).toEqual({ code: 0, out: version, err: '' });
     // Its usage names it as it is run (here `hlm`), not as the sources are.
     expect(bin.out).not.toContain('bun run entry.ts');
     const usage = await run(spawnBin(['agent', '--bogus']));

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import type { ArgsDef } from 'citty';
-import { list, numberInRange, positiveNumber, readArgs, shown, UsageError } from '../lib/cli-args';
+import { list, numberInRange, positiveNumber, readArgs, shown, unknownCommand, UsageError, VERSION, VersionRequest } from '../lib/cli-args';
 
 const def = {
   file: { type: 'string', alias: ['f', 'filename'] as string[] },
@@ -103,5 +103,24 @@ describe('cli args', () => {
       expect(message.length).toBeLessThan(120);
       expect(shown('a\u2028b\x1bc')).toBe("'a\\u2028b\\u001bc'");
     });
+  });
+});
+
+describe('--version and sub-command names', () => {
+  test('--version, -V and -v ask for the version, unless the command uses the flag', () => {
+    for (const flag of ['--version', '-V', '-v']) expect(() => readArgs(['--json', flag, '--bogus'], def)).toThrow(VersionRequest);
+    expect(readArgs(['-v'], { verbose: { type: 'boolean', alias: 'v' } }).verbose).toBe(true);
+    expect(() => readArgs(['--version=1'], def)).toThrow(new UsageError('unknown option --version'));
+    expect(VERSION).toMatch(/^http-log-monitor \d+\.\d+\.\d+/);
+  });
+
+  test('a plain word that is no path is an unknown command; a path, a pattern or a flag is not', () => {
+    const none = () => false;
+    expect(unknownCommand('frobnicate', none)).toBe(
+      "unknown command 'frobnicate' (commands: agent, generate, chart; a file to follow that does not exist yet: -f frobnicate)",
+    );
+    expect(unknownCommand('web_2-log', none)).toContain("'web_2-log'");
+    for (const word of [undefined, 'access.log', 'logs/access', '*log', 'log?', '[ab]', '-f', '-', '--json', 'dossier 2']) expect(unknownCommand(word, none)).toBeUndefined();
+    expect(unknownCommand('access', (p) => p === 'access')).toBeUndefined();
   });
 });
