@@ -55,10 +55,18 @@ function described(arg: ArgDef): string {
 /** A label and its description wrapped beside it, or under it when the label is long. */
 function entry(label: string, description: string): string[] {
   const head = `  ${label}`;
-  const body = wrap(description.split(' '), DESCRIPTION_AT, DESCRIPTION_AT);
+  const body = wrap(unbroken(description), DESCRIPTION_AT, DESCRIPTION_AT);
   if (head.length + 2 > DESCRIPTION_AT) return [head, ...body];
   return [head.padEnd(DESCRIPTION_AT) + body[0]!.trimStart(), ...body.slice(1)];
 }
+
+/** A range is read as one: `a whole number from 10 to 60000`, `0.001 to 1000000000` stay on one line. */
+function unbroken(text: string): string[] {
+  const range = /(?:(?:a )?(?:whole )?number from )?\S*\d\S* to \S*\d\S*/g;
+  return text.replace(range, (r) => r.replaceAll(' ', NBSP)).split(' ');
+}
+
+const NBSP = '\u00a0';
 
 /** Words in lines of at most WIDTH columns, the first indented `first`, the others `rest`. */
 function wrap(words: string[], first: number, rest: number): string[] {
@@ -74,7 +82,7 @@ function wrap(words: string[], first: number, rest: number): string[] {
     line += (empty ? '' : ' ') + word;
     empty = false;
   }
-  return [...lines, line];
+  return [...lines, line].map((l) => l.replaceAll(NBSP, ' '));
 }
 
 /**

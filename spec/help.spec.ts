@@ -55,6 +55,8 @@ describe('--help', () => {
     expect(stdout).toContain('\n  -f, --file, --filename PATH\n                          Log file to follow, repeatable;');
     expect(stdout).toContain('\n  --stream NAME           With --nats: the JetStream stream (default: HLM)\n');
     expect(stdout).toContain('\n  --watch, --no-watch     Use file-system events');
+    // A range is not broken across lines.
+    for (const range of ['0.001 to 1000000000', 'a whole number from 10 to 60000', 'a whole number from 1 to 86400']) expect(stdout).toContain(range);
   });
 
   test('run with `npm start --`, as the README says after `npm install`, the usage lines say so, and run as written', async () => {
