@@ -161,3 +161,144 @@ describe('the fleet centre', () => {
     expect(central).toEqual(replayed);
   });
 });
+
+interface Delivered {
+  m: CountsMessage;
+  seq: number;
+  /** When it was stored (a replay of the stream), ms. */
+  time?: number;
+}
+
+/**
+ * The centre fed `messages` one per turn of the event loop, as a consumer delivers them live,
+ * with `printed` told of every interval and the stream sequence delivered by then (the centre's
+ * record). With `crashAfter` it is stopped dead after that many messages, as by SIGKILL: no
+ * final record.
+ */
+async function centreRun(messages: Delivered[], extra: Partial<MonitorInput> & { crashAfter?: number; printedBefore?: { seq: number; at: number }; replaying?: boolean }) {
+  const { crashAfter, printedBefore, replaying, ...rest } = extra;
+  const clock = new SimulatedClock();
+  clock.set(Math.min(...messages.flatMap((d) => [d.m.clock, ...d.m.segments.map((s) => s.second)])) * 1000);
+  const out: string[] = [];
+  const records: { at: number; seq: number }[] = [];
+  let delivered = 0;
+  let ended!: () => void;
+  const over = new Promise<void>((resolve) => (ended = resolve));
+  const actor = createActor(monitorMachine, {
+    clock,
+    systemId: 'monitor',
+    input: input(clock, out, {
+      intervalSeconds: 5,
+      quiet: false,
+      printed: (type, at) => {
+        if (type === 'stats') records.push({ at, seq: delivered });
+      },
+      fleet: {
+        subscribe: (deliver, end, live) => {
+          live();
+          void (async () => {
+            for (const [i, d] of messages.entries()) {
+              if (i === crashAfter) return ended();
+              await new Promise((r) => setImmediate(r));
+              delivered = d.seq;
+              deliver(decode(encode(d.m)), d.time, d.seq);
+            }
+            await new Promise((r) => setImmediate(r));
+            end();
+          })();
+          return () => {};
+        },
+        connected: () => true,
+        replaying,
+        printedUntil: -Infinity,
+        printedBefore,
+        agentTimeoutMs: 5000,
+        wallNow: () => 0,
+        reportEveryMs: 10_000,
+      },
+      ...rest,
+    }),
+  });
+  actor.start();
+  if (crashAfter === undefined) await toPromise(actor);
+  else {
+    await over;
+    actor.stop();
+  }
+  const stats = out.map((l) => JSON.parse(l)).filter((r) => r.type === 'stats') as { start: string; end: string; hits: number; late: number; final: boolean }[];
+  return { stats, records };
+}
+
+/** The agents' messages interleaved as a stream holds them, numbered as its sequence. */
+function inStream(streams: CountsMessage[][]): Delivered[] {
+  const out: Delivered[] = [];
+  for (let i = 0; streams.some((s) => i < s.length); i++) for (const s of streams) if (i < s.length) out.push({ m: s[i]!, seq: out.length + 1 });
+  return out;
+}
+
+const hitsOf = (stats: { hits: number }[]) => stats.reduce((n, s) => n + s.hits, 0);
+
+describe('the fleet centre across restarts', () => {
+  test('started again from its last record, it prints every line in exactly one interval, on the first run\'s boundaries', async () => {
+    const files = [hostLog('r-1', [[3, 50], [1, 40]]), hostLog('r-2', [[2, 70], [5, 20]])];
+    const messages = inStream(files.map((f, i) => agentMessages(`r-${i + 1}`, f, 5 + 4 * i)));
+    const lines = files.reduce((n, f) => n + fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).length, 0);
+    // The first run begins at T0 + 3 (its start), and is killed two thirds of the way through.
+    const anchor = (T0 + 3) * 1000;
+    const first = await centreRun(messages, { intervals: { anchor, from: anchor }, printedBefore: { seq: Infinity, at: anchor }, crashAfter: Math.floor((messages.length * 2) / 3) });
+    const record = first.records.at(-1)!;
+    expect(first.stats.length).toBeGreaterThan(3);
+    expect(Date.parse(first.stats[0]!.start)).toBe(anchor);
+    // The second reads the stream from its start again (the history rebuilds the window).
+    const second = await centreRun(messages, { intervals: { anchor, from: record.at }, printedBefore: { seq: record.seq, at: record.at } });
+    expect(Date.parse(second.stats[0]!.start)).toBe(record.at);
+    for (const s of second.stats.filter((r) => !r.final)) {
+      expect((Date.parse(s.start) - anchor) % 5000).toBe(0);
+      expect(Date.parse(s.end) - Date.parse(s.start)).toBe(5000);
+    }
+    // Contiguous: each second in exactly one printed interval.
+    const all = [...first.stats, ...second.stats];
+    for (let i = 1; i < all.length; i++) expect(all[i]!.start).toBe(all[i - 1]!.end);
+    // The lines of the three seconds before the first run's start are not its to print.
+    const before = 3 * (3 + 2);
+    expect(hitsOf(first.stats) + hitsOf(second.stats)).toBe(lines - before);
+  });
+
+  test('a new centre prints nothing from before its start, and its first interval begins there', async () => {
+    const files = [hostLog('n-1', [[2, 40]])];
+    const messages = inStream(files.map((f) => agentMessages('n-1', f, 3)));
+    const start = (T0 + 12) * 1000;
+    const run = await centreRun(messages, { intervals: { anchor: start, from: start }, printedBefore: { seq: Infinity, at: start } });
+    expect(Date.parse(run.stats[0]!.start)).toBe(start);
+    expect(hitsOf(run.stats)).toBe(2 * (40 - 12));
+  });
+
+  test('an agent silent past the timeout: its delayed lines are counted late in the interval that takes them (silence in stored times, as a replay of the stream measures it)', async () => {
+    const files = [hostLog('s-1', [[2, 60]]), hostLog('s-2', [[3, 60]])];
+    const [one, two] = files.map((f, i) => agentMessages(`s-${i + 1}`, f, 2 * (i + 1)));
+    // Stored a second and a half after their clock; s-2's of 20 s on are held back until 45.4 s (a frozen agent).
+    const stored = (m: CountsMessage) => (m.clock + 1) * 1000 + 500;
+    const back = (T0 + 45) * 1000 + 400;
+    const heldBack = (m: CountsMessage) => stored(m) >= (T0 + 20) * 1000 && stored(m) < back;
+    const timeline = [...one!, ...two!]
+      .map((m) => ({ m, time: heldBack(m) && m.agent === 's-2' ? back : stored(m) }))
+      .sort((a, b) => a.time - b.time)
+      .map((d, i) => ({ ...d, seq: i + 1 }));
+    const delayed = two!.filter(heldBack).reduce((n, m) => n + m.segments.reduce((k, s) => k + s.hits, 0), 0);
+    expect(delayed).toBeGreaterThan(30);
+    const run = await centreRun(timeline, { replaying: true });
+    // (s-2's first message comes after s-1 has moved the clock on: a few of its lines are late at the start.)
+    const late = run.stats.filter((s) => Date.parse(s.start) > (T0 + 20) * 1000).reduce((n, s) => n + s.late, 0);
+    expect(hitsOf(run.stats)).toBe(5 * 60);
+    // Every delayed line but those of the seconds the clock had not passed yet when s-2 fell silent,
+    // and none of s-2's lines written before it was held back or after it was back (3 a second).
+    expect(late).toBeGreaterThan(delayed - 3 * 6);
+    expect(late).toBeLessThanOrEqual(3 * (46 - 17));
+    // Without the fix: 0, the lines were in the window still.
+    expect(late).toBeGreaterThan(30);
+    // They land in one interval, the one after s-2 is back.
+    const absorbing = run.stats.filter((s) => s.late > 0 && Date.parse(s.start) > (T0 + 20) * 1000);
+    expect(absorbing).toHaveLength(1);
+    expect(Date.parse(absorbing[0]!.end)).toBeGreaterThan((T0 + 45) * 1000);
+  });
+});
