@@ -36,8 +36,17 @@ export interface PublisherInput {
   graceMs: number;
   /** Messages that may wait for the stream before the tailer stops reading. */
   maxQueued: number;
-  /** Shared with the tailer: true while it should not read (the queue is full). */
-  backlog: { full: boolean };
+  /** Shared with the tailer and the agent's edge: the queue and what went out. */
+  backlog: Backlog;
+}
+
+export interface Backlog {
+  /** True while the tailer should not read (the queue is full). */
+  full: boolean;
+  /** Messages made and not yet acknowledged by the stream (the one being sent among them). */
+  waiting: number;
+  /** Messages the stream has acknowledged. */
+  published: number;
 }
 
 const RETRY_MS = 1000;
@@ -75,9 +84,18 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
       files,
     });
     segments = [];
-    input.backlog.full = queue.length >= input.maxQueued;
+    queued();
     pump();
   };
+
+  /** The queue's length, shared; reading stops while it is full, and the log says so once. */
+  const queued = () => {
+    const full = queue.length >= input.maxQueued;
+    if (full && !input.backlog.full) notice('warn', `reading paused: ${waiting()} for the stream`);
+    input.backlog.full = full;
+    input.backlog.waiting = queue.length;
+  };
+  const waiting = () => `${queue.length} message${queue.length === 1 ? '' : 's'} waiting`;
 
   const pump = () => {
     if (sending || stopped || retry) return;
@@ -91,15 +109,17 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
       () => {
         sending = false;
         queue.shift();
-        input.backlog.full = queue.length >= input.maxQueued;
-        if (failing) notice('info', `publishing again (${queue.length} messages waiting)`);
+        input.backlog.published++;
+        queued();
+        if (failing) notice('info', `publishing again (${waiting()})`);
         failing = '';
         pump();
       },
       (error: unknown) => {
         sending = false;
         const why = error instanceof Error ? error.message : String(error);
-        if (why !== failing) notice('warn', `cannot publish: ${why}; retrying every ${RETRY_MS / 1000} s, reading paused while ${input.maxQueued} messages wait`);
+        // The queue so far, and the length at which reading stops (not reached yet, mostly).
+        if (why !== failing) notice('warn', `cannot publish: ${why}; retrying every ${RETRY_MS / 1000} s (${waiting()}; reading stops at ${input.maxQueued})`);
         failing = why;
         retry = setTimeout(() => {
           retry = undefined;

@@ -88,13 +88,15 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     let resume: FileMark[] = [];
     let firstSeq = 1;
     let firstClock: number | undefined;
+    err(`agent ${o.name}: connected to ${o.nats}, publishing to ${subject} (stream ${o.stream})`);
+    const following = `following ${o.paths.join(', ')}`;
     if (last) {
       const m = decode(last.data);
       resume = m.files;
       firstSeq = m.seq + 1;
       firstClock = m.clock;
-      err(`going on from message ${m.seq} of ${subject} (${m.files.length} file${m.files.length === 1 ? '' : 's'})`);
-    }
+      err(`going on from message ${m.seq} of ${subject} (${plural(m.files.length, 'file')}); ${following}`);
+    } else err(`starting fresh (no message on ${subject} yet), from the end of each file; ${following}`);
     const actor = createActor(agentMachine, {
       systemId: 'agent',
       input: {
@@ -116,15 +118,25 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         err,
       },
     });
-    const stop = () => actor.send({ type: 'stop' });
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
+    let stoppedBy: string | undefined;
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.on(signal, () => {
+        stoppedBy ??= signal;
+        actor.send({ type: 'stop' });
+      });
+    }
     actor.start();
-    await toPromise(actor);
+    const { published, unsent } = await toPromise(actor);
+    // The stream's last message is the checkpoint: what did not reach it is read again next time.
+    const left = unsent === 0 ? 'none left unsent' : `${unsent} left unsent (the next start reads their lines again)`;
+    err(`stopped${stoppedBy ? ` on ${stoppedBy}` : ''}: ${plural(published, 'message')} published to ${subject}, ${left}`);
     return 0;
   } finally {
     await nc.close().catch(() => {});
   }
 }
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 export async function runAgentCommand(rawArgs: string[]): Promise<number> {
   return runCommand(agentCommand, USAGE, () => parseAgentArgs(rawArgs), runAgent);

@@ -8,7 +8,7 @@
  */
 import { enqueueActions, setup } from 'xstate';
 import { parser } from '../actors/parser';
-import { publisher } from '../actors/publisher';
+import { type Backlog, publisher } from '../actors/publisher';
 import { reporter } from '../actors/reporter';
 import { tailer } from '../actors/tailer';
 import type { CountsMessage, FileMark } from '../lib/wire';
@@ -35,10 +35,17 @@ export interface AgentInput {
   err: (line: string) => void;
 }
 
+/** What an agent did, once it has stopped: messages the stream acknowledged, and those it never got. */
+export interface AgentOutput {
+  published: number;
+  unsent: number;
+}
+
 export const agentMachine = setup({
   types: {
     input: {} as AgentInput,
-    context: {} as AgentInput & { backlog: { full: boolean } },
+    context: {} as AgentInput & { backlog: Backlog },
+    output: {} as AgentOutput,
     events: {} as { type: 'stop' } | { type: 'end' } | { type: 'drained' },
   },
   actors: { tailer, parser, publisher, reporter },
@@ -89,7 +96,7 @@ export const agentMachine = setup({
   },
 }).createMachine({
   id: 'agent',
-  context: ({ input }) => ({ ...input, backlog: { full: false } }),
+  context: ({ input }) => ({ ...input, backlog: { full: false, waiting: 0, published: 0 } }),
   entry: 'startActors',
   initial: 'running',
   states: {
@@ -107,4 +114,5 @@ export const agentMachine = setup({
     },
     done: { type: 'final' },
   },
+  output: ({ context }) => ({ published: context.backlog.published, unsent: context.backlog.waiting }),
 });

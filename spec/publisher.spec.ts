@@ -4,8 +4,8 @@
  * own, and `now` a number the test sets.
  */
 import { describe, expect, test } from 'bun:test';
-import { createActor } from 'xstate';
-import { emptySegment, type Segment } from '../actors/messages';
+import { createActor, fromCallback, setup, spawnChild } from 'xstate';
+import { emptySegment, type ReporterMessage, type Segment } from '../actors/messages';
 import { publisher } from '../actors/publisher';
 import type { CountsMessage, FileMark } from '../lib/wire';
 
@@ -19,7 +19,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 function start(o: { now: number; firstClock?: number; graceMs?: number; maxQueued?: number; hang?: boolean }) {
   const sent: CountsMessage[] = [];
   const clock = { now: o.now };
-  const backlog = { full: false };
+  const backlog = { full: false, waiting: 0, published: 0 };
   const actor = createActor(publisher, {
     input: {
       agent: 'web-1',
@@ -146,6 +146,81 @@ describe('publisher', () => {
     p.marks(at(S + 5, 600));
     await settle();
     expect(p.sent).toHaveLength(2);
+    p.actor.stop();
+  });
+
+  test('the backlog counts the messages waiting and those the stream acknowledged', async () => {
+    const p = start({ now: at(S, 0) });
+    for (let s = 1; s <= 3; s++) p.marks(at(S + s, 600));
+    expect(p.backlog).toEqual({ full: false, waiting: 3, published: 0 });
+    await settle();
+    expect(p.backlog).toEqual({ full: false, waiting: 0, published: 3 });
+    p.actor.stop();
+  });
+});
+
+/**
+ * The publisher with a reporter beside it (its notices go there, by systemId), and a stream
+ * that keeps every publish waiting until the test settles it.
+ */
+function withReporter(maxQueued: number) {
+  const notices: string[] = [];
+  const pending: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const backlog = { full: false, waiting: 0, published: 0 };
+  const reporter = fromCallback<ReporterMessage>(({ receive }) => {
+    receive((m) => {
+      if (m.type === 'notice') notices.push(`${m.level}: ${m.message}`);
+    });
+  });
+  const root = setup({ actors: { publisher, reporter } }).createMachine({
+    entry: [
+      spawnChild('reporter', { systemId: 'reporter' }),
+      spawnChild('publisher', {
+        systemId: 'publisher',
+        input: {
+          agent: 'web-1',
+          firstSeq: 1,
+          publish: () => new Promise<void>((resolve, reject) => pending.push({ resolve, reject })),
+          now: () => at(S, 0),
+          everyMs: 1500,
+          graceMs: 500,
+          maxQueued,
+          backlog,
+        },
+      }),
+    ],
+  });
+  const actor = createActor(root).start();
+  const marks = (ms: number) => actor.system.get('publisher')!.send({ type: 'marks', files: [mark], at: ms, complete: true });
+  return { actor, notices, pending, backlog, marks };
+}
+
+describe('publisher notices', () => {
+  test('a failed publish says how many messages wait, and where reading stops (it does not stop yet)', async () => {
+    const p = withReporter(600);
+    for (let s = 1; s <= 12; s++) p.marks(at(S + s, 600));
+    expect(p.pending).toHaveLength(1);
+    p.pending[0]!.reject(new Error('no responders'));
+    await settle();
+    expect(p.notices).toEqual(['warn: cannot publish: no responders; retrying every 1 s (12 messages waiting; reading stops at 600)']);
+    expect(p.backlog.full).toBe(false);
+    p.actor.stop();
+  });
+
+  test('a full queue says once that reading is paused', async () => {
+    const p = withReporter(3);
+    for (let s = 1; s <= 5; s++) p.marks(at(S + s, 600));
+    expect(p.notices).toEqual(['warn: reading paused: 3 messages waiting for the stream']);
+    expect(p.backlog).toEqual({ full: true, waiting: 5, published: 0 });
+    // Acknowledged: the queue shrinks below the limit and the tailer may read again.
+    p.pending[0]!.resolve();
+    await settle();
+    p.pending[1]!.resolve();
+    await settle();
+    p.pending[2]!.resolve();
+    await settle();
+    expect(p.backlog).toEqual({ full: false, waiting: 2, published: 3 });
+    expect(p.notices).toHaveLength(1);
     p.actor.stop();
   });
 });
