@@ -3,10 +3,17 @@
  * ever holding up the pipeline: the actor hands each event to every `Delivery` and returns.
  *
  * A `Delivery` is one target. Its events wait in a bounded queue (the oldest is dropped when it
- * is full) and go out one at a time, in order: a recovery never overtakes its alert. An attempt
- * that times out, cannot connect, gets a 5xx or a 429, or (a command) exits non-zero is tried
- * again after 1 s, 2 s, 4 s … (at most 30 s), up to 8 attempts; any other answer but a 2xx is
- * given up at once. After a 2xx or an exit 0 the event is never sent again.
+ * is full). An attempt that times out, cannot connect, gets a 5xx or a 429, or (a command) exits
+ * non-zero is tried again after 1 s, 2 s, 4 s … (at most 30 s), up to 8 attempts; any other
+ * answer but a 2xx is given up at once. After a 2xx or an exit 0 the event is never sent again.
+ *
+ * Order is kept where it means something: the events of one alert (a rule, and a group of a
+ * grouped rule) go one at a time, so a recovery never overtakes its alert; it waits for the alert
+ * to be delivered or given up. Other alerts' events do not wait for those retries: new events go
+ * out in order, the next one when the one before is answered or after 1 s in flight, and retries
+ * go beside them, at most 4 requests in flight, one place always left for a new event. So an
+ * event is never held by another alert's retries, and by another's attempt in flight for 1 s
+ * (with 4 in flight, until one of them ends: 5 s at most). Targets share nothing.
  *
  * Failures are said at most once per report interval per target, through `report`, with the
  * URL cut to its scheme and host (a webhook's path is its secret) and a command to its first
@@ -14,7 +21,7 @@
  * exit: one last attempt of what still waits, within a deadline.
  */
 import { fromCallback } from 'xstate';
-import { body, type NotifyFormat, redact } from '../lib/notify-format';
+import { body, groupKey, type NotifyFormat, redact } from '../lib/notify-format';
 import type { NotifyEvent, NotifyMessage } from './messages';
 
 /** A webhook with the format of its body, or a command run with `sh -c`, the record on its stdin. */
@@ -37,6 +44,10 @@ export interface DeliveryOptions {
   maxAttempts?: number;
   /** Events held (in flight included) before the oldest waiting one is dropped. */
   queueLimit?: number;
+  /** Attempts in flight at once; retries take at most all but one. */
+  maxInFlight?: number;
+  /** How long (ms) an event's first attempt may be in flight before the next new event goes beside it. */
+  slowMs?: number;
   /** The timers of timeouts, retries and the close deadline; the real ones by default (tests pass a simulated clock). */
   clock?: DeliveryClock;
   /** One attempt; by default a POST or `sh -c` (tests pass a simulated receiver). Ended by `signal` at the timeout. */
@@ -70,7 +81,7 @@ export interface DeliveryStats {
   delivered: number;
   /** Given up: out of attempts, refused (4xx), or still waiting at the close deadline. */
   failed: number;
-  /** Dropped from a full queue before any attempt. */
+  /** Dropped from a full queue: the oldest not in flight (it may be waiting for a retry). */
   dropped: number;
 }
 
@@ -80,6 +91,8 @@ export const DELIVERY_DEFAULTS = {
   backoffCapMs: 30_000,
   maxAttempts: 8,
   queueLimit: 1_000,
+  maxInFlight: 4,
+  slowMs: 1_000,
 } as const;
 
 /** At exit, a retry comes this soon (ms) instead of after its backoff. */
@@ -90,22 +103,31 @@ export type Outcome = { ok: true } | { ok: false; retry: boolean; reason: string
 
 interface Held {
   event: NotifyEvent;
+  /** Its alert (the rule and the group, as labels): the events of one key go out in order. */
+  key: string;
   attempts: number;
+  /** Ready for an attempt, in flight, or waiting for its retry's time. */
+  state: 'ready' | 'sending' | 'backoff';
+  /** The retry's timer, while in backoff. */
+  timer?: unknown;
+  /** Why its last attempt failed; `seq` tells the latest failure among the events held. */
+  failure?: { reason: string; seq: number };
 }
 
 export class Delivery {
   /** How the target is named in messages: `https://hooks.slack.com`, `command 'notify-send'`. */
   readonly label: string;
-  readonly #target: NotifyTarget;
   readonly #o: Required<Omit<DeliveryOptions, 'report' | 'onAttempt' | 'clock' | 'send'>>;
   readonly #clock: DeliveryClock;
   readonly #send: (event: NotifyEvent, signal: AbortSignal) => Promise<Outcome>;
   readonly #report?: (message: string) => void;
   readonly #onAttempt?: (attempt: Attempt) => void;
-  /** The head is the event in flight or waiting for its retry. */
-  #queue: Held[] = [];
-  #busy = false;
-  #retry: unknown;
+  /** Every event held, oldest first. Of each key, only the oldest is in flight or in backoff. */
+  #held: Held[] = [];
+  #inFlight = 0;
+  #retrying = 0;
+  /** The first attempt the next new event waits for: until it ends, or for `slowMs` at most. */
+  #lead: { held: Held; timer: unknown } | null = null;
   /** Aborts what is in flight at the close deadline. */
   readonly #stop = new AbortController();
   #closing: Promise<void> | null = null;
@@ -113,16 +135,16 @@ export class Delivery {
   #delivered = 0;
   #failed = 0;
   #dropped = 0;
-  /** The last attempt failed, and why. */
-  #failing: string | null = null;
+  #failures = 0;
   /** Why the last failed attempt failed, whatever came after it. */
   #lastFailure: string | null = null;
+  /** What was left at the close deadline failed for: its last failure, or `not sent before exit`. */
+  #leftAtExit: string | null = null;
   /** Counts when the last report was made, to tell what is new. */
   #reported = { failed: 0, dropped: 0 };
   #idle: (() => void)[] = [];
 
   constructor(target: NotifyTarget, options: DeliveryOptions = {}) {
-    this.#target = target;
     const d = DELIVERY_DEFAULTS;
     this.#o = {
       timeoutMs: options.timeoutMs ?? d.timeoutMs,
@@ -130,6 +152,8 @@ export class Delivery {
       backoffCapMs: options.backoffCapMs ?? d.backoffCapMs,
       maxAttempts: options.maxAttempts ?? d.maxAttempts,
       queueLimit: options.queueLimit ?? d.queueLimit,
+      maxInFlight: Math.max(1, options.maxInFlight ?? d.maxInFlight),
+      slowMs: options.slowMs ?? d.slowMs,
     };
     this.#report = options.report;
     this.#onAttempt = options.onAttempt;
@@ -141,40 +165,41 @@ export class Delivery {
   /** Queues an event; returns at once. Ignored once closed. */
   push(event: NotifyEvent) {
     if (this.#closed) return;
-    if (this.#queue.length >= this.#o.queueLimit) {
+    if (this.#held.length >= this.#o.queueLimit) {
       this.#dropped++;
-      // A head in flight cannot be taken back: the oldest after it goes, or (a limit of 1) the new one.
-      const oldest = this.#busy ? 1 : 0;
-      if (oldest >= this.#queue.length) return;
-      this.#queue.splice(oldest, 1);
+      // What is in flight cannot be taken back: the oldest that is not goes, or (all in flight) the new one.
+      const oldest = this.#held.findIndex((h) => h.state !== 'sending');
+      if (oldest === -1) return;
+      const [gone] = this.#held.splice(oldest, 1);
+      this.#clock.clearTimeout(gone?.timer);
     }
-    this.#queue.push({ event, attempts: 0 });
+    this.#held.push({ event, key: groupKey(event.labels), attempts: 0, state: 'ready' });
     this.#pump();
   }
 
   stats(): DeliveryStats {
-    return { waiting: this.#queue.length, delivered: this.#delivered, failed: this.#failed, dropped: this.#dropped };
+    return { waiting: this.#held.length, delivered: this.#delivered, failed: this.#failed, dropped: this.#dropped };
   }
 
   /** Resolves once nothing waits (everything delivered or given up). */
   settled(): Promise<void> {
-    if (this.#queue.length === 0 && !this.#busy) return Promise.resolve();
+    if (this.#held.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
   /**
-   * The report interval: one line through `report` if the target is failing now (its last
-   * attempt failed and events wait) or events were given up or dropped since the last tick.
+   * The report interval: one line through `report` if the target is failing now (an event held
+   * failed its last attempt) or events were given up or dropped since the last tick.
    */
   tick() {
     const failed = this.#failed - this.#reported.failed;
     const dropped = this.#dropped - this.#reported.dropped;
     this.#reported = { failed: this.#failed, dropped: this.#dropped };
-    const failingNow = this.#failing !== null && this.#queue.length > 0;
-    if (!failingNow && failed === 0 && dropped === 0) return;
+    const failing = this.#failingNow();
+    if (failing === null && failed === 0 && dropped === 0) return;
     this.#report?.(
-      `notifications to ${this.label} failing: ${this.#failing ?? this.#lastFailure ?? 'queue full'} ` +
-        `(${count(this.#queue.length, 'event')} waiting, ${this.#failed} given up` +
+      `notifications to ${this.label} failing: ${failing ?? this.#leftAtExit ?? this.#lastFailure ?? 'queue full'} ` +
+        `(${count(this.#held.length, 'event')} waiting, ${this.#failed} given up` +
         `${this.#dropped > 0 ? `, ${this.#dropped} dropped` : ''})`,
     );
   }
@@ -191,9 +216,10 @@ export class Delivery {
   }
 
   async #close(deadlineMs: number) {
-    if (this.#retry) {
-      this.#clock.clearTimeout(this.#retry);
-      this.#retry = undefined;
+    for (const h of this.#held) {
+      if (h.state !== 'backoff') continue;
+      this.#clock.clearTimeout(h.timer);
+      h.state = 'ready';
     }
     const done = this.settled();
     this.#pump();
@@ -202,53 +228,112 @@ export class Delivery {
     this.#clock.clearTimeout(timer);
     this.#closed = true;
     this.#stop.abort();
-    if (this.#queue.length > 0) {
-      this.#failing ??= 'not sent before exit';
-      this.#failed += this.#queue.length;
-      this.#queue = [];
+    this.#clock.clearTimeout(this.#lead?.timer);
+    this.#lead = null;
+    if (this.#held.length > 0) {
+      this.#leftAtExit = this.#failingNow() ?? 'not sent before exit';
+      for (const h of this.#held) this.#clock.clearTimeout(h.timer);
+      this.#failed += this.#held.length;
+      this.#held = [];
     }
-    this.#busy = false;
+    this.#inFlight = 0;
+    this.#retrying = 0;
     this.#settle();
     this.tick();
   }
 
+  /**
+   * New events go out in the order they came, each as soon as the one before it is answered or
+   * has been in flight for `slowMs` (a receiver that answers in time sees them in order; one
+   * that hangs holds the next event that long, not for its timeout). Retries go beside them,
+   * never in the last place in flight, so they hold up no new event. Of each key only the oldest
+   * event goes: a recovery waits for its alert to be delivered or given up.
+   */
   #pump() {
-    if (this.#busy || this.#retry || this.#closed) return;
-    const head = this.#queue[0];
-    if (!head) return this.#settle();
-    this.#busy = true;
-    head.attempts++;
-    void this.#attempt(head.event).then((outcome) => this.#after(head, outcome));
+    if (this.#closed) return;
+    const max = this.#o.maxInFlight;
+    while (this.#inFlight < max && this.#lead === null) {
+      const next = this.#next(false);
+      if (!next) break;
+      this.#start(next);
+    }
+    while (this.#inFlight < max && this.#retrying < Math.max(1, max - 1)) {
+      const next = this.#next(true);
+      if (!next) break;
+      this.#start(next);
+    }
+    this.#settle();
   }
 
-  #after(head: Held, outcome: Outcome) {
+  /** The oldest event ready for its first attempt (or for a retry) with nothing older of its key held. */
+  #next(retry: boolean): Held | undefined {
+    const seen = new Set<string>();
+    for (const h of this.#held) {
+      if (seen.has(h.key)) continue;
+      seen.add(h.key);
+      if (h.state === 'ready' && h.attempts > 0 === retry) return h;
+    }
+    return undefined;
+  }
+
+  #start(h: Held) {
+    h.state = 'sending';
+    h.attempts++;
+    this.#inFlight++;
+    if (h.attempts > 1) this.#retrying++;
+    else {
+      const timer = this.#clock.setTimeout(() => {
+        this.#lead = null;
+        this.#pump();
+      }, this.#o.slowMs);
+      this.#lead = { held: h, timer };
+    }
+    void this.#attempt(h.event).then((outcome) => this.#after(h, outcome));
+  }
+
+  #after(h: Held, outcome: Outcome) {
     if (this.#closed) return; // given up at the close deadline, and counted
-    this.#busy = false;
+    this.#inFlight--;
+    if (h.attempts > 1) this.#retrying--;
+    if (this.#lead?.held === h) {
+      this.#clock.clearTimeout(this.#lead.timer);
+      this.#lead = null;
+    }
     let final = true;
     if (outcome.ok) {
-      this.#failing = null;
+      h.failure = undefined;
       this.#delivered++;
     } else {
-      this.#failing = outcome.reason;
+      h.failure = { reason: outcome.reason, seq: ++this.#failures };
       this.#lastFailure = outcome.reason;
-      if (outcome.retry && head.attempts < this.#o.maxAttempts) final = false;
+      if (outcome.retry && h.attempts < this.#o.maxAttempts) final = false;
       else this.#failed++;
     }
-    if (final) this.#queue.shift();
+    if (final) this.#held.splice(this.#held.indexOf(h), 1);
     else {
-      const backoff = Math.min(this.#o.backoffMs * 2 ** (head.attempts - 1), this.#o.backoffCapMs);
-      const wait = this.#closing ? Math.min(backoff, CLOSE_RETRY_MS) : backoff;
-      this.#retry = this.#clock.setTimeout(() => {
-        this.#retry = undefined;
-        this.#pump();
-      }, wait);
+      const backoff = Math.min(this.#o.backoffMs * 2 ** (h.attempts - 1), this.#o.backoffCapMs);
+      h.state = 'backoff';
+      h.timer = this.#clock.setTimeout(
+        () => {
+          h.state = 'ready';
+          this.#pump();
+        },
+        this.#closing ? Math.min(backoff, CLOSE_RETRY_MS) : backoff,
+      );
     }
-    this.#onAttempt?.({ event: head.event, n: head.attempts, ok: outcome.ok, reason: outcome.ok ? undefined : outcome.reason, final });
+    this.#onAttempt?.({ event: h.event, n: h.attempts, ok: outcome.ok, reason: outcome.ok ? undefined : outcome.reason, final });
     this.#pump();
   }
 
+  /** The latest failure of an event still held: the target is failing now. */
+  #failingNow(): string | null {
+    let latest: Held['failure'];
+    for (const h of this.#held) if (h.failure && (!latest || h.failure.seq > latest.seq)) latest = h.failure;
+    return latest?.reason ?? null;
+  }
+
   #settle() {
-    if (this.#queue.length > 0 || this.#busy) return;
+    if (this.#held.length > 0) return;
     const idle = this.#idle;
     this.#idle = [];
     for (const resolve of idle) resolve();

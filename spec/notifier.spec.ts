@@ -3,6 +3,10 @@
  * after a 2xx, retried on 5xx and timeouts, not on 4xx, reported once per tick, bounded, and
  * closed within a deadline. Times are the options' small ones; nothing sleeps: each case awaits
  * the requests the receivers get, the attempts the delivery makes, or `settled()`.
+ *
+ * How long an event waits behind another is measured on a simulated clock and receiver (the
+ * `clock` and `send` options), with the default timeout, backoff and attempts: `advance` moves
+ * time on and fires the timers due, nothing waits for real time.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,15 +15,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createActor } from 'xstate';
 import type { NotifyEvent } from '../actors/messages';
-import { type Attempt, Delivery, notifier } from '../actors/notifier';
+import { type Attempt, Delivery, type DeliveryClock, notifier, type Outcome } from '../actors/notifier';
 
 const START = Date.UTC(2026, 0, 1, 10, 0, 0);
 
-const event = (n: number, type: NotifyEvent['type'] = 'alert'): NotifyEvent => ({
+/** An alert or a recovery of rule `rule` (its key: the events of one key keep their order). */
+const event = (n: number, type: NotifyEvent['type'] = 'alert', rule = 'HighTraffic'): NotifyEvent => ({
   type,
   record: { type, n },
   message: `${type} ${n}`,
-  labels: { alertname: 'HighTraffic' },
+  labels: { alertname: rule },
   startsAt: START,
   ...(type === 'recovered' ? { endsAt: START + 60_000 } : {}),
 });
@@ -346,4 +351,185 @@ describe('the queue', () => {
     expect(records(r.requests).map((x) => x.n)).toEqual([1, 4, 5]);
     expect(d.stats()).toEqual({ waiting: 0, delivered: 3, failed: 0, dropped: 2 });
   }, 10_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Simulated time
+
+/** Timers that fire only when `advance` moves the time past them, in the order they are due. */
+class SimulatedClock implements DeliveryClock {
+  now = 0;
+  #timers = new Map<number, { at: number; fire: () => void }>();
+  #ids = 0;
+  setTimeout = (fire: () => void, ms: number) => {
+    this.#timers.set(++this.#ids, { at: this.now + Math.max(0, ms), fire });
+    return this.#ids;
+  };
+  clearTimeout = (timer: unknown) => {
+    this.#timers.delete(timer as number);
+  };
+  /** Moves the time on by `ms`, letting what each timer starts run before the next one fires. */
+  async advance(ms: number) {
+    const end = this.now + ms;
+    for (;;) {
+      await settle();
+      let due: [number, { at: number; fire: () => void }] | undefined;
+      for (const timer of this.#timers) if (timer[1].at <= end && (!due || timer[1].at < due[1].at)) due = timer;
+      if (!due) break;
+      this.#timers.delete(due[0]);
+      this.now = due[1].at;
+      due[1].fire();
+    }
+    this.now = end;
+    await settle();
+  }
+}
+
+/** Lets the callbacks of settled promises run; no time passes. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface Call {
+  event: NotifyEvent;
+  /** Simulated ms when the request was made. */
+  at: number;
+}
+
+/**
+ * A simulated receiver: each request is answered at once with what `answer` gives for its event,
+ * or never (`'hang'`: the attempt ends at its timeout). Counts the requests in flight.
+ */
+function simulated(clock: SimulatedClock, answer: (event: NotifyEvent) => Outcome | 'hang') {
+  const calls: Call[] = [];
+  let inFlight = 0;
+  let most = 0;
+  const send = (e: NotifyEvent, signal: AbortSignal): Promise<Outcome> => {
+    calls.push({ event: e, at: clock.now });
+    most = Math.max(most, ++inFlight);
+    const a = answer(e);
+    if (a !== 'hang') {
+      inFlight--;
+      return Promise.resolve(a);
+    }
+    signal.addEventListener('abort', () => inFlight--, { once: true });
+    return new Promise<Outcome>(() => {});
+  };
+  /** When the requests for an event were made, ms. */
+  const times = (rule: string, type: NotifyEvent['type'] = 'alert') =>
+    calls.filter((c) => c.event.labels.alertname === rule && c.event.type === type).map((c) => c.at);
+  return { send, calls, times, mostInFlight: () => most };
+}
+
+const OK: Outcome = { ok: true };
+const HTTP_500: Outcome = { ok: false, retry: true, reason: 'HTTP 500' };
+
+describe('one alert failing does not hold up the others', () => {
+  test("a receiver that hangs for one rule's alert: another rule's events are not held by its retries", async () => {
+    const clock = new SimulatedClock();
+    const r = simulated(clock, (e) => (e.labels.alertname === 'dead' ? 'hang' : OK));
+    const d = new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send });
+    d.push(event(1, 'alert', 'dead'));
+    d.push(event(2, 'alert', 'other'));
+    await clock.advance(20_000);
+    // By now the dead rule's alert has timed out twice and waits for its third attempt.
+    expect(r.times('dead')).toEqual([0, 6_000, 13_000]);
+    d.push(event(2, 'recovered', 'other'));
+    await clock.advance(200_000);
+
+    // The other alert went beside the hanging request after 1 s, not after its 8 attempts (131 s);
+    // its recovery, sent during the dead alert's retries, went at once.
+    expect(r.times('other')).toEqual([1_000]);
+    expect(r.times('other', 'recovered')).toEqual([20_000]);
+    expect(r.times('dead')).toHaveLength(8);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 2, failed: 1, dropped: 0 });
+  });
+
+  test('four alerts hanging at once: a fresh event waits at most one timeout (5 s), and not at all for their retries', async () => {
+    const clock = new SimulatedClock();
+    const r = simulated(clock, (e) => (e.labels.alertname?.startsWith('dead') ? 'hang' : OK));
+    const d = new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send });
+    for (const n of [1, 2, 3, 4]) d.push(event(n, 'alert', `dead-${n}`));
+    d.push(event(5, 'alert', 'fresh'));
+    await clock.advance(30_000);
+    d.push(event(6, 'alert', 'later'));
+    await clock.advance(200_000);
+
+    // dead-1 … dead-4 start a second apart; four requests in flight, so `fresh` waits for the first
+    // of them to time out (5 s). At 30 s their retries are under way: `later` goes at once.
+    expect([1, 2, 3, 4].map((n) => r.times(`dead-${n}`)[0])).toEqual([0, 1_000, 2_000, 3_000]);
+    expect(r.times('fresh')).toEqual([5_000]);
+    expect(r.times('later')).toEqual([30_000]);
+    expect(r.mostInFlight()).toBe(4);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 2, failed: 4, dropped: 0 });
+  });
+
+  test("the events of one alert keep their order: a recovery waits for its alert's retries, then goes", async () => {
+    const clock = new SimulatedClock();
+    let alerts = 0;
+    const r = simulated(clock, (e) => (e.type === 'alert' && ++alerts <= 3 ? HTTP_500 : OK));
+    const d = new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send });
+    d.push(event(1, 'alert'));
+    await clock.advance(2_000);
+    d.push(event(1, 'recovered'));
+    await clock.advance(60_000);
+    // 500 at 0, 1 s and 3 s (backoff 1 s, 2 s), delivered at 7 s (4 s): then the recovery.
+    expect(r.calls.map((c) => [c.event.type, c.at])).toEqual([
+      ['alert', 0],
+      ['alert', 1_000],
+      ['alert', 3_000],
+      ['alert', 7_000],
+      ['recovered', 7_000],
+    ]);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 2, failed: 0, dropped: 0 });
+  });
+
+  test("a recovery whose alert was given up still goes, after it", async () => {
+    const clock = new SimulatedClock();
+    const r = simulated(clock, (e) => (e.type === 'alert' ? HTTP_500 : OK));
+    const d = new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send, maxAttempts: 3 });
+    d.push(event(1, 'alert'));
+    d.push(event(1, 'recovered'));
+    await clock.advance(60_000);
+    expect(r.calls.map((c) => [c.event.type, c.at])).toEqual([
+      ['alert', 0],
+      ['alert', 1_000],
+      ['alert', 3_000],
+      ['recovered', 3_000],
+    ]);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 1, failed: 1, dropped: 0 });
+  });
+
+  test('at exit, an alert that hangs does not keep the others from their last attempt', async () => {
+    const clock = new SimulatedClock();
+    const r = simulated(clock, (e) => (e.labels.alertname === 'dead' ? 'hang' : OK));
+    const d = new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send });
+    d.push(event(1, 'alert', 'dead'));
+    d.push(event(2, 'alert', 'other'));
+    d.push(event(1, 'recovered', 'dead'));
+    d.push(event(2, 'recovered', 'other'));
+    const closed = d.close(3_000);
+    await clock.advance(3_000);
+    await closed;
+    expect(r.calls.map((c) => [c.event.labels.alertname, c.event.type, c.at])).toEqual([
+      ['dead', 'alert', 0],
+      ['other', 'alert', 1_000],
+      ['other', 'recovered', 1_000],
+    ]);
+    expect(d.stats()).toEqual({ waiting: 0, delivered: 2, failed: 2, dropped: 0 });
+  });
+
+  test('a target that hangs holds up no other target', async () => {
+    const clock = new SimulatedClock();
+    const dead = simulated(clock, () => 'hang');
+    const alive = simulated(clock, () => OK);
+    const deliveries = [dead, alive].map((r) => new Delivery({ url: 'https://hooks.example/x', format: 'json' }, { clock, send: r.send }));
+    const actor = createActor(notifier, { input: { deliveries, reportEveryMs: 0 } }).start();
+    actor.send({ type: 'notify', event: event(1) });
+    actor.send({ type: 'notify', event: event(2, 'alert', 'other') });
+    await clock.advance(30_000);
+    actor.send({ type: 'notify', event: event(1, 'recovered') });
+    await clock.advance(1);
+    actor.stop();
+    expect(alive.calls.map((c) => c.at)).toEqual([0, 0, 30_000]);
+    expect(deliveries[1]!.stats()).toEqual({ waiting: 0, delivered: 3, failed: 0, dropped: 0 });
+  });
 });

@@ -59,9 +59,9 @@ const servers: ReturnType<typeof Bun.serve>[] = [];
 
 /**
  * A webhook receiver at `http://127.0.0.1:PORT/hooks/SECRET-…` answering its nth request (from 1)
- * with the status `answer(n)` gives, or never when that is `'hang'`.
+ * with the status `answer(n, body)` gives, or never when that is `'hang'`.
  */
-function receiver(answer: (n: number) => number | 'hang' = () => 200) {
+function receiver(answer: (n: number, body: string) => number | 'hang' = () => 200) {
   const requests: Received[] = [];
   const server = Bun.serve({
     hostname: '127.0.0.1',
@@ -75,7 +75,7 @@ function receiver(answer: (n: number) => number | 'hang' = () => 200) {
         at: Date.now(),
       };
       requests.push(received);
-      const status = answer(requests.length);
+      const status = answer(requests.length, received.body);
       if (status === 'hang') return new Promise<Response>(() => {});
       received.status = status;
       return new Response(status < 300 ? 'ok' : 'no', { status });
@@ -224,6 +224,16 @@ function labelsOf(e: Event): Record<string, string> {
   const labels: Record<string, string> = { alertname: e.rule ?? 'HighTraffic' };
   if (e.group) labels[e.group.by] = e.group.key;
   return labels;
+}
+
+/** json bodies by alert (rule and group), in the order given: what delivery keeps in order. */
+function perAlert(bodies: string[]): Record<string, string[]> {
+  const alerts: Record<string, string[]> = {};
+  for (const b of bodies) {
+    const e = JSON.parse(b) as Event;
+    (alerts[JSON.stringify(labelsOf(e))] ??= []).push(b);
+  }
+  return alerts;
 }
 
 /** The incident's alerts and recoveries, in order: what the tests below are built on. */
@@ -376,11 +386,14 @@ describe('failing receivers', () => {
     expect(third! - second!).toBeGreaterThanOrEqual(1900);
   }, 30_000);
 
-  test('a replay whose receiver answers 500 twice, then 200, still delivers every event once (retries at exit come sooner), with nothing to report', async () => {
+  test('a replay whose receiver answers 500 twice, then 200, still delivers every event once (retries at exit come sooner), each alert before its recovery, with nothing to report', async () => {
     const hook = receiver((n) => (n <= 2 ? 500 : 200));
     const result = await run([...INCIDENT, '--notify', hook.url]);
     expect(result.code).toBe(0);
-    expect(hook.delivered()).toEqual(eventLines(result.stdout));
+    // The two alerts refused first are retried while the others go on: the order is kept per alert.
+    const lines = eventLines(result.stdout);
+    expect(hook.delivered().toSorted()).toEqual(lines.toSorted());
+    expect(perAlert(hook.delivered())).toEqual(perAlert(lines));
     expect(hook.requests.filter((r) => r.status === 500)).toHaveLength(2);
     expect(result.stderr).toBe('');
   }, 30_000);
@@ -427,6 +440,58 @@ describe('failing receivers', () => {
     await monitor.out.done;
     expect(parseStats(monitor.out.lines).at(-1)!.final).toBe(true);
   }, 45_000);
+});
+
+/** The high-traffic rule's events (json format): the only ones without a `rule`. */
+const isHighTraffic = (body: string) => !('rule' in JSON.parse(body));
+
+describe('one alert failing, or one target', () => {
+  test("a replay whose receiver hangs for the high-traffic alert still delivers the other rules' events, in order, within the 3 s at exit", async () => {
+    const hook = receiver((_, body) => (isHighTraffic(body) ? 'hang' : 200));
+    const started = Date.now();
+    const result = await run([...INCIDENT, '--notify', hook.url]);
+    expect(result.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const lines = eventLines(result.stdout);
+    expect(lines).toHaveLength(INCIDENT_EVENTS.length);
+    // Only the high-traffic alert was tried (its recovery waits for it), and it hung until the exit.
+    expect(hook.requests.filter((r) => isHighTraffic(r.body)).map((r) => r.body)).toEqual([lines[0]!]);
+    expect(hook.delivered()).toEqual(lines.filter((l) => !isHighTraffic(l)));
+    const warnings = result.stderr.split('\n').filter((l) => l !== '');
+    expect(warnings).toEqual([`warn: notifications to ${hook.origin} failing: not sent before exit (0 events waiting, 2 given up)`]);
+  }, 30_000);
+
+  test('live: a receiver that hangs does not delay another target, and one hanging for one alert does not hold another alert', async () => {
+    const log = write('two-keys.log', '');
+    const rules = write('two-keys-rules.yaml', 'rules:\n  - name: hot-host\n    rate: 1\n    window: 6s\n    by: host\n');
+    const dead = receiver(() => 'hang');
+    const picky = receiver((_, body) => (isHighTraffic(body) ? 'hang' : 200));
+    const healthy = receiver();
+    const targets = [dead, picky, healthy].flatMap((r) => ['--notify', r.url]);
+    const monitor = await follow(log, ['-t', '2', '-a', '4', '--rules', rules, ...targets]);
+    // As in the determinism test below: the traffic alert fires at 4 s and recovers at 11 s, the
+    // rule for 6.6.6.6 fires at 5 s and recovers at 12 s.
+    const base = (ms: number, k: number) => [clf(ms, '10.0.0.1', '/api', 200, k)];
+    const burst = (ms: number, k: number) => [...base(ms, k), ...Array.from({ length: 5 }, (_, i) => clf(ms, '6.6.6.6', '/api', 200, k * 10 + i))];
+    await writeLive(log, [base, base, base, burst, burst, burst, burst, base, base, base, base, base, base]);
+    const context = () =>
+      `dead:\n${dead.describe()}\npicky:\n${picky.describe()}\nhealthy:\n${healthy.describe()}\n` +
+      `stdout:\n${monitor.out.lines.join('\n')}\nstderr:\n${monitor.err.lines.join('\n')}`;
+    await waitUntil('the four events at the healthy receiver, the hot-host ones at the picky one', 10_000, () => healthy.delivered().length >= 4 && picky.delivered().length >= 2, context);
+    monitor.proc.kill('SIGTERM');
+    expect(await exitWithin(monitor.proc, 8_000)).toBe(0);
+
+    const lines = eventLines(monitor.out.lines.join('\n'));
+    expect(lines.map((l) => kindOf(JSON.parse(l))).map((k) => `${k.type} ${k.rule}`)).toEqual(['alert null', 'alert hot-host', 'recovered null', 'recovered hot-host']);
+    // Each event reached the healthy receiver, in order, within 2 s of its instant; the dead one got the first.
+    expect(healthy.delivered()).toEqual(lines);
+    for (const r of healthy.requests) expect(r.at - Date.parse(JSON.parse(r.body).at)).toBeLessThan(2_000);
+    expect(dead.requests.map((r) => r.body)[0]).toBe(lines[0]);
+    // The picky receiver hangs on the traffic alert, but got the hot-host alert and its recovery on time.
+    expect(picky.delivered()).toEqual(lines.filter((l) => !isHighTraffic(l)));
+    for (const r of picky.requests.filter((r) => !isHighTraffic(r.body))) expect(r.at - Date.parse(JSON.parse(r.body).at)).toBeLessThan(2_500);
+    expect(monitor.err.lines.join('\n')).not.toContain('SECRET');
+  }, 60_000);
 });
 
 describe('--notify-exec', () => {
