@@ -114,14 +114,15 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     if (before && seq !== undefined && seq <= before.seq) {
       for (const s of message.segments) if (s.second * 1000 < before.at) s.printed = true;
     }
+    const { agent } = message;
     if (time !== undefined) {
+      // Live, what came before an agent's return was handed on in turns of their own.
       const silenced = silence(time);
-      if (silenced || Math.floor(time / 1000) > flushedAt) {
+      if (silenced || silent.has(agent) || Math.floor(time / 1000) > flushedAt) {
         flushedAt = Math.floor(time / 1000);
         flush();
       }
     }
-    const { agent } = message;
     const known = heard.has(agent);
     heard.set(agent, time ?? input.wallNow());
     if (!known) notice('info', `agent ${agent} is reporting`);

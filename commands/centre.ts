@@ -15,6 +15,8 @@ export interface CentreOptions {
   credsFile?: string;
   caFile?: string;
   agentTimeoutSeconds: number;
+  /** Several centres on one stream keep their records apart by name. */
+  name?: string;
   intervalSeconds: number;
   /** The longest window the machines keep (-a, or a rule's with its `for`): what a restart rebuilds. */
   windowSeconds: number;
@@ -107,7 +109,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   });
   const prefix = countsPrefix(o.stream);
   const js = nats.jetstream(nc);
-  const centreSubject = `${prefix}${CENTRE}`;
+  const centreSubject = o.name ? `${prefix}${CENTRE}.${o.name}` : `${prefix}${CENTRE}`;
   await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
   // What this centre printed last, before a restart: nothing up to it is printed again.
   const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
@@ -156,7 +158,8 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
   const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, seq, time, pending) => {
     if (ended) return;
     if (replay?.until && time > replay.until) return finish();
-    if (subject !== centreSubject) {
+    // Agents' subjects only: a centre's (`_centre`, `_centre.NAME`) holds its records.
+    if (!subject.startsWith(`${prefix}_`)) {
       let m: CountsMessage | Error;
       try {
         m = decode(data);
@@ -230,7 +233,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       } else state.alertsUntil = Math.max(state.alertsUntil, at);
       const body: CentreRecord = { v: 2, type, at, ...state, settings: o.settings };
       const stored = nats
-        .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${CENTRE}:${type}:${at}:${state.seq}`)
+        .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${centreSubject}:${type}:${at}:${state.seq}`)
         .then(() => {})
         .catch((error) => err(`warn: cannot record the ${type === 'stats' ? 'interval' : type} in the stream (${error instanceof Error ? error.message : error}); a restart may print it again`));
       // The line is not held back for long by a stream that is away.

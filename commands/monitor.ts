@@ -40,6 +40,7 @@ const monitorArgs = {
   'agent-timeout': { type: 'string', default: '5', valueHint: 'SECONDS', description: 'With --nats: an agent silent this long stops holding the clock back, 1 to 3600' },
   'nats-creds': { type: 'string', valueHint: 'FILE', description: 'With --nats: a NATS .creds file (or NATS_TOKEN, NATS_USER/NATS_PASSWORD)' },
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "With --nats: the CA of the server's TLS certificate" },
+  name: { type: 'string', valueHint: 'NAME', description: 'With --nats: this centre\'s name, for its records in the stream, when several centres read one stream (default: none)' },
   since: { type: 'string', valueHint: 'TIME', description: "With --nats --replay: replay the stream's history from this time (ISO-8601 or Unix seconds)" },
   until: { type: 'string', valueHint: 'TIME', description: 'With --nats --replay: up to this time (default: the end of the stream)' },
   rules: { type: 'string', valueHint: 'FILE', description: 'Alert rules beyond -t/-a (YAML, or TOML for a .toml file): rates, ratios and silences of matching hits, with for, recover and by' },
@@ -107,6 +108,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
   const nats = args.nats === undefined ? undefined : String(args.nats);
   if (nats && paths.length > 0) throw new UsageError('--nats reads the agents\' counts, not files: no -f with it');
   if ((args.since !== undefined || args.until !== undefined) && !(nats && replay)) throw new UsageError('--since and --until go with --nats --replay');
+  if (args.name !== undefined && !nats) throw new UsageError('--name goes with --nats (the centre) or with agent');
   if (nats && replay && args.since === undefined) throw new UsageError('--nats --replay needs --since TIME');
   const time = (flag: 'since' | 'until') => (args[flag] === undefined ? undefined : new Date(parseTime(String(args[flag]), `--${flag}`) * 1000));
   const centre = nats
@@ -116,6 +118,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
         credsFile: args['nats-creds'] === undefined ? undefined : String(args['nats-creds']),
         caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
         agentTimeoutSeconds: numberInRange(args['agent-timeout'], '--agent-timeout', { min: 1, max: 3600 }),
+        name: args.name === undefined ? undefined : centreName(String(args.name)),
         replay: replay ? { since: time('since')!, until: time('until') } : undefined,
         given: { interval: given('interval'), window: given('window'), threshold: given('threshold') },
       }
@@ -154,6 +157,12 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     inspect: Boolean(args.inspect),
     inspectPort: port(args['inspect-port']),
   };
+}
+
+/** A centre's name, as an agent's: it is a token of the subject its records go to. */
+function centreName(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(name)) throw new UsageError(`--name must be 1 to 64 letters, digits, - or _ (not first), got '${name}'`);
+  return name;
 }
 
 /** A time given as ISO-8601 or Unix seconds, in Unix seconds. */

@@ -26,9 +26,18 @@ afterAll(async () => {
 const ALERT = ['-t', '5', '-a', '10', '-s', '5', '--json'];
 
 function spawn(args: string[]) {
+  const startedAt = Date.now();
   const p = spawnEntry(args);
   started.push(p);
-  return { proc: p, out: new LineReader(p.stdout), err: new LineReader(p.stderr) };
+  return { proc: p, out: new LineReader(p.stdout), err: new LineReader(p.stderr), startedAt };
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** A CLF line's timestamp, ms. */
+function stampOf(line: string): number {
+  const [, d, mon, y, h, m, s, off] = /\[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\]/.exec(line)!;
+  const offset = (Number(off!.slice(0, 3)) * 60 + Math.sign(Number(off!.slice(0, 3)) || 1) * Number(off!.slice(3))) * 60_000;
+  return Date.UTC(Number(y), MONTHS.indexOf(mon!), Number(d), Number(h), Number(m), Number(s)) - offset;
 }
 
 const agent = (file: string, name: string, url: string) =>
@@ -119,22 +128,55 @@ describe('the fleet (nats-server, agents, centre)', () => {
       const files = ['a', 'b'].map((n) => path.join(dir, `restart-${n}.log`));
       for (const f of files) fs.writeFileSync(f, '');
       const agents = files.map((f, i) => agent(f, `host-${i + 1}`, server.url));
+      // On a stream of its own, an agent whose history a brand-new centre will read first.
+      const freshFile = path.join(dir, 'restart-fresh.log');
+      fs.writeFileSync(freshFile, '');
+      const freshAgent = spawn(['agent', '-f', freshFile, '--nats', server.url, '--stream', 'OTHER', '--name', 'fresh', '--poll-ms', '100']);
       await first.err.waitForLine('two agents', 15_000, () => first.err.lines.filter((l) => / is reporting$/.test(l)).length === 2);
-      const writing = Promise.all(files.map((f) => write(f, 4, 18))); // 8 req/s together, over 5
+      await freshAgent.err.waitForLine('the fresh agent', 15_000, (l) => /publish|follow/.test(l));
+      const writing = Promise.all([...files.map((f) => write(f, 4, 18)), write(freshFile, 3, 18)]); // 8 req/s together, over 5
       await first.out.waitForLine('the alert', 20_000, (l) => l.startsWith('{"type":"alert"'));
       first.proc.kill('SIGKILL');
       await first.proc.exited;
       const second = spawn(['--nats', server.url, ...ALERT]);
+      // A brand-new centre, with seconds of history in its stream: its intervals begin at its start.
+      const fresh = spawn(['--nats', server.url, '--stream', 'OTHER', ...ALERT]);
       await writing;
       await second.out.until(30_000, (ls) => ls.some((l) => l.startsWith('{"type":"recovered"')));
       await Bun.sleep(1_500); // nothing more comes
-      for (const a of agents) a.proc.kill('SIGTERM');
-      second.proc.kill('SIGTERM');
-      expect(await exitWithin(second.proc, 8_000)).toBe(0);
-      await second.out.done;
+      for (const a of [...agents, freshAgent]) a.proc.kill('SIGTERM');
+      for (const a of [...agents, freshAgent]) expect(await exitWithin(a.proc, 8_000)).toBe(0);
+      await Bun.sleep(1_500); // the agents' last messages reach the centres
+      for (const c of [second, fresh]) c.proc.kill('SIGTERM');
+      for (const c of [second, fresh]) expect(await exitWithin(c.proc, 8_000)).toBe(0);
+      await Promise.all([second.out.done, fresh.out.done]);
       const said = second.out.lines.filter((l) => !isStats(l));
-      expect(said.map((l) => JSON.parse(l).type), `second centre:\n${said.join('\n')}\n${second.err.lines.join('\n')}`).toEqual(['recovered']);
+      const transcript = `first centre:\n${first.out.lines.join('\n')}\nsecond centre:\n${second.out.lines.join('\n')}\n${second.err.lines.join('\n')}`;
+      expect(said.map((l) => JSON.parse(l).type), transcript).toEqual(['recovered']);
       expect(alertsOf(first.out.lines)).toHaveLength(1);
+
+      // The two runs' stats add up to the lines written, each second in exactly one printed
+      // interval: the second goes on where the first's printing ended, on its boundaries.
+      const written = files.reduce((n, f) => n + lineCount(f), 0);
+      const [before, after] = [parseStats(first.out.lines), parseStats(second.out.lines)];
+      expect(before.length, transcript).toBeGreaterThan(0);
+      expect(sum(before, 'hits') + sum(after, 'hits'), transcript).toBe(written);
+      const all = [...before, ...after];
+      for (let i = 1; i < all.length; i++) expect(all[i]!.start, transcript).toBe(all[i - 1]!.end);
+      const anchor = Date.parse(before[0]!.start);
+      for (const r of after.filter((r) => !r.final)) expect((Date.parse(r.end) - anchor) % 5000, transcript).toBe(0);
+      expect(second.err.lines.filter((l) => l.startsWith('resuming from the record')), transcript).toHaveLength(1);
+
+      // The new centre printed nothing from before its start (not the history it read first), and
+      // every line from its start on.
+      const freshStats = parseStats(fresh.out.lines);
+      const freshStart = Date.parse(freshStats[0]!.start);
+      const freshT = `new centre:\n${fresh.out.lines.join('\n')}\n${fresh.err.lines.join('\n')}`;
+      expect(freshStart, freshT).toBeGreaterThanOrEqual(Math.floor(fresh.startedAt / 1000) * 1000);
+      expect(freshStart, freshT).toBeLessThan(fresh.startedAt + 5_000);
+      const stamped = fs.readFileSync(freshFile, 'utf8').split('\n').filter(Boolean).map(stampOf);
+      expect(stamped.filter((t) => t < freshStart).length, freshT).toBeGreaterThan(10);
+      expect(sum(freshStats, 'hits'), freshT).toBe(stamped.filter((t) => t >= freshStart).length);
     },
     120_000,
   );
