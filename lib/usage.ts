@@ -1,3 +1,7 @@
+/**
+ * `--help` and the edge of a command. Help is laid out here from the same `ArgsDef` that
+ * lib/cli-args.ts reads (citty gives the types; its renderUsage padded lines to 200 columns).
+ */
 import type { ArgDef, ArgsDef, CommandDef } from 'citty';
 import { UsageError, VERSION, VersionRequest } from './cli-args';
 import { reason } from './input-paths';
@@ -20,8 +24,8 @@ export type HelpDef = CommandDef<any> & { more?: string[] };
  */
 export async function helpText(command: HelpDef, usage: string): Promise<string> {
   const meta = await resolve(command.meta);
-  const name = meta?.name === 'http-log-monitor' ? VERSION : `${VERSION} ${meta?.name}`;
-  const out = [...wrap(`${name}: ${meta?.description ?? ''}`.split(' '), 0, 2), ''];
+  const title = meta?.name === 'http-log-monitor' ? VERSION : `${VERSION} ${meta?.name}`;
+  const out = [...wrap(`${title}: ${meta?.description ?? ''}`.split(' '), 0, 2), ''];
   out.push(...usageLines(usage.replace(/^usage: /, ''), 'usage: '));
   for (const line of command.more ?? []) out.push(...usageLines(line, '       '));
   const subCommands = Object.entries((await resolve(command.subCommands)) ?? {});
