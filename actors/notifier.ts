@@ -11,9 +11,10 @@
  * grouped rule) go one at a time, so a recovery never overtakes its alert; it waits for the alert
  * to be delivered or given up. Other alerts' events do not wait for those retries: new events go
  * out in order, the next one when the one before is answered or after 1 s in flight, and retries
- * go beside them, at most 4 requests in flight, one place always left for a new event. So an
- * event is never held by another alert's retries, and by another's attempt in flight for 1 s
- * (with 4 in flight, until one of them ends: 5 s at most). Targets share nothing.
+ * go beside them, at most 4 requests (or commands) in flight, one place always left for a new
+ * event. So an event is never held by another alert's retries, and by another's attempt in
+ * flight for 1 s at most (with 4 in flight, until the first of them ends: 5 s at most).
+ * Targets share nothing.
  *
  * Failures are said at most once per report interval per target, through `report`, with the
  * URL cut to its scheme and host (a webhook's path is its secret) and a command to its first
