@@ -69,6 +69,8 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   };
   o.write(ansi.enterAlternativeScreen + ansi.cursorHide);
   draw();
+  /** The last alert or recovery a restarted centre printed before. */
+  let printedUntil = -Infinity;
   receive((message) => {
     switch (message.type) {
       case 'window':
@@ -76,13 +78,17 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         snapshot.series = message.series;
         break;
       case 'stats':
+        // The centre records each interval shown, as the line reporter's printed ones.
+        void input.printed?.('stats', message.stats.end);
         snapshot.last = message.stats;
         if (hadTraffic(message.stats)) lastWithTraffic = message.stats;
         break;
       case 'mute':
+        printedUntil = Math.max(printedUntil, message.printedUntil ?? -Infinity);
         break;
       case 'alert': {
         const a = message.alert;
+        if (a.at <= printedUntil) return; // shown before a restart of the centre
         input.printed?.('alert', a.at);
         notify(message);
         const entry = { type: 'alert' as const, at: a.at, message: alertMessage(a) };
@@ -98,6 +104,7 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
       }
       case 'recovered': {
         const r = message.recovery;
+        if (r.at <= printedUntil) return;
         input.printed?.('recovered', r.at);
         notify(message);
         snapshot.history.unshift({ type: 'recovered', at: r.at, message: recoveryMessage(r) });

@@ -165,3 +165,32 @@ describe('dashboard', () => {
     expect(bar(0, 4)).toBe('[░░]');
   });
 });
+
+describe('the dashboard reporter at a restarted fleet centre', () => {
+  test('it shows no alert or recovery printed before the restart, and the centre is told of each interval it shows', async () => {
+    const { createActor } = await import('xstate');
+    const { dashboardReporter } = await import('../actors/dashboard-reporter');
+    const out: string[] = [];
+    const printed: [string, number][] = [];
+    const t = Date.UTC(2026, 0, 1, 12);
+    const actor = createActor(dashboardReporter, {
+      input: {
+        json: false,
+        out: (l) => out.push(l),
+        err: () => {},
+        printed: (type, at) => void printed.push([type, at]),
+        dashboard: { files: ['nats://127.0.0.1:4222'], threshold: 10, windowSeconds: 120, startedAt: t, now: () => t, color: false, write: () => {}, size: () => ({ columns: 100, rows: 30 }) },
+      },
+    });
+    actor.start();
+    const alert = (at: number) => ({ at, hits: 1300, average: 10.8, threshold: 10, window: 120 });
+    actor.send({ type: 'mute', on: true, printedUntil: t + 5_000 });
+    actor.send({ type: 'alert', alert: alert(t + 5_000) }); // printed by the run before the restart
+    actor.send({ type: 'mute', on: false });
+    actor.send({ type: 'stats', stats: { ...last, start: t, end: t + 10_000 } });
+    actor.send({ type: 'recovered', recovery: { ...alert(t + 20_000), since: t + 5_000 } });
+    actor.stop();
+    expect(printed.map(([type]) => type)).toEqual(['stats', 'recovered']);
+    expect(out.filter((l) => l.startsWith('High traffic'))).toEqual([expect.stringContaining('recovered')]);
+  });
+});
