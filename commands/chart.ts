@@ -8,7 +8,7 @@ import type { ArgsDef, CommandDef } from 'citty';
 import type { AnyStateMachine } from 'xstate';
 import { PROGRAM, UsageError, VERSION, VersionRequest, readArgs } from '../lib/cli-args';
 import { graphOf, toDot, toMermaid } from '../lib/statechart-graph';
-import { helpText } from '../lib/usage';
+import { errorUsage, helpText } from '../lib/usage';
 import { writeLine } from '../lib/write-line';
 
 export const USAGE = `usage: ${PROGRAM} chart [--machine alert|root] [--format mermaid|dot|svg] [-o FILE]`;
@@ -123,7 +123,7 @@ export async function runChart(rawArgs: string[], io: Io = processIo): Promise<n
     const message = error instanceof Error ? error.message : String(error);
     io.err(`error: ${message.split('\n')[0]}`);
     if (error instanceof UsageError) {
-      io.err(USAGE);
+      io.err(errorUsage(USAGE));
       return 2;
     }
     return 1;

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { ArgsDef, CommandDef } from 'citty';
-import { helpText } from '../lib/usage';
+import { errorUsage, helpText } from '../lib/usage';
 import { PROGRAM, type Range, UsageError, VERSION, VersionRequest, numberInRange, readArgs, shown } from '../lib/cli-args';
 import {
   type Clock,
@@ -235,7 +235,7 @@ export async function runGenerate(rawArgs: string[], io: Io = processIo): Promis
   const message = error instanceof Error ? error.message : String(error);
   io.err(`generate: ${message.split('\n')[0]}`);
   if (error instanceof UsageError) {
-    io.err(USAGE);
+    io.err(errorUsage(USAGE));
     return 2;
   }
   return 1;

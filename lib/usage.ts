@@ -94,6 +94,13 @@ function wrap(words: string[], first: number, rest: number): string[] {
  * after `prefix`; the lines after it indented two more.
  */
 function usageLines(usage: string, prefix: string): string[] {
+  const lines = wrap(groupsOf(usage), prefix.length, prefix.length + 2);
+  lines[0] = prefix + lines[0]!.slice(prefix.length);
+  return lines;
+}
+
+/** A usage line's words and bracketed groups (a group with groups inside it is one). */
+function groupsOf(usage: string): string[] {
   const groups: string[] = [];
   let depth = 0;
   let group = '';
@@ -108,9 +115,23 @@ function usageLines(usage: string, prefix: string): string[] {
     group += c;
   }
   if (group) groups.push(group);
-  const lines = wrap(groups, prefix.length, prefix.length + 2);
-  lines[0] = prefix + lines[0]!.slice(prefix.length);
-  return lines;
+  return groups;
+}
+
+/**
+ * The usage line printed after a usage error: one line that fits 80 columns, its first groups and
+ * a pointer to --help when the whole line is longer.
+ */
+export function errorUsage(usage: string): string {
+  if (usage.length <= WIDTH) return usage;
+  const more = ' … (--help lists all)';
+  let line = '';
+  for (const group of groupsOf(usage)) {
+    const next = line ? `${line} ${group}` : group;
+    if (next.length + more.length > WIDTH) break;
+    line = next;
+  }
+  return line + more;
 }
 
 const resolve = async <T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> => (typeof value === 'function' ? (value as () => T | Promise<T>)() : value);
@@ -139,7 +160,7 @@ export async function runCommand<O>(
     }
     writeLine(2, `error: ${error instanceof UsageError ? error.message : reason(error)}`);
     if (!(error instanceof UsageError)) return 1;
-    if (error.showUsage) writeLine(2, usage);
+    if (error.showUsage) writeLine(2, errorUsage(usage));
     return 2;
   }
 }

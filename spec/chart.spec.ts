@@ -17,7 +17,8 @@ import { nestedMachine } from './fixtures/chart/nested-machine';
 const ROOT = path.resolve(import.meta.dir, '..');
 const LOCAL_BUN = path.join(ROOT, 'node_modules/.bin/bun');
 const BUN = fs.existsSync(LOCAL_BUN) ? LOCAL_BUN : process.execPath;
-const USAGE = 'usage: bun run entry.ts chart [--machine alert|root] [--format mermaid|dot|svg] [-o FILE]';
+// After a usage error: one line within 80 columns (the whole usage is in --help).
+const USAGE = 'usage: bun run entry.ts chart [--machine alert|root] … (--help lists all)';
 
 /** DOT node statements (`"id" [...]`), edges excluded. */
 const dotNodes = (dot: string) => dot.split('\n').filter((l) => /^\s*"[^"]*"\s*\[/.test(l) && !l.includes('->'));

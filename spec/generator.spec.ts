@@ -17,6 +17,7 @@ import {
   secondCounts,
 } from '../lib/generator';
 import { USAGE, parseGenerateArgs, runGenerate } from '../commands/generate';
+import { errorUsage } from '../lib/usage';
 
 const dir = mkdtempSync(`${tmpdir()}/gen-`);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -391,7 +392,7 @@ describe('runGenerate', () => {
       expect(r.err).toHaveLength(2);
       expect(r.err[0]).toStartWith('generate: ');
       expect(r.err[0]).toMatch(flag);
-      expect(r.err[1]).toBe(USAGE);
+      expect(r.err[1]).toBe(errorUsage(USAGE));
       expect(existsSync(file)).toBe(false);
     });
   }
@@ -437,7 +438,7 @@ describe('as a process', () => {
     const p = spawn('-r', '-1', '-d', '2', '-f', tmp());
     expect(p.exitCode).toBe(2);
     expect(p.stdout.toString()).toBe('');
-    expect(p.stderr.toString()).toBe(`generate: -r/--rate must be a number from 0.001 to 100000, got '-1'\n${USAGE}\n`);
+    expect(p.stderr.toString()).toBe(`generate: -r/--rate must be a number from 0.001 to 100000, got '-1'\n${errorUsage(USAGE)}\n`);
   });
 
   test('live -r 20 -d 1 writes about 20 lines with current timestamps and one summary line', () => {

@@ -123,3 +123,17 @@ describe('a misspelt sub-command', () => {
     }
   });
 });
+
+describe('the usage after a usage error', () => {
+  test('is one line within 80 columns for every command, pointing at --help when the whole usage is longer', async () => {
+    const { errorUsage } = await import('../lib/usage');
+    const usages = await Promise.all(['monitor', 'agent', 'generate', 'chart'].map(async (c) => (await import(`../commands/${c}`)).USAGE as string));
+    for (const usage of usages) {
+      const line = errorUsage(usage);
+      expect(line.length).toBeLessThanOrEqual(80);
+      expect(line.startsWith(usage.split(' [')[0]!)).toBe(true);
+      if (usage.length > 80) expect(line).toEndWith('… (--help lists all)');
+      else expect(line).toBe(usage);
+    }
+  });
+});

@@ -9,6 +9,8 @@ import { CSP, type InspectorModel, reduce } from '../lib/inspector';
 const ROOT = path.join(import.meta.dir, '..');
 const BUN = path.join(ROOT, 'node_modules/.bin/bun');
 const CHROMIUM = '/usr/bin/chromium';
+const launchBrowser = () =>
+  chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-inspect-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -50,10 +52,7 @@ describe('inspector page, in a real browser', () => {
       stdout: 'ignore',
       stderr: 'pipe',
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchBrowser();
     try {
       const line = await waitForLine(monitor.stderr, /^inspector: http:\/\/127\.0\.0\.1:\d+\/$/, 10_000);
       const url = line.slice('inspector: '.length);
@@ -102,10 +101,7 @@ describe('inspector page, in a real browser', () => {
       stdout: 'ignore',
       stderr: 'pipe',
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser = await launchBrowser();
     try {
       const line = await waitForLine(monitor.stderr, /^replay finished; the inspector stays at http:\/\/127\.0\.0\.1:\d+\/ until Ctrl-C$/, 10_000);
       const url = /http:\S+\//.exec(line)![0];
