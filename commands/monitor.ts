@@ -57,7 +57,7 @@ export const monitorCommand: import('../lib/usage').HelpDef = {
   args: monitorArgs,
   more: [
     `${PROGRAM} --nats URL [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] [--json] [--quiet] [--plain] [--stream NAME] ` +
-      '[--agent-timeout SECONDS] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
+      '[--agent-timeout SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
     `${PROGRAM} agent|generate|chart [--help]`,
   ],
   // Loaded only to list them in --help.

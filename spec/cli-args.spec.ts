@@ -124,3 +124,16 @@ describe('--version and sub-command names', () => {
     expect(unknownCommand('access', (p) => p === 'access')).toBeUndefined();
   });
 });
+
+describe("the centre's arguments", () => {
+  test('--name names a centre (as an agent is named) and goes only with --nats; the flags given are told from the defaults', async () => {
+    const { parseMonitorArgs } = await import('../commands/monitor');
+    expect(parseMonitorArgs(['--nats', 'nats://127.0.0.1:4222', '--name', 'standby-1'])!.centre!.name).toBe('standby-1');
+    expect(() => parseMonitorArgs(['--nats', 'nats://127.0.0.1:4222', '--name', '_centre'])).toThrow(UsageError);
+    expect(() => parseMonitorArgs(['--nats', 'nats://127.0.0.1:4222', '--name', 'a.b'])).toThrow(/--name must be/);
+    expect(() => parseMonitorArgs(['--name', 'x'])).toThrow(/--name goes with --nats/);
+    const replay = parseMonitorArgs(['--nats', 'nats://127.0.0.1:4222', '--replay', '--since', '0', '-t', '10'])!.centre!;
+    // -t 10 is the default's value, but given: it stands over the live centre's recorded one.
+    expect(replay.given).toEqual({ interval: false, window: false, threshold: true });
+  });
+});
