@@ -63,13 +63,23 @@ export interface FileMark {
 export interface CountsMessage {
   v: typeof WIRE_VERSION;
   agent: string;
+  /**
+   * The agent process that published it: random, made at each start (absent from agents of
+   * before it was added). Two processes publishing under one name show two instances.
+   */
+  instance?: string;
   seq: number;
   clock: number;
   segments: Segment[];
   files: FileMark[];
 }
 
-export const messageId = (m: Pick<CountsMessage, 'agent' | 'seq'>) => `${m.agent}:${m.seq}`;
+/** A message's ID for JetStream's de-duplication: with the instance in it, no other publisher can guess the next one. */
+export const messageId = (m: Pick<CountsMessage, 'agent' | 'seq' | 'instance'>) => (m.instance ? `${m.agent}:${m.instance}:${m.seq}` : `${m.agent}:${m.seq}`);
+
+/** The seconds a message may name: from 2000-01-01 to 9999-12-31 (a clock outside is a bad message, never the fleet's time). */
+export const FIRST_SECOND = 946_684_800;
+export const LAST_SECOND = 253_402_300_799;
 
 /** An agent name as a subject token: letters, digits, `-` and `_` (others become `_`). */
 export const subjectToken = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_') || '_';
@@ -81,6 +91,7 @@ export function encode(m: CountsMessage): Uint8Array {
     JSON.stringify({
       v: m.v,
       agent: m.agent,
+      ...(m.instance ? { instance: m.instance } : {}),
       seq: m.seq,
       clock: m.clock,
       segments: m.segments.map((s) => ({
@@ -118,6 +129,16 @@ const text = (x: unknown, what: string): string => {
   if (typeof x !== 'string') throw new WireError(`${what} is not a string`);
   return x;
 };
+const second = (x: unknown, what: string) => {
+  const n = int(x, what);
+  if (n < FIRST_SECOND || n > LAST_SECOND) throw new WireError(`${what} ${n} is not a time from 2000 to 9999`);
+  return n;
+};
+const instanceOf = (x: unknown) => {
+  const id = text(x, 'instance');
+  if (!/^[A-Za-z0-9_-]{8,64}$/.test(id)) throw new WireError('instance is not an instance id');
+  return id;
+};
 const bytesOf = (x: unknown, what: string) => new Uint8Array(Buffer.from(text(x, what), 'base64'));
 
 /** Decodes a message; throws `WireError` saying what is wrong (bad JSON, another version, a bad field). */
@@ -133,8 +154,9 @@ export function decode(data: Uint8Array): CountsMessage {
   return {
     v: WIRE_VERSION,
     agent: text(raw.agent, 'agent'),
+    ...(raw.instance === undefined ? {} : { instance: instanceOf(raw.instance) }),
     seq: count(raw.seq, 'seq'),
-    clock: int(raw.clock, 'clock'),
+    clock: second(raw.clock, 'clock'),
     segments: array(raw.segments, 'segments').map((x, i) => segment(x, `segments[${i}]`)),
     files: array(raw.files, 'files').map((x, i) => {
       const f = x as Record<string, unknown>;
@@ -152,11 +174,11 @@ function segment(x: unknown, what: string): Segment {
   const entries = Int32Array.from(array(s.entries, `${what}.entries`).map((n, i) => int(n, `${what}.entries[${i}]`)));
   checkKeys(bytes, entries, what);
   return {
-    second: int(s.second, `${what}.second`),
+    second: second(s.second, `${what}.second`),
     perSecond: new Map(
       array(s.perSecond, `${what}.perSecond`).map((p, i) => {
         const pair = array(p, `${what}.perSecond[${i}]`);
-        return [int(pair[0], `${what}.perSecond[${i}][0]`), count(pair[1], `${what}.perSecond[${i}][1]`)] as [number, number];
+        return [second(pair[0], `${what}.perSecond[${i}][0]`), count(pair[1], `${what}.perSecond[${i}][1]`)] as [number, number];
       }),
     ),
     hits: count(s.hits, `${what}.hits`),

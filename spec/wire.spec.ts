@@ -70,4 +70,25 @@ describe('wire format', () => {
     expect(subjectToken('a b*>')).toBe('a_b__');
     expect(subjectToken('')).toBe('_');
   });
+
+  test('a clock or a second outside 2000–9999 is a bad message, never the fleet\'s time', () => {
+    const bad = (edit: (m: Record<string, any>) => void) => {
+      const m = JSON.parse(Buffer.from(encode(message())).toString());
+      edit(m);
+      return () => decode(Buffer.from(JSON.stringify(m)));
+    };
+    expect(bad((m) => (m.clock = 0))).toThrow(/clock 0 is not a time from 2000 to 9999/);
+    expect(bad((m) => (m.clock = 8.64e15))).toThrow(WireError);
+    expect(bad((m) => (m.segments[0].second = -1))).toThrow(/segments\[0\]\.second/);
+    expect(bad((m) => (m.segments[0].perSecond[0][0] = 253_402_300_800))).toThrow(/perSecond/);
+  });
+
+  test('an instance id travels with the message and makes its ID one no other publisher can guess', () => {
+    const back = decode(encode({ ...message(), instance: 'k3J9xQ2mZp7vL0aB' }));
+    expect(back.instance).toBe('k3J9xQ2mZp7vL0aB');
+    expect(messageId(back)).toBe('web-1:k3J9xQ2mZp7vL0aB:7');
+    const m = JSON.parse(Buffer.from(encode(message())).toString());
+    m.instance = 'x y';
+    expect(() => decode(Buffer.from(JSON.stringify(m)))).toThrow(/instance/);
+  });
 });
