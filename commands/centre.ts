@@ -92,8 +92,19 @@ const CENTRE = '_centre';
 /** How long an alert line waits for its record to be stored, ms. */
 const RECORD_WAIT_MS = 2000;
 
-/** Connects and waits for the first message; throws one-line errors (a bad URL, refused, unauthorized). */
-export async function openCentre(o: CentreOptions, err: (line: string) => void): Promise<Centre> {
+/** A signal came while the centre waited for its first message: nothing to print but its final record. */
+export class StoppedWaiting extends Error {
+  override name = 'StoppedWaiting';
+  constructor(readonly since: number) {
+    super('stopped while waiting for the agents');
+  }
+}
+
+/**
+ * Connects and waits for the first message; throws one-line errors (a bad URL, refused,
+ * unauthorized), or `StoppedWaiting` when `stop` is aborted first.
+ */
+export async function openCentre(o: CentreOptions, err: (line: string) => void, stop?: AbortSignal): Promise<Centre> {
   const nats = await import('../lib/nats');
   let lost = false;
   const nc = await nats.connectNats(o.nats, {
@@ -155,7 +166,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
     first(null);
     end?.();
   };
-  const stop = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, seq, time, pending) => {
+  const stopConsumer = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, seq, time, pending) => {
     if (ended) return;
     if (replay?.until && time > replay.until) return finish();
     // Agents' subjects only: a centre's (`_centre`, `_centre.NAME`) holds its records.
@@ -183,10 +194,18 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
     err(`resuming from the record in stream ${o.stream}: intervals from ${new Date(resumed.statsUntil).toISOString()} on, on the boundaries printed before`);
   }
   if (!replay) err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
-  const m = await firstMessage;
-  if (!m) {
-    await stop();
+  const disconnect = async () => {
+    await stopConsumer();
     await nc.close().catch(() => {});
+  };
+  const stopped = new Promise<'stopped'>((resolve) => stop?.addEventListener('abort', () => resolve('stopped'), { once: true }));
+  const m = stop?.aborted ? 'stopped' : await Promise.race([firstMessage, stopped]);
+  if (m === 'stopped') {
+    await disconnect();
+    throw new StoppedWaiting(intervals?.from ?? startedAt);
+  }
+  if (!m) {
+    await disconnect();
     throw new Error(`no agent's message in stream ${o.stream} from ${since.toISOString()}${replay?.until ? ` to ${replay.until.toISOString()}` : ''}`);
   }
   const seconds = [m.clock, ...m.segments.map((s) => s.second).filter(Number.isFinite)];
@@ -225,7 +244,9 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
     intervals,
     recorded: record && record.settings.interval > 0 ? record.settings : undefined,
     printed: (type, at) => {
-      if (replay) return Promise.resolve(); // history: nothing to record
+      // History: nothing to record, and nothing to wait for (a line printed later than its turn
+      // could come after the exit, when the output is a file written at once).
+      if (replay) return;
       if (type === 'stats') {
         // The interval took every segment below its end of the messages delivered so far.
         state.statsUntil = at;
@@ -249,9 +270,10 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void):
       return recorded;
     },
     close: async () => {
-      // The last interval's record is stored before the connection closes.
+      // The last interval's record is stored before the connection closes, and its line printed.
       await Promise.all(pending);
-      await stop();
+      await new Promise((resolve) => setImmediate(resolve));
+      await stopConsumer();
       await nc.close().catch(() => {});
     },
   };

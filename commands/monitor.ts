@@ -10,7 +10,9 @@ import { reason, replayInputs } from '../lib/input-paths';
 import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
-import type { Centre, CentreOptions } from './centre';
+import type { Centre, CentreOptions, StoppedWaiting } from './centre';
+import { statsJson } from '../actors/reporter';
+import { newInterval, summarize } from '../actors/section-aggregator';
 import type { Delivery, NotifyTarget } from '../actors/notifier';
 import { describeRule, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
@@ -210,9 +212,20 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     if (options.mode === 'replay') replay = await openReplayFor(options.paths);
     if (options.centre) {
       const { openCentre } = await import('./centre');
+      // A signal while the centre waits for its first message ends the run as any other stop does.
+      const waiting = new AbortController();
+      const abort = () => waiting.abort();
+      for (const signal of STOP_SIGNALS) process.on(signal, abort);
+      const opened = openCentre(
+        { ...options.centre, settings: { interval: options.intervalSeconds, window: options.windowSeconds, threshold: options.threshold }, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) },
+        err,
+        waiting.signal,
+      );
+      void opened.finally(() => {
+        for (const signal of STOP_SIGNALS) process.off(signal, abort);
+      }).catch(() => {});
+      centre = await opened;
       // A restarted centre rebuilds the longest window from the stream: -a's, or a rule's with its `for`.
-      const settings = { interval: options.intervalSeconds, window: options.windowSeconds, threshold: options.threshold };
-      centre = await openCentre({ ...options.centre, settings, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) }, err);
       // A replay of the stream takes the live centre's -s, -a and -t, recorded in it, unless given.
       const recorded = options.centre.replay && centre.recorded;
       if (recorded) {
@@ -228,6 +241,13 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
       }
     }
   } catch (error) {
+    if (error instanceof Error && error.name === 'StoppedWaiting') {
+      // Nothing came: the final record, with no line in it; the text output leaves it out.
+      const since = (error as StoppedWaiting).since;
+      if (options.json && !options.quiet) out(statsJson({ ...summarize(newInterval(since), Math.max(since, Date.now()), 0, true), agents: { reporting: [], silent: [] } }));
+      await flushOutput(EXIT_MS);
+      return 0;
+    }
     err(`error: ${reason(error)}`);
     return 1;
   }

@@ -115,6 +115,17 @@ describe('the fleet (nats-server, agents, centre)', () => {
       const said = (lines: string[]) => lines.filter((l) => !isStats(l));
       expect(said(history.out.lines), history.err.lines.join('\n')).toEqual(said(centre.out.lines));
       expect(sum(parseStats(history.out.lines), 'hits')).toBe(written);
+      // Written to a file (written at once, not through a pipe): all of it, not cut after the alert.
+      const file = path.join(dir, 'history.ndjson');
+      const toFile = Bun.spawn([process.execPath, 'entry.ts', '--nats', server.url, '--replay', '--since', since, ...ALERT], {
+        cwd: path.resolve(import.meta.dir, '..'),
+        env: { ...process.env, TZ: 'UTC' },
+        stdout: Bun.file(file),
+        stderr: 'ignore',
+      });
+      started.push(toFile as unknown as EntryProcess<'ignore'>);
+      expect(await exitWithin(toFile as unknown as EntryProcess<'ignore'>, 20_000)).toBe(0);
+      expect(fs.readFileSync(file, 'utf8').split('\n').filter(Boolean)).toEqual(history.out.lines.filter(Boolean));
     },
     120_000,
   );
@@ -179,6 +190,23 @@ describe('the fleet (nats-server, agents, centre)', () => {
       expect(sum(freshStats, 'hits'), freshT).toBe(stamped.filter((t) => t >= freshStart).length);
     },
     120_000,
+  );
+
+  test(
+    'a centre stopped while it waits for its first message exits 0 at once, with its final record',
+    async () => {
+      const server = await startNatsServer();
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+        const centre = spawn(['--nats', server.url, '--stream', `WAIT${signal}`, '--json']);
+        await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+        centre.proc.kill(signal);
+        expect(await exitWithin(centre.proc, 3_000), `${signal}: ${centre.err.lines.join('\n')}`).toBe(0);
+        await centre.out.done;
+        const records = centre.out.lines.filter(Boolean).map((l) => JSON.parse(l));
+        expect(records.map((r) => [r.type, r.hits, r.final])).toEqual([['stats', 0, true]]);
+      }
+    },
+    60_000,
   );
 
   test(
