@@ -8,6 +8,7 @@ import { createColors } from 'picocolors';
 import stringWidth from 'string-width';
 import type { IntervalStats } from './messages';
 import { bytesText, duration, localIso } from '../lib/format';
+import { printable } from '../lib/printable';
 
 export interface HistoryEntry {
   type: 'alert' | 'recovered';
@@ -66,8 +67,10 @@ export function bar(ratio: number, width: number): string {
 }
 
 const clock = (ms: number) => localIso(ms).slice(11, 19);
+// What comes from outside (keys, file names, alert lines, notices) is made printable before it is
+// coloured: cli-truncate keeps escape sequences whole, so a raw ESC in a key would reach the screen.
 const pairs = (list: [string, number][], n: number) =>
-  list.length === 0 ? '-' : list.slice(0, n).map(([k, v]) => `${k} ${v}`).join(' · ');
+  list.length === 0 ? '-' : list.slice(0, n).map(([k, v]) => `${printable(k)} ${v}`).join(' · ');
 
 /** The lines of the dashboard: exactly `height` of them (or fewer when there is less to say), none wider than `width`. */
 export function renderDashboard(s: DashboardSnapshot, width: number, height: number): string[] {
@@ -76,7 +79,7 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
   const average = s.windowHits / s.windowSeconds;
   const lines: string[] = [];
 
-  const title = `${c.bold('http-log-monitor')} · ${s.files.join(', ')} · up ${duration((s.wallNow - s.wallStartedAt) / 1000)}`;
+  const title = `${c.bold('http-log-monitor')} · ${printable(s.files.join(', '))} · up ${duration((s.wallNow - s.wallStartedAt) / 1000)}`;
   const right = `${clock(s.now)}${s.paused ? c.yellow(' (paused)') : ''}`;
   const gap = Math.max(1, width - stringWidth(title) - stringWidth(right));
   lines.push(`${title}${' '.repeat(gap)}${right}`);
@@ -126,19 +129,19 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
   if (active.length > 0) {
     lines.push(rule(`rule alerts going on (${active.length})`));
     const shown = Math.max(1, Math.min(active.length, height - lines.length - 5));
-    for (const a of active.slice(0, shown)) lines.push(c.red(`● ${a.message}`));
+    for (const a of active.slice(0, shown)) lines.push(c.red(`● ${printable(a.message)}`));
     if (shown < active.length) lines.push(c.dim(`… and ${active.length - shown} more`));
   }
 
   const footer = c.dim('q quit · p pause');
-  const notice = s.notice ? [c.yellow(s.notice)] : [];
+  const notice = s.notice ? [c.yellow(printable(s.notice))] : [];
   const room = Math.max(0, height - lines.length - 2 - notice.length);
   lines.push(rule(`alert history (${s.history.length})`));
   if (s.history.length === 0) {
     if (room > 0) lines.push(c.dim('no alerts yet'));
   } else {
     for (const h of s.history.slice(0, room)) {
-      lines.push(h.type === 'alert' ? c.red(h.message) : c.green(h.message));
+      lines.push(h.type === 'alert' ? c.red(printable(h.message)) : c.green(printable(h.message)));
     }
   }
   lines.push(...notice, footer);

@@ -5,6 +5,7 @@
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
+import { printable } from '../lib/printable';
 import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, Printed, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
 
 export { bytesText, duration, localIso };
@@ -60,9 +61,9 @@ export function recoveryMessage(r: RecoveryEvent): string {
   return `High traffic alert recovered - hits = ${r.hits}, recovered at ${localIso(r.at)}${lasted}`;
 }
 
-/** `Rule "api-rate" (host 10.0.0.1)` */
+/** `Rule "api-rate" (host 10.0.0.1)`; the name (the rules file's) and the group (the log's) printable. */
 function ruleName(r: RuleAlert): string {
-  return `Rule "${r.name}"${r.group ? ` (${r.group.by} ${r.group.key})` : ''}`;
+  return `Rule "${printable(r.name)}"${r.group ? ` (${r.group.by} ${printable(r.group.key)})` : ''}`;
 }
 
 const round = (x: number, places: number) => String(Math.round(x * 10 ** places) / 10 ** places);
@@ -90,8 +91,10 @@ function ruleValue(a: AlertEvent, how: 'fired' | 'recovered'): string {
   }
 }
 
+/** The keys come from the log (or an agent): printable, so that none writes escapes to the terminal. */
 const list = (pairs: [string, number][], n: number) =>
-  pairs.length === 0 ? '-' : pairs.slice(0, n).map(([k, v]) => `${k} ${v}`).join(' · ');
+  pairs.length === 0 ? '-' : pairs.slice(0, n).map(([k, v]) => `${printable(k)} ${v}`).join(' · ');
+const names = (agents: string[]) => agents.map(printable).join(' · ');
 
 const rate = (s: IntervalStats) => {
   const seconds = (s.end - s.start) / 1000;
@@ -121,7 +124,7 @@ export function statsText(s: IntervalStats): string {
     row(s, 'methods', 5),
     row(s, 'users', 3),
     row(s, 'hosts', 3),
-    ...(s.agents ? [`  agents    ${s.agents.reporting.join(' · ') || '-'}${s.agents.silent.length > 0 ? ` · silent: ${s.agents.silent.join(' · ')}` : ''}`] : []),
+    ...(s.agents ? [`  agents    ${names(s.agents.reporting) || '-'}${s.agents.silent.length > 0 ? ` · silent: ${names(s.agents.silent)}` : ''}`] : []),
   ].join('\n');
 }
 

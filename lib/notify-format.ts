@@ -3,6 +3,7 @@
  * Alertmanager webhook message (version 4), or a Slack incoming-webhook message. Pure: no I/O.
  */
 import type { NotifyEvent } from '../actors/messages';
+import { printable } from './printable';
 
 export type NotifyFormat = 'json' | 'alertmanager' | 'slack';
 
@@ -90,7 +91,12 @@ export function groupKey(labels: Record<string, string>): string {
   return `{}:{${pairs.join(', ')}}`;
 }
 
-/** A small Slack message: the line as the notification text, the labels under it. */
+/**
+ * A small Slack message: the line as the notification text, the labels under it. A label's value
+ * may come from the log (a rule's group): the text is made printable, as on the terminal.
+ * (Alertmanager's and the json body are JSON, which escapes C0 controls itself; their labels
+ * and rule fields stay as they are, so that a receiver matches them and the fingerprint holds.)
+ */
 export function slack(event: NotifyEvent) {
   const marker = event.type === 'alert' ? '[FIRING]' : '[RESOLVED]';
   const labels = Object.keys(event.labels)
@@ -124,8 +130,8 @@ export function redact(url: string): string {
 /** RFC 3339 in UTC, as Alertmanager writes it. */
 const rfc3339 = (ms: number) => new Date(ms).toISOString();
 
-/** Slack reads `&`, `<` and `>` as markup (`<url|text>`): the three it asks to escape. */
-const escapeSlack = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Slack reads `&`, `<` and `>` as markup (`<url|text>`): the three it asks to escape; and no control character. */
+const escapeSlack = (text: string) => printable(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Go sorts strings by their bytes; label names are ASCII, so code units give the same order. */
 const byBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);

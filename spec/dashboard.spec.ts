@@ -166,6 +166,43 @@ describe('dashboard', () => {
   });
 });
 
+describe('dashboard: text from outside', () => {
+  const ESC = '\x1b';
+  const hostile = snapshot({
+    files: [`/tmp/${ESC}[2J.log`],
+    last: {
+      ...last,
+      sections: [[`/${ESC}[2J`, 9], ['/api', 3]],
+      users: [[`${ESC}]0;pwned\x07`, 2]],
+      hosts: [[`${ESC}[31mhost`, 1]],
+      methods: [['G\u009bET', 1]],
+    },
+    active: [{ type: 'alert', at: T, message: `Rule "r" (user ${ESC}[H) fired` }],
+    history: [{ type: 'alert', at: T, message: `Rule "r" (user ${ESC}[H) fired` }],
+    notice: `agent web${ESC}[2K-1 is reporting`,
+  });
+
+  test('keys, file names, alert lines and the notice are drawn escaped: no control reaches the screen', () => {
+    const lines = renderDashboard(hostile, 200, 60);
+    const text = lines.join('\n');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('/tmp/\\x1b[2J.log');
+    expect(text).toContain('Sections /\\x1b[2J 9 · /api 3');
+    expect(text).toContain('Users    \\x1b]0;pwned\\x07 2');
+    expect(text).toContain('Hosts    \\x1b[31mhost 1');
+    expect(text).toContain('Methods  G\\x9bET 1');
+    expect(text).toContain('● Rule "r" (user \\x1b[H) fired');
+    expect(text).toContain('agent web\\x1b[2K-1 is reporting');
+  });
+
+  test('in colour, the only escapes are the colours: SGR sequences, none from the data', () => {
+    const text = renderDashboard({ ...hostile, color: true }, 200, 60).join('\n');
+    // Every ESC starts a colour (CSI … m); the data's `[2J`, `]0;`, `[H` and `[31m` come escaped.
+    expect(text.replace(/\x1b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('\\x1b[31mhost');
+  });
+});
+
 describe('the dashboard reporter at a restarted fleet centre', () => {
   test('it shows no alert or recovery printed before the restart, and the centre is told of each interval it shows', async () => {
     const { createActor } = await import('xstate');

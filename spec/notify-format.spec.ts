@@ -160,3 +160,38 @@ describe('redact', () => {
     expect(redact('mailto:ops@example.com')).toBe('(bad URL)');
   }, 10_000);
 });
+
+describe('a group from the log with control characters', () => {
+  const ESC = '\x1b';
+  const rule = { name: 'one-client', kind: 'rate' as const, group: { by: 'user' as const, key: `${ESC}]0;pwned\x07<b>` }, value: 4 };
+  const event = async () => {
+    const { notifyEvent } = await import('../actors/reporter');
+    return notifyEvent({ type: 'alert', alert: { at: START, hits: 80, threshold: 3, window: 20, rule } });
+  };
+
+  test('Slack shows it escaped, in the line and in the labels, its markup characters escaped too', async () => {
+    const b = body('slack', await event());
+    const slack = JSON.parse(b.text);
+    const shown = [slack.text, slack.blocks[0].text.text, slack.blocks[1].elements[0].text].join('\n');
+    expect(shown).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(slack.text).toStartWith('[FIRING] Rule "one-client" (user \\x1b]0;pwned\\x07&lt;b&gt;) fired');
+    expect(slack.blocks[1].elements[0].text).toBe('alertname=one-client · user=\\x1b]0;pwned\\x07&lt;b&gt;');
+    // A raw DEL, C1 or bidi control in a message (JSON would leave them) is escaped as well.
+    const other = JSON.parse(body('slack', { ...highTraffic, message: 'a\x7fb\u009bc\u202ed' }).text);
+    expect(other.text).toBe('[FIRING] a\\x7fb\\x9bc\\u202ed');
+  }, 10_000);
+
+  test('Alertmanager and json keep the label as it is (JSON escapes it), so the fingerprint matches the group', async () => {
+    const e = await event();
+    const am = body('alertmanager', e);
+    expect(am.text).not.toContain(ESC);
+    const parsed = JSON.parse(am.text);
+    expect(parsed.alerts[0].labels.user).toBe(rule.group.key);
+    expect(parsed.alerts[0].fingerprint).toBe(fingerprint({ alertname: 'one-client', user: rule.group.key }));
+    // Its summary is the printed line: escaped.
+    expect(parsed.commonAnnotations.summary).toContain('(user \\x1b]0;pwned\\x07<b>)');
+    const json = body('json', e);
+    expect(json.text).not.toContain(ESC);
+    expect(JSON.parse(json.text).group.key).toBe(rule.group.key);
+  }, 10_000);
+});

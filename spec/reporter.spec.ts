@@ -118,3 +118,51 @@ describe('reporter', () => {
     });
   });
 });
+
+describe('reporter: what comes from the log, a rules file or an agent prints without its control characters', () => {
+  const ESC = '\x1b';
+  const hostile: IntervalStats = {
+    start: at,
+    end: at + 10_000,
+    hits: 4,
+    invalid: 0,
+    late: 0,
+    sections: [[`/${ESC}[2J`, 2], ['/ok', 2]],
+    users: [[`${ESC}]0;pwned\x07`, 1]],
+    hosts: [[`${ESC}[31mhost`, 1]],
+    methods: [['G\u009bET', 1]],
+    status: { '1xx': 0, '2xx': 4, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 },
+    bytes: 40,
+    approximate: [],
+    unique: { hosts: 1, users: 1, sections: 2 },
+    agents: { reporting: [`web${ESC}[H`], silent: [`old\r`] },
+    final: false,
+  };
+
+  test('a stats block shows each key and agent name escaped, and holds no raw control', () => {
+    const text = statsText(hostile);
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(text).toContain('sections  /\\x1b[2J 2 · /ok 2');
+    expect(text).toContain('users     \\x1b]0;pwned\\x07 1');
+    expect(text).toContain('hosts     \\x1b[31mhost 1');
+    expect(text).toContain('methods   G\\x9bET 1');
+    expect(text).toContain('agents    web\\x1b[H · silent: old\\x0d');
+    // NDJSON keeps the keys as they are (JSON escapes them its own way).
+    expect(JSON.parse(statsJson(hostile)).sections[0].section).toBe(`/${ESC}[2J`);
+  });
+
+  test("a rule's name (the rules file's) and its group (the log's) print escaped in the alert and recovery lines", () => {
+    const rule = { name: `api${ESC}[2J`, kind: 'rate' as const, group: { by: 'user' as const, key: `${ESC}]0;x\x07` }, value: 25 };
+    const fired = alertMessage({ at, hits: 3000, threshold: 20, window: 120, rule });
+    expect(fired).toStartWith('Rule "api\\x1b[2J" (user \\x1b]0;x\\x07) fired - rate = 25 req/s > 20');
+    expect(fired).not.toContain(ESC);
+    const over = recoveryMessage({ at: at + 60_000, since: at, hits: 100, threshold: 20, window: 120, rule });
+    expect(over).toStartWith('Rule "api\\x1b[2J" (user \\x1b]0;x\\x07) recovered');
+    expect(over).not.toContain(ESC);
+    // The NDJSON record keeps the rule and group as they are, its message as printed.
+    const json = JSON.parse(alertJson({ at, hits: 3000, threshold: 20, window: 120, rule }));
+    expect(json.rule).toBe(rule.name);
+    expect(json.group.key).toBe(rule.group.key);
+    expect(json.message).toBe(fired);
+  });
+});
