@@ -625,3 +625,34 @@ describe('live follow mode (wall clock)', () => {
     20_000,
   );
 });
+
+describe('control characters from the log', () => {
+  test(
+    'a section, a user and a host holding ESC print escaped in the text output, in the stats and in a grouped rule\'s lines',
+    async () => {
+      const dir = tmpDir('controls');
+      const log = path.join(dir, 'access.log');
+      const rules = path.join(dir, 'rules.yaml');
+      // 30 hits in one second from one user: over 2 req/s × 5 s, so the rule by user fires (and recovers at the end).
+      const line = (s: number) =>
+        `\x1b[31mhost - \x1b]0;pwned\x07 [01/Jan/2026:12:00:0${s} +0000] "GET /\x1b[2J/x HTTP/1.1" 200 12\n`;
+      fs.writeFileSync(log, Array.from({ length: 30 }, () => line(1)).join('') + line(9));
+      fs.writeFileSync(rules, 'rules:\n  - name: one-user\n    rate: 2\n    by: user\n    window: 5\n');
+      const { code, stdout, stderr } = await run(['-f', log, '--replay', '--rules', rules, '-s', '10']);
+      expect(code).toBe(0);
+      expect(stderr).not.toContain('\x1b');
+      expect(stdout).not.toContain('\x1b');
+      expect(stdout).not.toContain('\x07');
+      expect(stdout).toContain('sections  /\\x1b[2J 31');
+      expect(stdout).toContain('users     \\x1b]0;pwned\\x07 31');
+      expect(stdout).toContain('hosts     \\x1b[31mhost 31');
+      expect(stdout).toContain('Rule "one-user" (user \\x1b]0;pwned\\x07) fired');
+      expect(stdout).toContain('Rule "one-user" (user \\x1b]0;pwned\\x07) recovered');
+      // NDJSON keeps the key as it is, escaped as JSON escapes it.
+      const json = await run(['-f', log, '--replay', '-s', '10', '--json']);
+      expect(json.stdout).not.toContain('\x1b');
+      expect(JSON.parse(linesOf(json.stdout)[0]!).sections[0].section).toBe('/\x1b[2J');
+    },
+    20_000,
+  );
+});
