@@ -41,11 +41,28 @@ export interface FleetFeedInput {
   /** systemId told when the stream's history has been read (a replay of the stream). */
   endTo: string;
   agentTimeoutMs: number;
+  /**
+   * An agent whose clock is further behind than this (ms) stops holding the fleet's clock back:
+   * its lines come as late lines (said once, and once when it has caught up).
+   */
+  maxLagMs: number;
+  /** An agent silent this long (ms) is forgotten: no longer listed in the stats (said once). */
+  forgetAfterMs: number;
   /** The wall clock, ms (for silence; the fleet's own clock is the watermark). */
   wallNow: () => number;
   /** How often unreadable messages are summed up on stderr, ms. */
   reportEveryMs: number;
+  /** Runs `fn` every `ms` on the wall clock until the returned function is called (default: setInterval; specs tick it themselves). */
+  every?: (fn: () => void, ms: number) => () => void;
 }
+
+const everyMs = (fn: () => void, ms: number) => {
+  const timer = setInterval(fn, ms);
+  return () => clearInterval(timer);
+};
+
+/** How far behind the wall clock the fleet's clock runs when no agent holds it: where it is when they report (a poll 0.5 s into a second, 1 s of it). */
+const IDLE_LAG_MS = 2_000;
 
 export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input, system }) => {
   const merge = new SegmentMerge([]);
@@ -53,6 +70,13 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
   /** Each agent's clock: every line it will read of a second up to this one has been published. */
   const clocks = new Map<string, number>();
   const silent = new Set<string>();
+  /** Agents whose clock lags the wall clock by more than maxLagMs. */
+  const behind = new Set<string>();
+  /** Each agent name's instance, and when it was last heard (two processes under one name). */
+  const instances = new Map<string, { id: string; at: number }>();
+  let warnedTwins = -Infinity;
+  /** The history the centre started with has been read: the live stream from here. */
+  let caughtUp = false;
   let stepped = -Infinity;
   let unreadable = 0;
   let why = '';
@@ -60,6 +84,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     system.get('reporter')?.send({ type: 'notice', level, message } satisfies ReporterMessage);
     // The notices here are about agents coming and going: with each, the stats get the roll.
     const names = [...heard.keys()].sort();
+    // A lagging agent reports; it just does not hold the clock back.
     const roll = { reporting: names.filter((a) => !silent.has(a)), silent: names.filter((a) => silent.has(a)) };
     system.get('aggregator')?.send({ type: 'agents', roll } satisfies AgentsMessage);
   };
@@ -76,11 +101,65 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     const segments = merge.take();
     if (segments.length > 0) send(segments);
     let watermark = Infinity;
-    for (const [agent, clock] of clocks) if (!silent.has(agent) && clock < watermark) watermark = clock;
-    if (Number.isFinite(watermark) && watermark + 1 > stepped) {
-      stepped = watermark + 1;
-      send([emptySegment(stepped)]);
+    for (const [agent, clock] of clocks) if (!silent.has(agent) && !behind.has(agent) && clock < watermark) watermark = clock;
+    if (Number.isFinite(watermark)) step(watermark + 1);
+  };
+  const step = (second: number) => {
+    if (second <= stepped) return;
+    stepped = second;
+    send([emptySegment(stepped)]);
+  };
+
+  /**
+   * At `now` (ms): an agent whose clock is more than maxLagMs behind stops holding the clock back,
+   * and holds it again once it has caught up with the fleet's clock.
+   */
+  const pace = (now: number) => {
+    const limit = Math.floor((now - input.maxLagMs) / 1000);
+    for (const [agent, clock] of clocks) {
+      if (silent.has(agent)) continue;
+      if (!behind.has(agent) && clock < limit) {
+        behind.add(agent);
+        merge.hold(agent, false);
+        notice('warn', `agent ${agent} is ${Math.floor(now / 1000) - clock} s behind; the clock goes on without it and its lines come as late lines until it catches up`);
+      } else if (behind.has(agent) && clock >= Math.max(limit, stepped - 1)) {
+        behind.delete(agent);
+        merge.hold(agent, true);
+        notice('info', `agent ${agent} has caught up`);
+      }
     }
+  };
+
+  /** Agents silent for forgetAfterMs at `now` are no longer listed. */
+  const forget = (now: number) => {
+    for (const [agent, at] of heard) {
+      if (!silent.has(agent) || now - at < input.forgetAfterMs) continue;
+      heard.delete(agent);
+      clocks.delete(agent);
+      silent.delete(agent);
+      merge.forget(agent);
+      notice('info', `agent ${agent} forgotten after ${Math.round((now - at) / 60_000)} min of silence; it is listed again when it reports`);
+    }
+  };
+
+  /**
+   * Which source a message speaks for: its agent, or, while another process publishes under the
+   * same name (a cloned host), `agent#instance`, counted apart and said loudly.
+   */
+  const sourceOf = (message: CountsMessage, now: number): string => {
+    const { agent, instance } = message;
+    if (!instance) return agent;
+    const known = instances.get(agent);
+    if (!known || known.id === instance || now - known.at >= input.agentTimeoutMs) {
+      // The first process heard under this name, or one that took over from a stopped one.
+      instances.set(agent, { id: instance, at: now });
+      return agent;
+    }
+    if (now - warnedTwins >= 10_000) {
+      warnedTwins = now;
+      notice('warn', `two agents publish as ${agent} (instances ${known.id} and ${instance}): the second one's lines are counted apart, as ${agent}#${instance.slice(0, 8)}; give each agent its own --name`);
+    }
+    return `${agent}#${instance.slice(0, 8)}`;
   };
 
   /** Agents not heard from for the timeout, at `now`, stop holding the clock back. */
@@ -114,7 +193,8 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     if (before && seq !== undefined && seq <= before.seq) {
       for (const s of message.segments) if (s.second * 1000 < before.at) s.printed = true;
     }
-    const { agent } = message;
+    const now = time ?? input.wallNow();
+    const agent = sourceOf(message, now);
     if (time !== undefined) {
       // Live, what came before an agent's return was handed on in turns of their own.
       const silenced = silence(time);
@@ -124,7 +204,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
       }
     }
     const known = heard.has(agent);
-    heard.set(agent, time ?? input.wallNow());
+    heard.set(agent, now);
     if (!known) notice('info', `agent ${agent} is reporting`);
     if (silent.delete(agent)) {
       merge.hold(agent, true);
@@ -133,6 +213,8 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     merge.add(agent, message.segments);
     merge.advance(agent, message.clock);
     clocks.set(agent, Math.max(clocks.get(agent) ?? -Infinity, message.clock));
+    // A live centre's history is behind the wall clock by its nature: lag counts once it is read.
+    if (time !== undefined || caughtUp) pace(now);
     flushSoon();
   };
 
@@ -147,7 +229,8 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
   };
 
   let away = false;
-  const watch = setInterval(() => {
+  const every = input.every ?? everyMs;
+  const unwatch = every(() => {
     const now = input.wallNow();
     if (!input.connected()) {
       away = true;
@@ -156,10 +239,19 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     // Back from an outage of the stream: every agent gets a new timeout to catch up in.
     if (away) for (const agent of heard.keys()) heard.set(agent, now);
     away = false;
-    if (!input.replaying) silence(now);
+    if (!input.replaying) {
+      silence(now);
+      if (caughtUp) pace(now);
+      forget(now);
+    }
     flush();
+    // Nobody holds the clock (every agent silent, or behind): it keeps time by the wall clock,
+    // as far behind it as the agents' clocks are when they report, so alerts recover on time.
+    if (!input.replaying && caughtUp && heard.size > 0 && [...heard.keys()].every((a) => silent.has(a) || behind.has(a))) {
+      step(Math.floor((now - IDLE_LAG_MS) / 1000));
+    }
   }, Math.min(1000, input.agentTimeoutMs / 2));
-  const report = setInterval(() => {
+  const unreport = every(() => {
     if (unreadable === 0) return;
     notice('warn', `${unreadable} message${unreadable === 1 ? '' : 's'} could not be read (${why})`);
     unreadable = 0;
@@ -180,13 +272,16 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
       if (segments.length > 0) send(segments);
       system.get(input.endTo)?.send({ type: 'end' } satisfies EndMessage);
     },
-    () => system.get('reporter')?.send({ type: 'mute', on: false } satisfies ReporterMessage),
+    () => {
+      caughtUp = true;
+      system.get('reporter')?.send({ type: 'mute', on: false } satisfies ReporterMessage);
+    },
   );
   return () => {
     clearImmediate(start);
     if (flushing) clearImmediate(flushing);
-    clearInterval(watch);
-    clearInterval(report);
+    unwatch();
+    unreport();
     stop();
   };
 });

@@ -46,6 +46,14 @@ export class SegmentMerge {
     this.queue(source).done = !holding;
   }
 
+  /** Forgets a source: what it still held goes at the next `take`, and it holds nothing back. */
+  forget(source: string) {
+    const q = this.queues.get(source);
+    if (!q) return;
+    this.queues.delete(source);
+    if (q.segments.length > 0) this.queues.set(`${source}\u0000gone`, { ...q, done: true });
+  }
+
   /** The newest second every source that holds has shown: what `take` hands on up to. */
   watermark(): number {
     let watermark = Infinity;

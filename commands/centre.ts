@@ -6,7 +6,7 @@
 import { SimulatedClock } from 'xstate';
 import type { FleetFeedInput } from '../actors/fleet-feed';
 import type { Printed } from '../actors/messages';
-import { type CountsMessage, decode } from '../lib/wire';
+import { type CountsMessage, decode, subjectToken } from '../lib/wire';
 import { countsPrefix } from './agent';
 
 export interface CentreOptions {
@@ -15,6 +15,8 @@ export interface CentreOptions {
   credsFile?: string;
   caFile?: string;
   agentTimeoutSeconds: number;
+  /** An agent further behind than this stops holding the fleet's clock back (its lines are late). */
+  maxLagSeconds: number;
   /** Several centres on one stream keep their records apart by name. */
   name?: string;
   intervalSeconds: number;
@@ -89,6 +91,10 @@ export interface Centre {
 
 /** The centre's own subject in a stream: what it printed (agent names cannot start with `_`). */
 const CENTRE = '_centre';
+/** An agent silent this long is no longer listed in the stats. */
+const FORGET_AFTER_MS = 15 * 60_000;
+/** How far ahead of this centre's clock (or of when it was stored) a message's clock may be: further is a bad message. */
+const AHEAD_MS = 60_000;
 /** How long an alert line waits for its record to be stored, ms. */
 const RECORD_WAIT_MS = 2000;
 
@@ -174,6 +180,10 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       let m: CountsMessage | Error;
       try {
         m = decode(data);
+        // The subject says who speaks: any publisher on the account could write any name in a body.
+        const token = subject.slice(prefix.length);
+        if (subjectToken(m.agent) !== token) throw new Error(`a message on ${subject} speaks for agent ${JSON.stringify(m.agent)}`);
+        if (m.clock * 1000 > (replay ? time.getTime() : Date.now()) + AHEAD_MS) throw new Error(`agent ${m.agent}'s clock is ${new Date(m.clock * 1000).toISOString()}, ahead of ${replay ? 'when it was stored' : 'this clock'}`);
         first(m);
       } catch (error) {
         m = error as Error;
@@ -208,9 +218,11 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
     await disconnect();
     throw new Error(`no agent's message in stream ${o.stream} from ${since.toISOString()}${replay?.until ? ` to ${replay.until.toISOString()}` : ''}`);
   }
+  // The clock starts at the first message's oldest second, never before the history read: an
+  // agent far behind (or lying) does not take the fleet back.
   const seconds = [m.clock, ...m.segments.map((s) => s.second).filter(Number.isFinite)];
   const clock = new SimulatedClock();
-  clock.set(Math.min(...seconds) * 1000);
+  clock.set(Math.max(Math.min(...seconds), Math.floor(since.getTime() / 1000)) * 1000);
   return {
     clock,
     fleet: {
@@ -238,6 +250,8 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       // A new centre counts nothing before its start; a restarted one nothing its last run printed.
       printedBefore: replay ? undefined : resumed ? { seq: resumed.seq, at: resumed.statsUntil } : { seq: Infinity, at: startedAt },
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
+      maxLagMs: o.maxLagSeconds * 1000,
+      forgetAfterMs: FORGET_AFTER_MS,
       wallNow: Date.now,
       reportEveryMs: o.intervalSeconds * 1000,
     },

@@ -40,6 +40,7 @@ const monitorArgs = {
   nats: { type: 'string', valueHint: 'URL', description: 'Be the fleet\'s centre: read the agents\' counts from this NATS server instead of files' },
   stream: { type: 'string', default: 'HLM', valueHint: 'NAME', description: 'With --nats: the JetStream stream' },
   'agent-timeout': { type: 'string', default: '5', valueHint: 'SECONDS', description: 'With --nats: an agent silent this long stops holding the clock back, 1 to 3600' },
+  'max-lag': { type: 'string', default: '60', valueHint: 'SECONDS', description: 'With --nats: an agent whose clock is this far behind stops holding the clock back (its lines are late), 5 to 86400' },
   'nats-creds': { type: 'string', valueHint: 'FILE', description: 'With --nats: a NATS .creds file (or NATS_TOKEN, NATS_USER/NATS_PASSWORD)' },
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "With --nats: the CA of the server's TLS certificate" },
   name: { type: 'string', valueHint: 'NAME', description: 'With --nats: this centre\'s name, for its records in the stream, when several centres read one stream (default: none)' },
@@ -59,7 +60,7 @@ export const monitorCommand: import('../lib/usage').HelpDef = {
   args: monitorArgs,
   more: [
     `${PROGRAM} --nats URL [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] [--json] [--quiet] [--plain] [--stream NAME] ` +
-      '[--agent-timeout SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
+      '[--agent-timeout SECONDS] [--max-lag SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
     `${PROGRAM} agent|generate|chart [--help]`,
   ],
   // Loaded only to list them in --help.
@@ -120,6 +121,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
         credsFile: args['nats-creds'] === undefined ? undefined : String(args['nats-creds']),
         caFile: args['nats-ca'] === undefined ? undefined : String(args['nats-ca']),
         agentTimeoutSeconds: numberInRange(args['agent-timeout'], '--agent-timeout', { min: 1, max: 3600 }),
+        maxLagSeconds: numberInRange(args['max-lag'], '--max-lag', { min: 5, max: 86_400, integer: true }),
         name: args.name === undefined ? undefined : centreName(String(args.name)),
         replay: replay ? { since: time('since')!, until: time('until') } : undefined,
         given: { interval: given('interval'), window: given('window'), threshold: given('threshold') },

@@ -209,6 +209,49 @@ describe('the fleet through faults (nats-server, agents, centre)', () => {
   );
 
   test(
+    'a message that speaks for another agent, or whose clock is a year ahead, is a bad message; with every agent stopped, the clock goes on and the alert recovers',
+    async () => {
+      const server = await startNatsServer();
+      const c = centre(server.url, ['--json', '-s', '2', '-a', '4', '-t', '3', '--agent-timeout', '2']);
+      await c.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const { files, agents } = await fleet(server.url, ['honest'], c);
+      const w = startWriting(files, 10);
+      await c.out.waitForLine('the alert', 15_000, (l) => l.startsWith('{"type":"alert"'));
+      // A publisher on the account: honest's name on another subject, and a clock a year ahead on its own.
+      const { connectNats, jetstream, publishCounts } = await import('../lib/nats');
+      const { encode } = await import('../lib/wire');
+      const nc = await connectNats(server.url);
+      const now = Math.floor(Date.now() / 1000);
+      try {
+        const js = jetstream(nc);
+        const body = (agent: string, clock: number) => encode({ v: 1, agent, seq: 1, clock, segments: [], files: [] });
+        await publishCounts(js, 'hlm.counts.liar', body('honest', now + 365 * 86_400), 'forged:1');
+        await publishCounts(js, 'hlm.counts.liar', body('liar', now + 365 * 86_400), 'forged:2');
+      } finally {
+        await nc.close();
+      }
+      await c.err.waitForLine('the summary', 10_000, (l) => l.includes('could not be read'));
+      w.halt();
+      const written = lineCount(files[0]!);
+      // Then every agent stops: nobody reports, and the alert must still recover.
+      agents[0]!.proc.kill('SIGTERM');
+      expect(await exitWithin(agents[0]!.proc, 8_000)).toBe(0);
+      await c.out.until(20_000, (ls) => ls.some((l) => l.startsWith('{"type":"recovered"')));
+      c.proc.kill('SIGTERM');
+      expect(await exitWithin(c.proc, 8_000), transcript(c)).toBe(0);
+      await Promise.all([c.out.done, c.err.done]);
+      const t = `${transcript(c)}\nstdout:\n${c.out.lines.join('\n')}`;
+      expect(c.err.lines.filter((l) => l.includes('could not be read')), t).toEqual(['warn: 2 messages could not be read (agent liar\'s clock is ' + new Date((now + 365 * 86_400) * 1000).toISOString() + ', ahead of this clock)']);
+      // The fleet's clock never went a year ahead: the last record ends about now.
+      const last = stats(c).at(-1)!;
+      expect(Date.parse(last.end), t).toBeLessThan(Date.now() + 5_000);
+      expect(hits(c), t).toBe(written);
+      expectNoStack(c, ...agents);
+    },
+    60_000,
+  );
+
+  test(
     'a token-protected server: the wrong token exits 1 with one line (agent and centre), the right one works; credentials in the URL, a bad URL and an unknown flag are refused',
     async () => {
       const server = await startNatsServer({ token: 's3cret' });

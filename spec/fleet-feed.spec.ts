@@ -109,6 +109,8 @@ async function centreOf(streams: CountsMessage[][], extra: Partial<MonitorInput>
         connected: () => true,
         printedUntil: -Infinity,
         agentTimeoutMs: 5000,
+        maxLagMs: 60_000,
+        forgetAfterMs: 900_000,
         wallNow: () => 0,
         reportEveryMs: 10_000,
       },
@@ -213,6 +215,8 @@ async function centreRun(messages: Delivered[], extra: Partial<MonitorInput> & {
         printedUntil: -Infinity,
         printedBefore,
         agentTimeoutMs: 5000,
+        maxLagMs: 60_000,
+        forgetAfterMs: 900_000,
         wallNow: () => 0,
         reportEveryMs: 10_000,
       },
@@ -300,5 +304,163 @@ describe('the fleet centre across restarts', () => {
     const absorbing = run.stats.filter((s) => s.late > 0 && Date.parse(s.start) > (T0 + 20) * 1000);
     expect(absorbing).toHaveLength(1);
     expect(Date.parse(absorbing[0]!.end)).toBeGreaterThan((T0 + 45) * 1000);
+  });
+});
+
+/** A message of `agent` with `hits` lines in the second `second` and its clock there. */
+function tick(agent: string, second: number, hits: number, seq: number, instance?: string): CountsMessage {
+  const batch = new ClfScanner().scan(Buffer.from(clf(second, agent).repeat(hits)));
+  return { v: 1, agent, seq, clock: second, segments: hits > 0 ? batch.segments : [], files: [], ...(instance ? { instance } : {}) };
+}
+
+/**
+ * A live centre whose wall clock and watch timer the spec moves: `at(ms)` sets the wall clock
+ * and runs one watch tick; `send` delivers a message as the stream would, at the wall clock.
+ */
+async function liveCentre(extra: Partial<MonitorInput> = {}) {
+  const clock = new SimulatedClock();
+  clock.set(T0 * 1000);
+  let wall = T0 * 1000;
+  const watches: (() => void)[] = [];
+  let deliver!: (m: CountsMessage | Error) => void;
+  const out: string[] = [];
+  const said: string[] = [];
+  const turn = () => new Promise((r) => setImmediate(r));
+  const actor = createActor(monitorMachine, {
+    clock,
+    systemId: 'monitor',
+    input: input(clock, out, {
+      quiet: false,
+      intervalSeconds: 5,
+      windowSeconds: 10,
+      threshold: 5,
+      err: (l) => said.push(l),
+      fleet: {
+        subscribe: (d, _end, live) => {
+          deliver = d;
+          live();
+          return () => {};
+        },
+        connected: () => true,
+        printedUntil: -Infinity,
+        agentTimeoutMs: 3000,
+        maxLagMs: 30_000,
+        forgetAfterMs: 60_000,
+        wallNow: () => wall,
+        reportEveryMs: 10_000,
+        every: (fn) => {
+          watches.push(fn);
+          return () => {};
+        },
+      },
+      ...extra,
+    }),
+  });
+  actor.start();
+  await turn();
+  return {
+    out,
+    said,
+    records: () => out.map((l) => JSON.parse(l)),
+    async send(m: CountsMessage) {
+      deliver(decode(encode(m)));
+      await turn();
+    },
+    async at(ms: number) {
+      wall = ms;
+      watches[0]!();
+      await turn();
+    },
+    async stop() {
+      actor.send({ type: 'stop' });
+      await toPromise(actor);
+    },
+  };
+}
+
+describe('the fleet centre on its own clock', () => {
+  test('every agent silent: the clock goes on by the wall clock, so an alert recovers (it stood still)', async () => {
+    const c = await liveCentre();
+    for (let s = 0; s < 12; s++) {
+      await c.send(tick('a', T0 + s, 8, s + 1));
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    expect(c.records().filter((r) => r.type === 'alert')).toHaveLength(1);
+    // The agent stops: nobody reports for a minute.
+    for (let s = 12; s < 72; s++) await c.at((T0 + s + 1.5) * 1000);
+    await c.stop();
+    const recovered = c.records().filter((r) => r.type === 'recovered');
+    expect(recovered).toHaveLength(1);
+    expect(Date.parse(recovered[0]!.at)).toBeLessThanOrEqual((T0 + 24) * 1000);
+    expect(c.said.filter((l) => l.includes('has not reported'))).toHaveLength(1);
+    // The stats went on too, to about the wall clock.
+    expect(Date.parse(c.records().filter((r) => r.type === 'stats' && !r.final).at(-1)!.end)).toBeGreaterThanOrEqual((T0 + 65) * 1000);
+  });
+
+  test('an agent far behind stops holding the clock: the fleet goes on, its lines come late, said once each way', async () => {
+    const c = await liveCentre();
+    let seq = 0;
+    // b's clock stands at T0 + 2 (a backlog); a goes on.
+    for (let s = 0; s < 50; s++) {
+      await c.send(tick('a', T0 + s, 2, ++seq));
+      await c.send(tick('b', T0 + Math.min(s, 2), s <= 2 ? 1 : 0, ++seq));
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    const behind = c.said.filter((l) => /agent b is \d+ s behind; the clock goes on without it/.test(l));
+    expect(behind).toHaveLength(1);
+    const lastEnd = () => Date.parse(c.records().filter((r) => r.type === 'stats').at(-1)!.end);
+    expect(lastEnd()).toBeGreaterThanOrEqual((T0 + 40) * 1000);
+    // b catches up in one message with its backlog: late lines, and said.
+    const backlog = tick('b', T0 + 20, 7, ++seq);
+    backlog.clock = T0 + 49;
+    await c.send(backlog);
+    await c.send(tick('a', T0 + 50, 2, ++seq));
+    await c.send(tick('b', T0 + 50, 0, ++seq));
+    await c.at((T0 + 51.5) * 1000);
+    await c.stop();
+    expect(c.said.filter((l) => l.endsWith('agent b has caught up'))).toHaveLength(1);
+    const stats = c.records().filter((r) => r.type === 'stats');
+    // (b's first line came after a had moved the clock past its second: late too, at the start.)
+    expect(stats.filter((r) => Date.parse(r.start) >= (T0 + 5) * 1000).reduce((n, r) => n + r.late, 0)).toBe(7);
+    expect(stats.reduce((n, r) => n + r.hits, 0)).toBe(51 * 2 + 3 + 7);
+  });
+
+  test('an agent silent for longer than the forget time is no longer listed (said once)', async () => {
+    const c = await liveCentre();
+    let seq = 0;
+    for (let s = 0; s < 5; s++) {
+      await c.send(tick('a', T0 + s, 1, ++seq));
+      await c.send(tick('gone', T0 + s, 1, ++seq));
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    for (let s = 5; s < 75; s++) {
+      await c.send(tick('a', T0 + s, 1, ++seq));
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    await c.stop();
+    expect(c.said.filter((l) => /^agent gone forgotten after 1 min of silence/.test(l))).toHaveLength(1);
+    const rolls = c.records().filter((r) => r.type === 'stats').map((r) => r.agents);
+    expect(rolls.at(-1)).toEqual({ reporting: ['a'], silent: [] });
+    expect(rolls.some((r) => r.silent.includes('gone'))).toBe(true);
+  });
+
+  test('two processes publishing under one name: both counted, apart, and said loudly', async () => {
+    const c = await liveCentre();
+    let seq = 0;
+    for (let s = 0; s < 10; s++) {
+      await c.send(tick('web', T0 + s, 2, ++seq, 'instanceAAAAAAAA'));
+      await c.send(tick('web', T0 + s, 3, ++seq, 'instanceBBBBBBBB'));
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    await c.send(tick('web', T0 + 10, 0, ++seq, 'instanceAAAAAAAA'));
+    await c.send(tick('web', T0 + 10, 0, ++seq, 'instanceBBBBBBBB'));
+    await c.stop();
+    const stats = c.records().filter((r) => r.type === 'stats');
+    expect(stats.reduce((n, r) => n + r.hits, 0)).toBe(50);
+    // Said at once, and again every 10 s while both publish.
+    const twins = c.said.filter((l) => l.includes('two agents publish as web (instances instanceAAAAAAAA and instanceBBBBBBBB)'));
+    expect(twins.length).toBeGreaterThanOrEqual(1);
+    expect(twins.length).toBeLessThanOrEqual(2);
+    expect(stats.at(-1)!.agents.reporting).toEqual(['web', 'web#instance']);
   });
 });
