@@ -1,4 +1,6 @@
 // The inspector page: one EventSource, no polling, no inline code (the page runs under a strict CSP).
+// What comes from the log or the rules (sections, alert lines, file names) is set as textContent,
+// never as markup.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
@@ -118,6 +120,8 @@ function apply(update) {
       break;
     case 'history':
       model.history.unshift(update.entry);
+      // The page keeps what the monitor keeps: the last historyLimit transitions.
+      model.history.length = Math.min(model.history.length, model.historyLimit ?? 100);
       model.active = update.active;
       showHistory();
       showActive();

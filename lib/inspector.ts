@@ -13,9 +13,20 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { IntervalStats, ReporterMessage } from '../actors/messages';
 import { alertMessage, recoveryMessage } from '../actors/reporter';
 import { localIso } from './format';
+import { printable } from './printable';
 
 /** The page's files: beside the sources, or embedded in the executable (`npm run build`, `--asset ./inspector`). */
 const ASSETS = path.join(import.meta.dir, Bun.isStandaloneExecutable ? '.' : '..', 'inspector');
+
+/** The alert history the page gets: the last transitions, newest first (a long run has thousands). */
+export const HISTORY_LIMIT = 100;
+
+/**
+ * An `/events` client that does not read (a stopped tab, a stalled connection) holds what it was
+ * not sent in the monitor's memory: once more than this is waiting, beyond what the kernel's socket
+ * buffers took, the server drops it (a page reconnects by itself, and gets the model whole).
+ */
+export const BACKLOG_LIMIT = 1 << 20;
 
 export const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
@@ -33,7 +44,9 @@ export interface InspectorModel {
   /** The last interval that had traffic (an empty one, like a replay's final second, leaves it as it was). */
   sections: [string, number][];
   last: (Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> & { from: string; to: string }) | null;
+  /** The last `historyLimit` alerts and recoveries, newest first. */
   history: { type: 'alert' | 'recovered'; at: number; message: string }[];
+  historyLimit: number;
   /** The rules' alerts going on (`--rules`), oldest first: their alert lines. */
   active: { key: string; at: number; message: string }[];
 }
@@ -66,7 +79,8 @@ export function reduce(model: InspectorModel, ev: InspectionEvent): InspectorUpd
     case 'stats': {
       const s = message.stats;
       if (s.hits === 0 && s.invalid === 0) return null;
-      model.sections = s.sections;
+      // Sections come from the log: shown printable, as the terminal shows them.
+      model.sections = s.sections.map(([section, hits]) => [printable(section), hits]);
       // ISO-8601 in the monitor's zone, as its other outputs print them (the page does not format times).
       const [from, to] = [localIso(s.start), localIso(s.end)];
       model.last = { start: s.start, end: s.end, from, to, hits: s.hits, invalid: s.invalid, late: s.late };
@@ -79,6 +93,7 @@ export function reduce(model: InspectorModel, ev: InspectionEvent): InspectorUpd
           ? { type: 'alert' as const, at: message.alert.at, message: alertMessage(message.alert) }
           : { type: 'recovered' as const, at: message.recovery.at, message: recoveryMessage(message.recovery) };
       model.history.unshift(entry);
+      if (model.history.length > model.historyLimit) model.history.length = model.historyLimit;
       const event = message.type === 'alert' ? message.alert : message.recovery;
       if (event.rule) {
         const key = `${event.rule.name}\u0000${event.rule.group?.key ?? ''}`;
@@ -104,12 +119,25 @@ export interface InspectorOptions {
 export interface Inspector {
   url: string;
   observe: (ev: InspectionEvent) => void;
+  /** What the `/events` clients hold: how many are connected, how many were dropped, the bytes waiting for them. */
+  clients: () => { connected: number; dropped: number; backlog: number };
   stop: () => void;
+}
+
+/**
+ * The `Host` header a request must carry: the server's own address under a loopback name. A web
+ * page can point a name of its own at 127.0.0.1 (DNS rebinding) and read from that origin; its
+ * requests still name its host, so they are refused (403), on every path.
+ */
+export function isLoopbackHost(host: string | null, port: number): boolean {
+  if (host === null) return false;
+  const h = host.toLowerCase();
+  return h === `127.0.0.1:${port}` || h === `localhost:${port}` || h === `[::1]:${port}`;
 }
 
 export function startInspector(o: InspectorOptions): Inspector {
   const model: InspectorModel = {
-    files: o.files,
+    files: o.files.map(printable),
     threshold: o.threshold,
     windowSeconds: o.windowSeconds,
     state: 'normal',
@@ -119,15 +147,33 @@ export function startInspector(o: InspectorOptions): Inspector {
     sections: [],
     last: null,
     history: [],
+    historyLimit: HISTORY_LIMIT,
     active: [],
   };
   const clients = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  let dropped = 0;
   const encoder = new TextEncoder();
+  const drop = (to: ReadableStreamDefaultController<Uint8Array>) => {
+    clients.delete(to);
+    try {
+      // Erroring the stream empties its queue and closes the connection; with no reason, Bun
+      // prints nothing (an Error would be printed on stderr, under the report).
+      to.error();
+    } catch {
+      // already gone
+    }
+  };
   const send = (to: ReadableStreamDefaultController<Uint8Array>, data: unknown) => {
     try {
       to.enqueue(encoder.encode(`data: ${JSON.stringify(data)}\n\n`));
     } catch {
       clients.delete(to);
+      return;
+    }
+    // The queue counts bytes (the stream's strategy): below zero, more than BACKLOG_LIMIT waits.
+    if ((to.desiredSize ?? 0) < 0) {
+      dropped++;
+      drop(to);
     }
   };
   const headers = (type: string) => ({
@@ -142,7 +188,10 @@ export function startInspector(o: InspectorOptions): Inspector {
     hostname: '127.0.0.1',
     port: o.port,
     idleTimeout: 0,
-    fetch(request) {
+    fetch(request, listening) {
+      if (!isLoopbackHost(request.headers.get('host'), listening.port ?? o.port)) {
+        return new Response(`forbidden: this page answers at http://127.0.0.1:${listening.port}/ only\n`, { status: 403, headers: headers('text/plain') });
+      }
       const url = new URL(request.url);
       switch (url.pathname) {
         case '/':
@@ -155,16 +204,19 @@ export function startInspector(o: InspectorOptions): Inspector {
           return new Response(o.svg, { headers: headers('image/svg+xml') });
         case '/events': {
           let self: ReadableStreamDefaultController<Uint8Array>;
-          const stream = new ReadableStream<Uint8Array>({
-            start(controller) {
-              self = controller;
-              clients.add(controller);
-              send(controller, { type: 'model', model });
+          const stream = new ReadableStream<Uint8Array>(
+            {
+              start(controller) {
+                self = controller;
+                clients.add(controller);
+                send(controller, { type: 'model', model });
+              },
+              cancel() {
+                clients.delete(self);
+              },
             },
-            cancel() {
-              clients.delete(self);
-            },
-          });
+            { highWaterMark: BACKLOG_LIMIT, size: (chunk) => chunk?.byteLength ?? 0 },
+          );
           return new Response(stream, { headers: { ...headers('text/event-stream'), connection: 'keep-alive' } });
         }
         default:
@@ -179,6 +231,11 @@ export function startInspector(o: InspectorOptions): Inspector {
       const update = reduce(model, ev);
       if (update) for (const c of clients) send(c, update);
     },
+    clients: () => ({
+      connected: clients.size,
+      dropped,
+      backlog: [...clients].reduce((n, c) => n + BACKLOG_LIMIT - (c.desiredSize ?? BACKLOG_LIMIT), 0),
+    }),
     stop() {
       for (const c of clients) {
         try {

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
-import { CSP, type InspectorModel, reduce } from '../lib/inspector';
+import * as net from 'node:net';
+import { BACKLOG_LIMIT, CSP, HISTORY_LIMIT, type Inspector, type InspectorModel, isLoopbackHost, reduce, startInspector } from '../lib/inspector';
 
 const ROOT = path.join(import.meta.dir, '..');
 const BUN = path.join(ROOT, 'node_modules/.bin/bun');
@@ -147,7 +148,7 @@ describe('inspector page, in a real browser', () => {
 describe('inspector model', () => {
   test('alert snapshots and reporter messages become updates; anything else is ignored', () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const ref = (id: string) => ({ id }) as never;
     expect(reduce(model, { type: '@xstate.snapshot', actorRef: ref('alert'), rootId: 'x', event: { type: 'x' }, snapshot: { value: 'alerting' } as never })).toEqual({ type: 'state', state: 'alerting' });
@@ -161,7 +162,7 @@ describe('inspector model', () => {
 
   test('an interval with traffic becomes the last one, its times ISO-8601; an empty one leaves it as it was', () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const T = Date.UTC(2026, 0, 1, 12, 0, 0);
     const stats = (start: number, end: number, hits: number, invalid = 0) => reduce(model, {
@@ -185,7 +186,7 @@ describe('inspector model', () => {
 
   test("the rules' alerts going on are listed until their recovery, a group each; the traffic state is theirs alone", () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const event = (e: unknown) => reduce(model, { type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: e as never });
     const rule = (key: string) => ({ name: 'one-client', kind: 'rate' as const, group: { by: 'host' as const, key }, value: 4 });
@@ -200,5 +201,161 @@ describe('inspector model', () => {
     expect(model.active.map((a) => a.at)).toEqual([6000]);
     expect(model.history.map((h) => h.type)).toEqual(['recovered', 'alert', 'alert']);
     expect(model.state).toBe('normal');
+  });
+});
+
+describe('inspector model, bounded and printable', () => {
+  const blank = (): InspectorModel => ({
+    files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: HISTORY_LIMIT, active: [],
+  });
+  const event = (model: InspectorModel, e: unknown) =>
+    reduce(model, { type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: e as never });
+
+  test('the page gets the last 100 transitions of a long run, newest first; each update still carries its own', () => {
+    const model = blank();
+    for (let i = 0; i < 250; i++) {
+      const at = 1000 * (i + 1);
+      const update =
+        i % 2 === 0
+          ? event(model, { type: 'alert', alert: { at, hits: 9, threshold: 2, window: 4 } })
+          : event(model, { type: 'recovered', recovery: { at, hits: 1, threshold: 2, window: 4, since: at - 1000 } });
+      expect(update).toMatchObject({ type: 'history', entry: { at } });
+    }
+    expect(HISTORY_LIMIT).toBe(100);
+    expect(model.history.length).toBe(100);
+    expect(model.history[0]!.at).toBe(250_000);
+    expect(model.history.at(-1)!.at).toBe(151_000);
+  });
+
+  test("sections from the log reach the page printable, as the terminal shows them", () => {
+    const model = blank();
+    event(model, {
+      type: 'stats',
+      stats: {
+        start: 0, end: 5000, hits: 3, invalid: 0, late: 0, sections: [['/\x1b[2J', 2], ['/<img src=x>', 1]], users: [], hosts: [], methods: [],
+        status: { '1xx': 0, '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, bytes: 0, approximate: [], unique: { hosts: 0, users: 0, sections: 0 }, final: false,
+      },
+    });
+    // Markup stays as it is: the page sets it as text.
+    expect(model.sections).toEqual([['/\\x1b[2J', 2], ['/<img src=x>', 1]]);
+  });
+
+  test('the page sets what it shows as text, never as markup', () => {
+    const app = fs.readFileSync(path.join(ROOT, 'inspector/app.js'), 'utf8');
+    expect(app).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\.html\(/);
+    expect(app).toContain('textContent');
+  });
+});
+
+describe('inspector server', () => {
+  test('only a loopback Host with its port is answered', () => {
+    for (const host of ['127.0.0.1:8080', 'localhost:8080', 'LOCALHOST:8080', '[::1]:8080']) expect(isLoopbackHost(host, 8080)).toBe(true);
+    for (const host of [null, '', 'evil.example:8080', '127.0.0.1', 'localhost', '127.0.0.1:8081', 'localhost.evil.example:8080', '127.0.0.2:8080', '[::1]']) {
+      expect(isLoopbackHost(host, 8080)).toBe(false);
+    }
+  });
+
+  test('a forged Host (DNS rebinding) is refused on every path, /events included; the loopback names are answered', async () => {
+    const log = path.join(dir, 'host.log');
+    fs.writeFileSync(log, '');
+    const monitor = Bun.spawn([BUN, 'entry.ts', '-f', log, '--inspect', '--plain'], { cwd: ROOT, stdout: 'ignore', stderr: 'pipe' });
+    try {
+      const line = await waitForLine(monitor.stderr, /^inspector: /, 10_000);
+      const port = Number(new URL(line.slice('inspector: '.length)).port);
+      const get = (pathname: string, host: string) => fetch(`http://127.0.0.1:${port}${pathname}`, { headers: { host } });
+      for (const pathname of ['/', '/app.js', '/app.css', '/statechart.svg', '/events', '/nothing']) {
+        for (const host of [`evil.example:${port}`, `127.0.0.1.evil.example:${port}`, `localhost:${port + 1}`]) {
+          const response = await get(pathname, host);
+          expect(response.status).toBe(403);
+          expect(response.headers.get('content-type')).toBe('text/plain');
+          expect(await response.text()).not.toContain('statechart');
+        }
+      }
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) {
+        expect((await get('/', host)).status).toBe(200);
+        const events = await get('/events', host);
+        expect(events.status).toBe(200);
+        expect(events.headers.get('content-type')).toBe('text/event-stream');
+        await events.body?.cancel();
+      }
+    } finally {
+      monitor.kill('SIGINT');
+      await monitor.exited;
+    }
+  }, 30_000);
+
+  describe('an /events client that stops reading', () => {
+    let inspector: Inspector;
+    afterAll(() => inspector?.stop());
+    const ref = { id: 'reporter' } as never;
+    /** A window update of about 10 kB. */
+    const update = (at: number) => ({
+      type: '@xstate.event' as const, actorRef: ref, rootId: 'x', sourceRef: undefined,
+      event: { type: 'window' as const, at, hits: 1, series: Array.from({ length: 2500 }, (_, i) => i % 10) },
+    });
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    test('is dropped once over 1 MiB waits for it, and what the server holds stays bounded; a client that reads is kept', async () => {
+      inspector = startInspector({ port: 0, files: ['a.log'], threshold: 2, windowSeconds: 4, svg: '<svg/>' });
+      const port = Number(new URL(inspector.url).port);
+
+      // A client that reads everything it is sent.
+      const reading = await fetch(`http://127.0.0.1:${port}/events`);
+      const reader = reading.body!.getReader();
+      let received = 0;
+      let readerDone = false;
+      void (async () => {
+        for (;;) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          received += chunk.value.byteLength;
+        }
+        readerDone = true;
+      })();
+
+      // A client that sends its request and never reads a byte.
+      const stalled = net.connect(port, '127.0.0.1');
+      stalled.pause();
+      let closed = false;
+      stalled.on('close', () => {
+        closed = true;
+      });
+      await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
+      stalled.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`);
+      while (inspector.clients().connected < 2) await turn();
+
+      let produced = 0;
+      let maxBacklog = 0;
+      const size = JSON.stringify(update(0).event).length + 20;
+      for (let at = 1; inspector.clients().dropped === 0 && produced < 64 << 20; at++) {
+        inspector.observe(update(at) as never);
+        produced += size;
+        maxBacklog = Math.max(maxBacklog, inspector.clients().backlog);
+        // Every 20 updates, the event loop runs: the sockets take what they can.
+        if (at % 20 === 0) await turn();
+      }
+      expect(inspector.clients().dropped).toBe(1);
+      expect(produced).toBeLessThan(64 << 20);
+      // Two clients: one about to be dropped, over the limit by at most one update; the other reading.
+      expect(maxBacklog).toBeLessThan(2 * BACKLOG_LIMIT + 2 * size);
+      expect(inspector.clients().connected).toBe(1);
+
+      // The stalled connection is closed: once it reads, it gets what was in flight, then the end.
+      let got = 0;
+      stalled.on('data', (b: Buffer) => {
+        got += b.length;
+      });
+      stalled.resume();
+      while (!closed) await turn();
+      expect(got).toBeLessThan(produced);
+
+      // The client that reads is still there and gets the next update.
+      const before = received;
+      inspector.observe(update(1e9) as never);
+      while (received === before && !readerDone) await turn();
+      expect(readerDone).toBe(false);
+      expect(inspector.clients()).toMatchObject({ connected: 1, dropped: 1 });
+      await reader.cancel();
+    }, 30_000);
   });
 });
