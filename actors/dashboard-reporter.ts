@@ -8,9 +8,8 @@ import { fromCallback } from 'xstate';
 import { type DashboardSnapshot, type HistoryEntry, renderDashboard } from './dashboard';
 import type { AlertEvent, IntervalStats, ReporterMessage } from './messages';
 import { localIso } from '../lib/format';
-import { alertMessage, notifyThrough, type ReporterInput, recoveryMessage, statsText } from './reporter';
+import { alertKey, alertMessage, notifyThrough, printedBefore, type ReporterInput, recoveryMessage, statsText } from './reporter';
 
-const ruleKey = (a: AlertEvent) => `${a.rule!.name}\u0000${a.rule!.group?.key ?? ''}`;
 
 /** An interval worth showing on the way out: it saw lines (the final one, cut short by the quit, often saw none). */
 const hadTraffic = (s: IntervalStats) => s.hits > 0 || s.invalid > 0;
@@ -69,8 +68,8 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   };
   o.write(ansi.enterAlternativeScreen + ansi.cursorHide);
   draw();
-  /** The last alert or recovery a restarted centre printed before. */
-  let printedUntil = -Infinity;
+  /** What a restarted centre printed before. */
+  const before = printedBefore();
   receive((message) => {
     switch (message.type) {
       case 'window':
@@ -84,17 +83,17 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         if (hadTraffic(message.stats)) lastWithTraffic = message.stats;
         break;
       case 'mute':
-        printedUntil = Math.max(printedUntil, message.printedUntil ?? -Infinity);
+        before.mute(message);
         break;
       case 'alert': {
+        if (!before.pass(message)) return; // shown before a restart of the centre
         const a = message.alert;
-        if (a.at <= printedUntil) return; // shown before a restart of the centre
-        input.printed?.('alert', a.at);
+        input.printed?.('alert', a.at, alertKey(a));
         notify(message);
         const entry = { type: 'alert' as const, at: a.at, message: alertMessage(a) };
         snapshot.history.unshift(entry);
         if (a.rule) {
-          active.set(ruleKey(a), entry);
+          active.set(alertKey(a), entry);
           snapshot.active = [...active.values()];
           break;
         }
@@ -103,13 +102,14 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         break;
       }
       case 'recovered': {
-        const r = message.recovery;
-        if (r.at <= printedUntil) return;
-        input.printed?.('recovered', r.at);
-        notify(message);
+        const shown = before.pass(message);
+        if (!shown) return;
+        const r = shown.recovery;
+        input.printed?.('recovered', r.at, alertKey(r));
+        notify(shown);
         snapshot.history.unshift({ type: 'recovered', at: r.at, message: recoveryMessage(r) });
         if (r.rule) {
-          active.delete(ruleKey(r));
+          active.delete(alertKey(r));
           snapshot.active = [...active.values()];
           break;
         }

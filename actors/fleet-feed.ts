@@ -36,6 +36,8 @@ export interface FleetFeedInput {
    * the windows and are not counted in the stats again.
    */
   printedBefore?: { seq: number; at: number };
+  /** The alerts still going on when an earlier run stopped (key → when each began): not announced again. */
+  activeAlerts?: [string, number][];
   /** systemIds that receive the batches (the replay clock). */
   to: string[];
   /** systemId told when the stream's history has been read (a replay of the stream). */
@@ -256,7 +258,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     notice('warn', `${unreadable} message${unreadable === 1 ? '' : 's'} could not be read (${why})`);
     unreadable = 0;
   }, input.reportEveryMs);
-  system.get('reporter')?.send({ type: 'mute', on: true, printedUntil: input.printedUntil } satisfies ReporterMessage);
+  system.get('reporter')?.send({ type: 'mute', on: true, printedUntil: input.printedUntil, active: input.activeAlerts } satisfies ReporterMessage);
   // Never deliver inside the caller's turn: the pipeline steps the clock synchronously, and the
   // root must have started (its interval timer set) first, as the tailer waits in a replay.
   let stop = () => {};

@@ -115,7 +115,7 @@ export interface RecoveryEvent extends AlertEvent {
  * reporter → the fleet's centre: an alert, a recovery or an interval (`at`: its end) about to be
  * printed; printing waits for the promise (the record of it stored in the stream).
  */
-export type Printed = (type: 'alert' | 'recovered' | 'stats', at: number) => Promise<void> | void;
+export type Printed = (type: 'alert' | 'recovered' | 'stats', at: number, alert?: string) => Promise<void> | void;
 
 /** aggregator / alert monitor / parser / the terminal edge → reporter. */
 export type ReporterMessage =
@@ -132,7 +132,7 @@ export type ReporterMessage =
    * (the stats are not muted: the aggregator begins where the last run's printing ended), and no
    * alert or recovery at or before `printedUntil` (ms), the last one printed before a restart.
    */
-  | { type: 'mute'; on: boolean; printedUntil?: number }
+  | { type: 'mute'; on: boolean; printedUntil?: number; active?: [string, number][] }
   /** Keys and terminal events, from the edge: pause/resume the redraw, redraw after a resize. */
   | { type: 'pause' }
   | { type: 'redraw' };

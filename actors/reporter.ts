@@ -233,12 +233,44 @@ export function notifyThrough(system: { get: (id: string) => { send: (m: NotifyM
     system.get('notifier')?.send({ type: 'notify', event: notifyEvent(message) });
 }
 
+/** Which alert a transition belongs to: the rule (none for -t) and the group. */
+export const alertKey = (a: AlertEvent) => `${a.rule?.name ?? ''}\u0000${a.rule?.group?.key ?? ''}`;
+
+type Transition = { type: 'alert'; alert: AlertEvent } | { type: 'recovered'; recovery: RecoveryEvent };
+
+/**
+ * What a restarted centre printed before (both reporters use it): no alert or recovery at or
+ * before `until`, and an alert still going on when it stopped (key → when it started) is not
+ * announced again however long ago it began; its recovery, when it comes, says when it began.
+ */
+export function printedBefore() {
+  let until = -Infinity;
+  const going = new Map<string, number>();
+  return {
+    mute(message: { printedUntil?: number; active?: [string, number][] }) {
+      until = Math.max(until, message.printedUntil ?? -Infinity);
+      for (const [key, since] of message.active ?? []) going.set(key, since);
+    },
+    /** The transition to print, or null: printed before the restart. */
+    pass<T extends Transition>(message: T): T | null {
+      const event = message.type === 'alert' ? message.alert : message.recovery;
+      if (event.at <= until) return null;
+      const key = alertKey(event);
+      const since = going.get(key);
+      if (since === undefined) return message;
+      if (message.type === 'alert') return null; // the same alert, still going on
+      going.delete(key);
+      return { ...message, recovery: { ...message.recovery, since } };
+    },
+  };
+}
+
 export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, receive, system }) => {
   const output = createOutput(input);
   const notify = notifyThrough(system);
   const progress = input.progress ? progressLine(input.progress) : null;
   let muted = false;
-  let printedUntil = -Infinity;
+  const before = printedBefore();
   /** Output waiting for an alert's record to be stored (the centre), in order; null when none waits. */
   let waiting: Promise<void> | null = null;
   const emit = (print: () => void, before?: Promise<void> | void) => {
@@ -276,7 +308,7 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
   receive((message) => {
     if (message.type === 'mute') {
       muted = message.on;
-      printedUntil = Math.max(printedUntil, message.printedUntil ?? -Infinity);
+      before.mute(message);
       return;
     }
     // The stats are not muted: the centre's aggregator begins where the last run's printing ended.
@@ -286,11 +318,12 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
       return;
     }
     if (message.type === 'alert' || message.type === 'recovered') {
-      const at = message.type === 'alert' ? message.alert.at : message.recovery.at;
-      if (at <= printedUntil) return; // printed before a restart of the centre
+      const shown = before.pass(message);
+      if (!shown) return; // printed before a restart of the centre
+      const event = shown.type === 'alert' ? shown.alert : shown.recovery;
       // The centre records a transition in the stream before printing it, so a crash in between
       // cannot make its restart print it a second time.
-      emit(() => handle(message), input.printed?.(message.type, at));
+      emit(() => handle(shown), input.printed?.(shown.type, event.at, alertKey(event)));
       return;
     }
     emit(() => handle(message));

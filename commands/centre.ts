@@ -49,9 +49,16 @@ export interface CentreRecord {
   statsUntil: number;
   /** The stream sequence of the last message whose segments below `statsUntil` those intervals took. */
   seq: number;
+  /** The alerts printed and not recovered (key → when each began, ms): a restart does not announce them again. */
+  active?: [string, number][];
   /** A boundary of the intervals, ms: they fall on anchor + k × interval. */
   anchor: number;
   settings: CentreSettings;
+}
+
+/** A record's times are not after `latest` (ms) and its sequence is within the stream. */
+function plausible(r: CentreRecord, latest: number, lastSeq: number): boolean {
+  return [r.at, r.alertsUntil, r.statsUntil, r.anchor, ...(r.active ?? []).map(([, since]) => since)].every((t) => t <= latest) && r.seq <= lastSeq;
 }
 
 /** A record read back from the stream, checked; null when it does not check out (it is then ignored). Version 1 recorded alerts only. */
@@ -73,7 +80,9 @@ export function readRecord(data: Uint8Array): CentreRecord | null {
     [r.at, r.alertsUntil, r.statsUntil, r.anchor].every(time) &&
     Number.isSafeInteger(r.seq) && (r.seq as number) >= 0 &&
     typeof s === 'object' && s !== null &&
-    [s.interval, s.window, s.threshold].every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0 && n <= 1e9);
+    [s.interval, s.window, s.threshold].every((n) => typeof n === 'number' && Number.isFinite(n) && n > 0 && n <= 1e9) &&
+    (r.active === undefined ||
+      (Array.isArray(r.active) && r.active.length <= MAX_ACTIVE && r.active.every((p) => Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[0].length <= 1024 && time(p[1]))));
   return ok ? (r as unknown as CentreRecord) : null;
 }
 
@@ -91,6 +100,8 @@ export interface Centre {
 
 /** The centre's own subject in a stream: what it printed (agent names cannot start with `_`). */
 const CENTRE = '_centre';
+/** The alerts going on a record keeps (every rule's groups, at the most). */
+const MAX_ACTIVE = 10_000;
 /** An agent silent this long is no longer listed in the stats. */
 const FORGET_AFTER_MS = 15 * 60_000;
 /** How far ahead of this centre's clock (or of when it was stored) a message's clock may be: further is a bad message. */
@@ -127,11 +138,14 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
   const prefix = countsPrefix(o.stream);
   const js = nats.jetstream(nc);
   const centreSubject = o.name ? `${prefix}${CENTRE}.${o.name}` : `${prefix}${CENTRE}`;
-  await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
+  const info = await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
   // What this centre printed last, before a restart: nothing up to it is printed again.
   const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, centreSubject);
-  const record = last ? readRecord(last.data) : null;
-  if (last && !record) err(`warn: the centre's last record in stream ${o.stream} does not check out; starting as a new centre`);
+  const read = last ? readRecord(last.data) : null;
+  // A record from the future, or past the stream's end, is not this centre's: any publisher on
+  // the account could have written it (to mute every alert, or stop the printing).
+  const record = read && plausible(read, Date.now() + AHEAD_MS, info.state.last_seq) ? read : null;
+  if (last && !record) err(`warn: the centre's last record in stream ${o.stream} (message ${last.seq}) does not check out; it is ignored, and this centre starts as a new one`);
   const startedAt = Math.floor(Date.now() / 1000) * 1000;
   const resumed = !o.replay && record && record.statsUntil >= 0 ? record : null;
   // A new centre begins at its start; a restarted one where its last run's printing ended, on its boundaries.
@@ -143,6 +157,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
     : record && record.anchor >= 0
     ? { anchor: record.anchor, from: -Infinity }
     : undefined;
+  const active = new Map<string, number>(o.replay ? [] : (record?.active ?? []));
   const state = {
     alertsUntil: record?.alertsUntil ?? -1,
     statsUntil: resumed?.statsUntil ?? -1,
@@ -247,6 +262,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       connected: () => !lost,
       replaying: Boolean(replay),
       printedUntil,
+      activeAlerts: [...active],
       // A new centre counts nothing before its start; a restarted one nothing its last run printed.
       printedBefore: replay ? undefined : resumed ? { seq: resumed.seq, at: resumed.statsUntil } : { seq: Infinity, at: startedAt },
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
@@ -257,7 +273,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
     },
     intervals,
     recorded: record && record.settings.interval > 0 ? record.settings : undefined,
-    printed: (type, at) => {
+    printed: (type, at, alert) => {
       // History: nothing to record, and nothing to wait for (a line printed later than its turn
       // could come after the exit, when the output is a file written at once).
       if (replay) return;
@@ -265,8 +281,12 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
         // The interval took every segment below its end of the messages delivered so far.
         state.statsUntil = at;
         state.seq = delivered;
-      } else state.alertsUntil = Math.max(state.alertsUntil, at);
-      const body: CentreRecord = { v: 2, type, at, ...state, settings: o.settings };
+      } else {
+        state.alertsUntil = Math.max(state.alertsUntil, at);
+        if (alert !== undefined && type === 'alert' && active.size < MAX_ACTIVE) active.set(alert, at);
+        if (alert !== undefined && type === 'recovered') active.delete(alert);
+      }
+      const body: CentreRecord = { v: 2, type, at, ...state, active: [...active], settings: o.settings };
       const stored = nats
         .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${centreSubject}:${type}:${at}:${state.seq}`)
         .then(() => {})

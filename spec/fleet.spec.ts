@@ -193,6 +193,76 @@ describe('the fleet (nats-server, agents, centre)', () => {
   );
 
   test(
+    'an alert that began longer ago than the window a restart reads is not announced again; its recovery says when it began',
+    async () => {
+      const server = await startNatsServer();
+      // -a 4 -s 2: a restart reads 4 + 2 + 10 s of history; the alert is 25 s old when the centre is killed.
+      const FLAGS = ['-t', '5', '-a', '4', '-s', '2', '--json'];
+      const first = spawn(['--nats', server.url, ...FLAGS]);
+      await first.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const file = path.join(dir, 'old-alert.log');
+      fs.writeFileSync(file, '');
+      const a = agent(file, 'old-alert', server.url);
+      await first.err.waitForLine('the agent', 15_000, (l) => / is reporting$/.test(l));
+      const writing = write(file, 8, 36);
+      const alert = JSON.parse(await first.out.waitForLine('the alert', 20_000, (l) => l.startsWith('{"type":"alert"')));
+      await Bun.sleep(25_000);
+      first.proc.kill('SIGKILL');
+      await first.proc.exited;
+      const second = spawn(['--nats', server.url, ...FLAGS]);
+      await writing;
+      await second.out.until(30_000, (ls) => ls.some((l) => l.startsWith('{"type":"recovered"')));
+      a.proc.kill('SIGTERM');
+      second.proc.kill('SIGTERM');
+      expect(await exitWithin(second.proc, 8_000)).toBe(0);
+      await second.out.done;
+      const said = second.out.lines.filter((l) => l && !isStats(l)).map((l) => JSON.parse(l));
+      const t = `second centre:\n${second.out.lines.join('\n')}\n${second.err.lines.join('\n')}`;
+      expect(said.map((r) => r.type), t).toEqual(['recovered']);
+      expect(said[0].since, t).toBe(alert.at);
+    },
+    120_000,
+  );
+
+  test(
+    'a forged record on the centre\'s subject (garbage, or times a year ahead to mute every alert) is ignored with one warning',
+    async () => {
+      const server = await startNatsServer();
+      const { connectNats, ensureStream, jetstream, publishCounts } = await import('../lib/nats');
+      const nc = await connectNats(server.url);
+      const year = Date.now() + 365 * 86_400_000;
+      const forged = [
+        '{not json',
+        JSON.stringify({ v: 2, type: 'alert', at: year, alertsUntil: year, statsUntil: year, seq: 0, anchor: year, settings: { interval: 2, window: 4, threshold: 5 } }),
+      ];
+      for (const [i, body] of forged.entries()) {
+        const stream = `FORGED${i}`;
+        try {
+          await ensureStream(nc, { name: stream, subjects: [`hlm.${stream}.counts.>`] });
+          await publishCounts(jetstream(nc), `hlm.${stream}.counts._centre`, Buffer.from(body), `forged:${i}`);
+        } catch (error) {
+          await nc.close();
+          throw error;
+        }
+        const c = spawn(['--nats', server.url, '--stream', stream, '-t', '5', '-a', '4', '-s', '2', '--json']);
+        const file = path.join(dir, `forged-${i}.log`);
+        fs.writeFileSync(file, '');
+        const a = spawn(['agent', '-f', file, '--nats', server.url, '--stream', stream, '--name', `forged-${i}`, '--poll-ms', '100']);
+        await c.err.waitForLine('the agent', 15_000, (l) => / is reporting$/.test(l));
+        await write(file, 10, 6);
+        await c.out.waitForLine('the alert', 15_000, (l) => l.startsWith('{"type":"alert"'));
+        a.proc.kill('SIGTERM');
+        c.proc.kill('SIGTERM');
+        expect(await exitWithin(c.proc, 8_000)).toBe(0);
+        await c.err.done;
+        expect(c.err.lines.filter((l) => l.includes('does not check out')), c.err.lines.join('\n')).toHaveLength(1);
+      }
+      await nc.close();
+    },
+    120_000,
+  );
+
+  test(
     'a centre stopped while it waits for its first message exits 0 at once, with its final record',
     async () => {
       const server = await startNatsServer();
