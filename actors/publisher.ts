@@ -14,14 +14,25 @@
  * is retried with the same message ID, so the stream keeps it once. While NATS is away, messages
  * wait in a bounded queue and the tailer is told to stop reading (`backlog.full`): the files are
  * the buffer. After a `drain` it publishes what is gathered and tells its parent `drained`.
+ *
+ * A line stamped ahead of the wall clock (by more than the grace: a bad clock, a forged line)
+ * counts at the current second, as a single-host run counts it (SecondWindow.add): its segment's
+ * second and its entry in `perSecond` are brought back to now, so no message says anything
+ * about a second to come and the centre's clock never jumps ahead with it. A message bigger than
+ * the server takes (`maxBytes`) goes out as several (lib/message-split).
  */
 import { fromCallback } from 'xstate';
 import { ownKeys } from '../lib/byte-keys';
+import { splitMessage } from '../lib/message-split';
 import { type CountsMessage, type FileMark, WIRE_VERSION } from '../lib/wire';
 import type { BatchMessage, DrainMessage, MarksMessage, ReporterMessage, Segment } from './messages';
 
 export interface PublisherInput {
   agent: string;
+  /** This process's random id, on every message (two agents under one name stay apart). */
+  instance?: string;
+  /** The largest message the server takes, bytes (its max_payload less room for headers); none: no limit. */
+  maxBytes?: number;
   /** The first message's sequence number (one after the last one in the stream). */
   firstSeq: number;
   /** Publishes one message; resolves once the stream has it, rejects with a reason when it could not. */
@@ -59,10 +70,16 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
   // its checkpoint; after a short stop (10 s) the clock stays where it was, so that the lines
   // written while the agent was down reach the centre before its clock passes them.
   const fresh = clockAt(input.now());
-  let clock = input.firstClock === undefined ? fresh : Math.max(input.firstClock, fresh - RESUME_HOLD_S);
+  // A checkpoint's clock ahead of the wall clock (a line from the future, before this was
+  // fixed) is not taken: the clock never moves past the wall clock.
+  let clock = input.firstClock === undefined ? fresh : Math.max(Math.min(input.firstClock, fresh), fresh - RESUME_HOLD_S);
   let lastCut = input.now();
   let segments: Segment[] = [];
   let files: FileMark[] = [];
+  /** The last message made: what the earlier parts of a message split in several say. */
+  let previous = { clock, files };
+  let saidAhead = false;
+  let saidSplit = false;
   const queue: CountsMessage[] = [];
   let sending = false;
   let failing = '';
@@ -75,14 +92,23 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
   /** Makes the next message from what has been gathered (also with no lines: the clock moves). */
   const cut = (at: number) => {
     lastCut = at;
-    queue.push({
+    const m: CountsMessage = {
       v: WIRE_VERSION,
       agent: input.agent,
-      seq: seq++,
+      ...(input.instance ? { instance: input.instance } : {}),
+      seq,
       clock,
       segments,
       files,
-    });
+    };
+    const parts = input.maxBytes ? splitMessage(m, input.maxBytes, previous) : [m];
+    if (parts.length > 1 && !saidSplit) {
+      saidSplit = true;
+      notice('warn', `a second's counts are more than the server takes in one message (${input.maxBytes} bytes): sent in ${parts.length} messages (every hit and key still counted)`);
+    }
+    queue.push(...parts);
+    seq += parts.length;
+    previous = { clock, files };
     segments = [];
     queued();
     pump();
@@ -129,8 +155,30 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
     );
   };
 
+  /** A segment with its lines stamped ahead of the wall clock (beyond the grace) brought back to now. */
+  const notAhead = (s: Segment): Segment => {
+    const now = input.now();
+    const nowSecond = Math.floor(now / 1000);
+    const limit = Math.floor((now + Math.max(input.graceMs, 1000)) / 1000);
+    let ahead = s.second > limit && Number.isFinite(s.second);
+    for (const second of s.perSecond.keys()) if (second > limit) ahead = true;
+    if (!ahead) return s;
+    const perSecond = new Map<number, number>();
+    let first = Infinity;
+    for (const [second, hits] of s.perSecond) {
+      if (second > limit) first = Math.min(first, second);
+      const at = second > limit ? nowSecond : second;
+      perSecond.set(at, (perSecond.get(at) ?? 0) + hits);
+    }
+    if (!saidAhead && Number.isFinite(first)) {
+      saidAhead = true;
+      notice('warn', `a line stamped ${new Date(first * 1000).toISOString()}, ahead of this host's clock, counts at the current second (as lines stamped ahead always will)`);
+    }
+    return { ...s, second: s.second > limit ? nowSecond : s.second, perSecond };
+  };
+
   receive((message) => {
-    if (message.type === 'batch') for (const s of message.batch.segments) segments.push({ ...s, keys: ownKeys(s.keys) });
+    if (message.type === 'batch') for (const s of message.batch.segments) segments.push({ ...notAhead(s), keys: ownKeys(s.keys) });
     else if (message.type === 'marks') {
       files = message.files;
       const was = clock;

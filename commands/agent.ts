@@ -3,12 +3,14 @@
  * (NATS JetStream); the central monitor (`--nats URL`) alerts on the whole fleet.
  * Arguments → the NATS connection and the agent's checkpoint → the agent's root actor.
  */
+import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
 import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { runCommand } from '../lib/usage';
-import { decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
+import { HEADER_ROOM } from '../lib/message-split';
+import { type CountsMessage, decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
 import { writeLine } from '../lib/write-line';
 import { agentMachine } from '../machines/agent';
 
@@ -68,10 +70,23 @@ export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
 /** The subject prefix of a stream's counts: `hlm.counts.` for the default stream. */
 export const countsPrefix = (stream: string) => (stream === 'HLM' ? 'hlm.counts.' : `hlm.${subjectToken(stream)}.counts.`);
 
+/** How long the agent watches its subject at start when its last message is recent, ms. */
+export const WATCH_MS = 3000;
+/** A last message stored less than this long ago may be another agent's, live under this name. */
+const RECENT_MS = 5000;
+/** Another instance on the subject is said at most this often while running, ms. */
+const OTHER_EVERY_MS = 10_000;
+/** How often a running agent looks at its subject's last message for another instance, ms. */
+const OTHER_LOOK_MS = 2000;
+
+/** A random id for this process (16 characters of [A-Za-z0-9_-]): on each message, so that two agents under one name stay apart. */
+export const newInstance = () => randomBytes(12).toString('base64url');
+
 /** Runs an agent until SIGINT, SIGTERM or SIGHUP; the exit code. */
 export async function runAgent(o: AgentOptions): Promise<number> {
   const err = (line: string) => writeLine(2, line);
   const nats = await import('../lib/nats');
+  const instance = newInstance();
   const nc = await nats.connectNats(o.nats, {
     credsFile: o.credsFile,
     caFile: o.caFile,
@@ -80,9 +95,10 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   });
   try {
     const prefix = countsPrefix(o.stream);
-    await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
-    const js = nats.jetstream(nc);
     const subject = `${prefix}${o.name}`;
+    const streamSpec = { name: o.stream, subjects: [`${prefix}>`], subject, warn: (line: string) => err(`warning: ${line}`) };
+    const info = await nats.ensureStream(nc, streamSpec);
+    const js = nats.jetstream(nc);
     // The stream is the checkpoint store: its last message from this agent says where to go on.
     const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, subject);
     let resume: FileMark[] = [];
@@ -90,17 +106,88 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     let firstClock: number | undefined;
     err(`agent ${o.name}: connected to ${o.nats}, publishing to ${subject} (stream ${o.stream})`);
     const following = `following ${o.paths.join(', ')}`;
+    let checkpoint: CountsMessage | undefined;
+    let unreadable = '';
     if (last) {
-      const m = decode(last.data);
-      resume = m.files;
-      firstSeq = m.seq + 1;
-      firstClock = m.clock;
-      err(`going on from message ${m.seq} of ${subject} (${plural(m.files.length, 'file')}); ${following}`);
+      try {
+        checkpoint = decode(last.data);
+      } catch (e) {
+        unreadable = e instanceof Error ? e.message : String(e);
+      }
+    }
+    // Another agent may be publishing under this name (a cloned host): a recent last message is
+    // watched for a while; a live agent publishes every second, a killed one is silent. The
+    // subject is read in the stream, not subscribed to: a subscriber there would take the
+    // publishes that no stream takes (a server back with an empty store), and no 503 would say so.
+    const jsm = await nats.jetstreamManager(nc);
+    const otherSince = async (afterSeq: number) => {
+      const m = await nats.nextMessage(jsm, o.stream, subject, afterSeq + 1);
+      if (!m) return undefined;
+      let other: string;
+      try {
+        other = decode(m.data).instance ?? '(no instance id)';
+      } catch {
+        return undefined;
+      }
+      return other === instance ? undefined : { other, seq: m.seq };
+    };
+    if (last && Date.now() - last.time.getTime() < RECENT_MS) {
+      err(`the last message on ${subject} is ${((Date.now() - last.time.getTime()) / 1000).toFixed(1)} s old: watching ${subject} for ${WATCH_MS / 1000} s in case another agent publishes under --name ${o.name}`);
+      for (const end = Date.now() + WATCH_MS; Date.now() < end; ) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const found = await otherSince(last.seq);
+        if (found) {
+          throw new nats.NatsError(
+            `another agent (instance ${found.other}) is publishing to ${subject}: give each agent its own --name (this one is not starting)`,
+          );
+        }
+      }
+    }
+    if (checkpoint) {
+      resume = checkpoint.files;
+      firstSeq = checkpoint.seq + 1;
+      firstClock = checkpoint.clock;
+      err(`going on from message ${checkpoint.seq} of ${subject} (${plural(checkpoint.files.length, 'file')}); ${following}`);
+    } else if (last) {
+      err(`the checkpoint (message ${last.seq} of stream ${o.stream}) could not be read (${unreadable}): starting fresh, from the end of each file; ${following}`);
     } else err(`starting fresh (no message on ${subject} yet), from the end of each file; ${following}`);
+    // While it runs, a message of another instance would sit between two of its own: the first
+    // message on the subject after the one before its last is looked at, a request every 2 s.
+    let acked: number[] = [];
+    let checked = 0;
+    let saidOther = -Infinity;
+    let looking = false;
+    const watchOthers = setInterval(() => {
+      const [before, latest] = acked;
+      if (looking || latest === undefined || before === checked) return;
+      looking = true;
+      checked = before!;
+      nats
+        .nextMessage(jsm, o.stream, subject, before! + 1)
+        .then((m) => {
+          if (!m || m.seq >= latest || Date.now() - saidOther < OTHER_EVERY_MS) return;
+          let other: string;
+          try {
+            other = decode(m.data).instance ?? '(no instance id)';
+          } catch {
+            other = '(unreadable)';
+          }
+          saidOther = Date.now();
+          err(`warning: another agent (instance ${other}) is publishing to ${subject} too: give each agent its own --name (the centre counts both)`);
+        })
+        .catch(() => {})
+        .finally(() => (looking = false));
+    }, OTHER_LOOK_MS);
+    // The server's largest message (less room for the headers), and the stream's if smaller.
+    const streamMax = info.config.max_msg_size > 0 ? info.config.max_msg_size : Infinity;
+    const maxBytes = Math.min(nc.info?.max_payload ?? 1024 * 1024, streamMax) - HEADER_ROOM;
+    let saidRecreated = false;
     const actor = createActor(agentMachine, {
       systemId: 'agent',
       input: {
         agent: o.name,
+        instance,
+        maxBytes,
         paths: o.paths,
         pollMs: o.pollMs,
         watch: o.watch,
@@ -108,7 +195,18 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         firstSeq,
         firstClock,
         publish: async (m) => {
-          await nats.publishCounts(js, subject, encode(m), messageId(m));
+          try {
+            const ack = await nats.publishCounts(js, subject, encode(m), messageId(m));
+            acked = [...acked.slice(-1), ack.seq];
+          } catch (e) {
+            // A server back with an empty store (its data lost): the stream is made again.
+            if (!nats.isNoStream(e)) throw e;
+            await nats.ensureStream(nc, streamSpec);
+            if (!saidRecreated) err(`stream ${o.stream} was gone from ${o.nats} (its store lost?): created it again; publishing on`);
+            saidRecreated = true;
+            acked = [];
+            await nats.publishCounts(js, subject, encode(m), messageId(m));
+          }
         },
         now: Date.now,
         // A message when the clock moves on (once a second), at least every 1.5 s while it cannot.
@@ -127,6 +225,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     }
     actor.start();
     const { published, unsent } = await toPromise(actor);
+    clearInterval(watchOthers);
     // The stream's last message is the checkpoint: what did not reach it is read again next time.
     const left = unsent === 0 ? 'none left unsent' : `${unsent} left unsent (the next start reads their lines again)`;
     err(`stopped${stoppedBy ? ` on ${stoppedBy}` : ''}: ${plural(published, 'message')} published to ${subject}, ${left}`);

@@ -204,6 +204,13 @@ export interface StreamSpec {
   subjects?: string[];
   maxAgeSeconds?: number;
   duplicateWindowSeconds?: number;
+  /**
+   * A subject the caller publishes to: an existing stream must take it (checked by
+   * `checkStream`), or ensureStream throws. Default: the first of `subjects`.
+   */
+  subject?: string;
+  /** Told, one line each, what in an existing stream's configuration may lose the fleet's counts. */
+  warn?: (line: string) => void;
 }
 
 export const DEFAULT_STREAM = 'HLM';
@@ -213,14 +220,21 @@ const nanos = (seconds: number) => Math.round(seconds * 1e9);
 
 /**
  * The stream, created (file storage, limits retention, `maxAgeSeconds` old at most, a duplicate
- * window for message IDs) when it is missing; an existing stream is used as it is, whatever its
- * configuration, since an operator may have made it. Returns its info.
+ * window for message IDs) when it is missing. An existing stream is used as it is, since an
+ * operator may have made it, once `checkStream` has looked at its configuration: what cannot
+ * carry the fleet throws a `NatsError` (one line), what may lose counts goes to `warn`. Returns
+ * its info.
  */
 export async function ensureStream(nc: NatsConnection, spec: StreamSpec = {}): Promise<StreamInfo> {
   const { name = DEFAULT_STREAM, subjects = DEFAULT_SUBJECTS, maxAgeSeconds = 86_400, duplicateWindowSeconds = 120 } = spec;
   const jsm = await manager(nc);
   const existing = await streamInfo(jsm, name);
-  if (existing) return existing;
+  if (existing) {
+    const { errors, warnings } = checkStream(existing, spec.subject ?? subjects[0]!, nc.info?.max_payload);
+    if (errors.length > 0) throw new NatsError(errors[0]!);
+    for (const w of warnings) spec.warn?.(w);
+    return existing;
+  }
   try {
     return await jsm.streams.add({
       name,
@@ -236,6 +250,77 @@ export async function ensureStream(nc: NatsConnection, spec: StreamSpec = {}): P
     if (again) return again;
     throw new NatsError(`cannot create stream ${name}: ${describeNatsError(e)}`);
   }
+}
+
+/** The smallest message size a stream may limit the fleet to: an agent's idle message, with room. */
+export const MIN_MSG_SIZE = 4096;
+/** Less than an hour of one agent's messages (one a second) is too little to catch up from. */
+const HOUR_OF_MESSAGES = 3600;
+
+/** Whether `filter` (with `*` and `>` wildcards) takes `subject`. */
+export function subjectMatches(filter: string, subject: string): boolean {
+  const f = filter.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '>') return s.length > i;
+    if (i >= s.length || (f[i] !== '*' && f[i] !== s[i])) return false;
+  }
+  return f.length === s.length;
+}
+
+/**
+ * What in a stream's configuration cannot carry the fleet (`errors`: the agent or the centre
+ * would not work) or may lose its counts (`warnings`), a line each, naming the setting and what
+ * to do. `maxPayload`: the server's largest message.
+ */
+export function checkStream(info: StreamInfo, subject: string, maxPayload?: number): { errors: string[]; warnings: string[] } {
+  const c = info.config;
+  const name = `stream ${c.name}`;
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const subjects = c.subjects ?? [];
+  if (!subjects.some((f) => subjectMatches(f, subject))) {
+    errors.push(`${name} takes ${subjects.join(', ') || 'no subjects'}, not ${subject}: add ${subject.replace(/\.[^.]+$/, '.>')} to its subjects, or give --stream a stream of its own`);
+  }
+  if (c.retention === 'workqueue' || c.retention === 'interest') {
+    errors.push(`${name} has ${c.retention} retention: it deletes messages before the centre reads them and loses the agents' checkpoints; it needs limits retention (nats stream edit cannot change it: make it again)`);
+  }
+  const limits = [
+    c.max_msgs > 0 && `max_msgs ${c.max_msgs}`,
+    c.max_bytes > 0 && `max_bytes ${c.max_bytes}`,
+    (c.max_msgs_per_subject ?? 0) > 0 && `max_msgs_per_subject ${c.max_msgs_per_subject}`,
+  ].filter(Boolean);
+  if (c.discard === 'new' && limits.length > 0) {
+    errors.push(`${name} refuses new messages once full (discard new, ${limits.join(', ')}): the fleet would stop counting; set discard old, or no such limit`);
+  }
+  if (c.max_msg_size > 0 && c.max_msg_size < MIN_MSG_SIZE) {
+    errors.push(`${name} takes messages of ${c.max_msg_size} bytes at most (max_msg_size): too small for an agent's message; set it to -1 (the server's max_payload)`);
+  } else if (c.max_msg_size > 0 && maxPayload !== undefined && c.max_msg_size < maxPayload) {
+    warnings.push(`${name} takes messages of ${c.max_msg_size} bytes at most (max_msg_size), less than the server's ${maxPayload}: a busy second's counts go in several messages; set it to -1 to use the server's`);
+  }
+  if (errors.length > 0) return { errors, warnings };
+  const short = [
+    c.max_msgs > 0 && c.max_msgs < HOUR_OF_MESSAGES && `max_msgs ${c.max_msgs}`,
+    c.max_bytes > 0 && c.max_bytes < 64 * 1024 * 1024 && `max_bytes ${c.max_bytes}`,
+    (c.max_msgs_per_subject ?? 0) > 0 && c.max_msgs_per_subject < HOUR_OF_MESSAGES && `max_msgs_per_subject ${c.max_msgs_per_subject}`,
+    c.max_age > 0 && c.max_age < nanos(3600) && `max_age ${Math.round(c.max_age / 1e9)} s`,
+  ].filter(Boolean);
+  if (short.length > 0) {
+    warnings.push(`${name} keeps less than an hour of one agent's messages (${short.join(', ')}): what it drops before the centre reads it is never counted`);
+  }
+  if (c.storage === StorageType.Memory) warnings.push(`${name} is kept in memory: a restart of the server loses the counts not yet read and the agents' checkpoints`);
+  if (!(c.duplicate_window > 0)) warnings.push(`${name} has no duplicate window: a publish retried after a lost acknowledgement is counted twice`);
+  return { errors, warnings };
+}
+
+/** Whether a publish failed because no stream takes its subject (a server back with an empty store). */
+export function isNoStream(e: unknown): boolean {
+  // @nats-io/jetstream 3.x: no responders on the subject is JetStreamNotEnabled ("jetstream is not
+  // enabled"), its cause a RequestError "no responders"; a server with JetStream and no stream
+  // for the subject answers the same.
+  const err = e as { name?: string; message?: string; cause?: { message?: string } };
+  const text = `${err?.name} ${err?.message ?? e} ${err?.cause?.message ?? ''}`;
+  return /JetStreamNotEnabled|NoResponders|no responders|stream not found|\b503\b/i.test(text);
 }
 
 async function streamInfo(jsm: JetStreamManager, name: string): Promise<StreamInfo | null> {
@@ -272,6 +357,13 @@ export interface StoredMessage {
 /** The last message stored on `subject` in `stream`, or null when there is none. */
 export async function lastMessage(jsm: JetStreamManager, stream: string, subject: string): Promise<StoredMessage | null> {
   const m = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  return m ? { subject: m.subject, seq: m.seq, data: m.data, time: m.time } : null;
+}
+
+/** The first message stored on `subject` in `stream` at or after sequence `fromSeq`, or null. */
+export async function nextMessage(jsm: JetStreamManager, stream: string, subject: string, fromSeq: number): Promise<StoredMessage | null> {
+  // The server takes next_by_subj with a sequence (2.9); the library types only seq or last_by_subj.
+  const m = await jsm.streams.getMessage(stream, { seq: fromSeq, next_by_subj: subject } as unknown as { seq: number });
   return m ? { subject: m.subject, seq: m.seq, data: m.data, time: m.time } : null;
 }
 

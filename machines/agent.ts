@@ -15,6 +15,10 @@ import type { CountsMessage, FileMark } from '../lib/wire';
 
 export interface AgentInput {
   agent: string;
+  /** This process's random id, on every message. */
+  instance?: string;
+  /** The largest message the server takes, bytes. */
+  maxBytes?: number;
   paths: string[];
   pollMs: number;
   watch: boolean;
@@ -61,6 +65,8 @@ export const agentMachine = setup({
         systemId: 'publisher',
         input: {
           agent: c.agent,
+          instance: c.instance,
+          maxBytes: c.maxBytes,
           firstSeq: c.firstSeq,
           firstClock: c.firstClock,
           publish: c.publish,

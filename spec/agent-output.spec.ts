@@ -45,8 +45,12 @@ describe('the agent on stderr', () => {
     // Its last message is where the next run goes on.
     const second = agent();
     await second.err.waitForLine('the restart', 10_000, (l) => l.startsWith('going on from'));
-    // (1 file, or 0 when the first run was stopped before its first poll marked the file.)
-    expect(second.err.lines.slice(1).join('\n').replace(/\([01] files?\)/, '(N files)')).toBe(`going on from message ${published} of hlm.counts.out-1 (N files); following ${file}`);
+    // (1 file, or 0 when the first run was stopped before its first poll marked the file.) Its
+    // last message is a moment old: it watches the subject first, in case another agent is live.
+    expect(second.err.lines.slice(1).join('\n').replace(/\([01] files?\)/, '(N files)').replace(/is \d+\.\d s old/, 'is T s old')).toBe(
+      `the last message on hlm.counts.out-1 is T s old: watching hlm.counts.out-1 for 3 s in case another agent publishes under --name out-1\n` +
+        `going on from message ${published} of hlm.counts.out-1 (N files); following ${file}`,
+    );
 
     // The server goes away: what the agent could not publish is counted as unsent.
     await server.stop();

@@ -116,10 +116,16 @@ describe('JetStream on a plain server', () => {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'OPS', subjects: ['ops.>'], storage: 'memory' as never, max_age: 60e9, max_msgs: 1000 });
     const before = (await jsm.streams.info('OPS')).config;
-    const info = await ensureStream(nc, { name: 'OPS', subjects: ['hlm.counts.>'], maxAgeSeconds: 86_400 });
+    const warnings: string[] = [];
+    const info = await ensureStream(nc, { name: 'OPS', subjects: ['ops.counts.>'], maxAgeSeconds: 86_400, warn: (w) => warnings.push(w) });
     expect(info.config).toEqual(before);
     expect((await jsm.streams.info('OPS')).config).toEqual(before);
     expect(info.config).toMatchObject({ subjects: ['ops.>'], storage: 'memory', max_age: 60e9, max_msgs: 1000 });
+    // Used, with what may lose counts said.
+    expect(warnings).toEqual([
+      "stream OPS keeps less than an hour of one agent's messages (max_msgs 1000, max_age 60 s): what it drops before the centre reads it is never counted",
+      "stream OPS is kept in memory: a restart of the server loses the counts not yet read and the agents' checkpoints",
+    ]);
   });
 
   test('a message ID is stored once within the duplicate window', async () => {

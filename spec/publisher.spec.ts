@@ -134,8 +134,8 @@ describe('publisher', () => {
     const events: string[] = [];
     p.actor.subscribe({ complete: () => events.push('complete') });
     p.marks(at(S + 1, 600));
-    p.batch(emptySegment(S + 1), emptySegment(S + 2));
     p.clock.now = at(S + 2, 100);
+    p.batch(emptySegment(S + 1), emptySegment(S + 2));
     p.actor.send({ type: 'drain' });
     await settle();
     expect(p.sent.map((m) => [m.seq, m.clock, m.segments.map((s) => s.second)])).toEqual([
@@ -221,6 +221,32 @@ describe('publisher notices', () => {
     await settle();
     expect(p.backlog).toEqual({ full: false, waiting: 2, published: 3 });
     expect(p.notices).toHaveLength(1);
+    p.actor.stop();
+  });
+});
+
+describe('publisher: lines stamped ahead of the wall clock', () => {
+  test('a line years ahead counts at the current second, segment and per second; the clock stays with the wall clock', async () => {
+    const p = start({ now: at(S, 0) });
+    const FUTURE = 1_906_977_600; // 2030-06-06
+    p.clock.now = at(S + 1, 600);
+    p.batch({ ...emptySegment(FUTURE), hits: 3, perSecond: new Map([[S + 1, 2], [FUTURE, 1]]) });
+    // Within the grace (1 s at least) a line is as it is.
+    p.batch({ ...emptySegment(S + 2), hits: 1, perSecond: new Map([[S + 2, 1]]) });
+    p.marks(at(S + 1, 600));
+    await settle();
+    expect(p.sent.map((m) => [m.clock, m.segments.map((s) => [s.second, [...s.perSecond]])])).toEqual([
+      [S, [[S + 1, [[S + 1, 3]]], [S + 2, [[S + 2, 1]]]]],
+    ]);
+    p.actor.stop();
+  });
+
+  test('a checkpoint whose clock is ahead of the wall clock is not taken', async () => {
+    const p = start({ now: at(S, 0), firstClock: 1_906_977_600 });
+    p.marks(at(S, 10), false);
+    p.marks(at(S + 1, 600), false);
+    await settle();
+    expect(p.sent.map((m) => m.clock)).toEqual([S - 2]);
     p.actor.stop();
   });
 });

@@ -101,6 +101,13 @@ export async function makeTlsFiles(dir: string): Promise<{ caFile: string; certF
   return { caFile: path.join(dir, 'ca.pem'), certFile: path.join(dir, 'server.pem'), keyFile: path.join(dir, 'server-key.pem') };
 }
 
+/** Empties a stopped server's JetStream store, as a lost disk would: restarted, it has no stream. */
+export function wipeStore(server: NatsServer): void {
+  if (server.pid !== null) throw new Error('wipeStore: stop the server first');
+  fs.rmSync(server.storeDir, { recursive: true, force: true });
+  fs.mkdirSync(server.storeDir);
+}
+
 /** Starts `nats-server -js -a 127.0.0.1 -p <free port> -sd <temp dir>` and waits until it accepts connections. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-nats-'));
