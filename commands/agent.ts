@@ -147,10 +147,13 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       resume = checkpoint.files;
       firstSeq = checkpoint.seq + 1;
       firstClock = checkpoint.clock;
-      err(`going on from message ${checkpoint.seq} of ${subject} (${plural(checkpoint.files.length, 'file')}); ${following}`);
-    } else if (last) {
-      err(`the checkpoint (message ${last.seq} of stream ${o.stream}) could not be read (${unreadable}): starting fresh, from the end of each file; ${following}`);
-    } else err(`starting fresh (no message on ${subject} yet), from the end of each file; ${following}`);
+    }
+    // Said once the signals are handled: a SIGTERM after this line stops the agent as usual.
+    const startLine = checkpoint
+      ? `going on from message ${checkpoint.seq} of ${subject} (${plural(checkpoint.files.length, 'file')}); ${following}`
+      : last
+        ? `the checkpoint (message ${last.seq} of stream ${o.stream}) could not be read (${unreadable}): starting fresh, from the end of each file; ${following}`
+        : `starting fresh (no message on ${subject} yet), from the end of each file; ${following}`;
     // While it runs, a message of another instance would sit between two of its own: the first
     // message on the subject after the one before its last is looked at, a request every 2 s.
     let acked: number[] = [];
@@ -223,6 +226,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         actor.send({ type: 'stop' });
       });
     }
+    err(startLine);
     actor.start();
     const { published, unsent } = await toPromise(actor);
     clearInterval(watchOthers);
