@@ -63,6 +63,9 @@ const everyMs = (fn: () => void, ms: number) => {
   return () => clearInterval(timer);
 };
 
+/** A new process under an agent's name whose predecessor has been quiet this long (ms) takes its place. */
+const TAKEOVER_MS = 2_500;
+
 /** How far behind the wall clock the fleet's clock runs when no agent holds it: where it is when they report (a poll 0.5 s into a second, 1 s of it). */
 const IDLE_LAG_MS = 2_000;
 
@@ -75,7 +78,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
   /** Agents whose clock lags the wall clock by more than maxLagMs. */
   const behind = new Set<string>();
   /** Each agent name's instance, and when it was last heard (two processes under one name). */
-  const instances = new Map<string, { id: string; at: number }>();
+  const instances = new Map<string, { id: string; at: number; seq: number }>();
   let warnedTwins = -Infinity;
   /** The history the centre started with has been read: the live stream from here. */
   let caughtUp = false;
@@ -152,9 +155,11 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     const { agent, instance } = message;
     if (!instance) return agent;
     const known = instances.get(agent);
-    if (!known || known.id === instance || now - known.at >= input.agentTimeoutMs) {
-      // The first process heard under this name, or one that took over from a stopped one.
-      instances.set(agent, { id: instance, at: now });
+    // The first process heard under this name, or one that took over from a stopped one: an
+    // agent started again goes on from its predecessor's sequence, and only after the
+    // predecessor has been quiet (its checkpoint watched 3 s); twins both publish every second.
+    if (!known || known.id === instance || message.seq === known.seq + 1 || now - known.at >= TAKEOVER_MS) {
+      instances.set(agent, { id: instance, at: now, seq: message.seq });
       return agent;
     }
     if (now - warnedTwins >= 10_000) {

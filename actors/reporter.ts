@@ -301,7 +301,7 @@ export const reporter = fromCallback<ReporterMessage, ReporterInput>(({ input, r
         notify(message);
         break;
       case 'notice':
-        output[message.level](message.message);
+        output[message.level](printable(message.message));
         break;
     }
   };

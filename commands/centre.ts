@@ -187,6 +187,8 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
     first(null);
     end?.();
   };
+  /** The stream was made anew under the consumer. */
+  let renewed = false;
   const stopConsumer = nats.consumeFrom(js, o.stream, `${prefix}>`, { startTime: since }, (subject, data, seq, time, pending) => {
     if (ended) return;
     if (replay?.until && time > replay.until) return finish();
@@ -203,10 +205,12 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       } catch (error) {
         m = error as Error;
       }
+      // After the stream was made anew, its sequences say nothing of what was printed before.
+      const printedSeq = renewed ? undefined : seq;
       if (deliver) {
         delivered = seq;
-        deliver(m, replay ? time.getTime() : undefined, seq);
-      } else early.push([m, time.getTime(), seq]);
+        deliver(m, replay ? time.getTime() : undefined, printedSeq);
+      } else early.push([m, time.getTime(), printedSeq ?? -1]);
     }
     if (pending === 0 && !caughtUp) {
       caughtUp = true;
@@ -214,6 +218,15 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       // A replay of the stream ends where the stream does (when it was read).
       if (replay) finish();
     }
+  }, {
+    // Lost with the server's store: made again (the agents do the same), and read from its start.
+    recreate: async () => {
+      await nats.ensureStream(nc, { name: o.stream, subjects: [`${prefix}>`] });
+    },
+    onReset: () => {
+      renewed = true;
+      err(`warn: stream ${o.stream} on ${o.nats} was made anew (its store lost?): reading it from its start; the centre's record is gone with it`);
+    },
   });
   if (resumed) {
     err(`resuming from the record in stream ${o.stream}: intervals from ${new Date(resumed.statsUntil).toISOString()} on, on the boundaries printed before`);
@@ -245,8 +258,8 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
         // A replay prints all it reads; a live centre prints once the history has rebuilt its state.
         if (replay) isLive();
         for (const [e, time, seq] of early.splice(0)) {
-          delivered = seq;
-          to(e, replay ? time : undefined, seq);
+          if (seq >= 0) delivered = seq;
+          to(e, replay ? time : undefined, seq >= 0 ? seq : undefined);
         }
         deliver = to;
         if (!replay) {

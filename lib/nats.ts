@@ -380,6 +380,15 @@ export type OnMessage = (subject: string, data: Uint8Array, seq: number, time: D
 export interface ConsumeOptions {
   /** Told of an error thrown by `onMessage`, which stops the consumer (default: rethrown, uncaught). */
   onError?: (err: unknown) => void;
+  /** Makes the stream again when it is gone (a server back with an empty store). */
+  recreate?: () => Promise<void>;
+  /**
+   * Told when the stream was made anew under the consumer (its last sequence is below the last
+   * one delivered): its messages are delivered from its first one, their sequences counted anew.
+   */
+  onReset?: () => void;
+  /** How often (ms) the stream is looked at for that, while the consumer runs (default 2000). */
+  checkEveryMs?: number;
 }
 
 /**
@@ -437,6 +446,33 @@ export function consumeFrom(
       wake = () => { clearTimeout(t); wake = null; resolve(); };
     });
 
+  // A stream lost and made again (its store wiped) starts its sequences anew: a consumer going
+  // on from the last sequence it saw would wait for that number again and skip what comes first.
+  let checking = false;
+  const check = setInterval(async () => {
+    if (checking || stopped || lastSeq === 0) return;
+    checking = true;
+    try {
+      const jsm = await js.jetstreamManager(false);
+      let info: StreamInfo | null = null;
+      try {
+        info = await jsm.streams.info(stream);
+      } catch (e) {
+        if (!((e as Error)?.name === 'StreamNotFoundError' || /stream not found/i.test(String((e as Error)?.message)))) return;
+        await opts.recreate?.();
+      }
+      if (info && info.state.last_seq >= lastSeq) return;
+      lastSeq = 0;
+      firstSeq = 1;
+      opts.onReset?.();
+      await (current as ConsumerMessages | null)?.close().catch(() => {});
+    } catch {
+      // the server is away: the loop below waits for it
+    } finally {
+      checking = false;
+    }
+  }, opts.checkEveryMs ?? 2000);
+
   const loop = (async () => {
     let failures = 0;
     while (!stopped) {
@@ -474,6 +510,7 @@ export function consumeFrom(
   // is closed as soon as it is made, and nothing is delivered after the call either way.
   return async () => {
     stopped = true;
+    clearInterval(check);
     wake?.();
     await (current as ConsumerMessages | null)?.close().catch(() => {});
   };

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LineReader } from './support/line-reader';
 import { type EntryProcess, exitWithin, isStats, parseStats, spawnEntry, type StatsRecord, sum } from './support/monitor-process';
-import { startNatsServer, stopAllNatsServers } from './support/nats-server';
+import { startNatsServer, stopAllNatsServers, wipeStore } from './support/nats-server';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-'));
 const started: EntryProcess<'ignore'>[] = [];
@@ -260,6 +260,39 @@ describe('the fleet (nats-server, agents, centre)', () => {
       await nc.close();
     },
     120_000,
+  );
+
+  test(
+    'the server back with an empty store: the centre makes the stream again or finds it made, reads it from its start, and counts on',
+    async () => {
+      const server = await startNatsServer();
+      const centre = spawn(['--nats', server.url, '--json', '-s', '2', '-t', '1000']);
+      await centre.err.waitForLine('the centre waiting', 10_000, (l) => l.startsWith('waiting for the agents'));
+      const file = path.join(dir, 'wiped.log');
+      fs.writeFileSync(file, '');
+      const a = agent(file, 'wiped', server.url);
+      await centre.err.waitForLine('the agent', 15_000, (l) => / is reporting$/.test(l));
+      await write(file, 5, 3);
+      const counted = () => sum(parseStats(centre.out.lines), 'hits');
+      await centre.out.until(10_000, () => counted() >= lineCount(file));
+      await server.stop();
+      wipeStore(server);
+      await server.restart();
+      await centre.err.waitForLine('the stream made anew', 15_000, (l) => l.includes('was made anew'));
+      await write(file, 5, 4);
+      const written = lineCount(file);
+      await centre.out.until(15_000, () => counted() >= written);
+      a.proc.kill('SIGTERM');
+      expect(await exitWithin(a.proc, 8_000)).toBe(0);
+      await Bun.sleep(1_500);
+      centre.proc.kill('SIGTERM');
+      expect(await exitWithin(centre.proc, 8_000)).toBe(0);
+      await Promise.all([centre.out.done, centre.err.done]);
+      const t = `centre:\n${centre.err.lines.join('\n')}\nagent:\n${a.err.lines.join('\n')}`;
+      expect(counted(), t).toBe(written);
+      expect(centre.err.lines.filter((l) => l.includes('was made anew')), t).toHaveLength(1);
+    },
+    90_000,
   );
 
   test(
