@@ -5,7 +5,7 @@
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
-import { printable } from '../lib/printable';
+import { jsonText, printable } from '../lib/printable';
 import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, Printed, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
 
 export { bytesText, duration, localIso };
@@ -130,7 +130,7 @@ export function statsText(s: IntervalStats): string {
 
 /** One NDJSON object per line; times ISO-8601 UTC. */
 export function statsJson(s: IntervalStats): string {
-  return JSON.stringify({
+  return jsonText({
     type: 'stats',
     start: utcIso(s.start),
     end: utcIso(s.end),
@@ -183,8 +183,8 @@ export function recoveryRecord(r: RecoveryEvent): Record<string, unknown> {
   };
 }
 
-export const alertJson = (a: AlertEvent) => JSON.stringify(alertRecord(a));
-export const recoveryJson = (r: RecoveryEvent) => JSON.stringify(recoveryRecord(r));
+export const alertJson = (a: AlertEvent) => jsonText(alertRecord(a));
+export const recoveryJson = (r: RecoveryEvent) => jsonText(recoveryRecord(r));
 
 /** An alert or a recovery for the notifier: its record, its line, and Alertmanager-style labels. */
 export function notifyEvent(message: Extract<ReporterMessage, { type: 'alert' | 'recovered' }>): NotifyEvent {

@@ -32,3 +32,16 @@ const escape = (c: string) => {
 export function printable(text: string): string {
   return ANY_CONTROL.test(text) ? text.replace(CONTROLS, escape) : text;
 }
+
+/** What JSON.stringify leaves raw that a terminal or a bidi renderer would act on. */
+const JSON_RAW = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const JSON_ANY = new RegExp(JSON_RAW.source);
+
+/**
+ * JSON text that is also safe to print: JSON.stringify escapes C0 controls, and this escapes DEL,
+ * C1 and the bidi controls as `\u00NN` too (the same string to any JSON reader).
+ */
+export function jsonText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return JSON_ANY.test(text) ? text.replace(JSON_RAW, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : text;
+}

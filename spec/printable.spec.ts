@@ -37,3 +37,14 @@ describe('printable', () => {
     expect(printable(once)).toBe(once);
   });
 });
+
+describe('jsonText', () => {
+  test('escapes what JSON.stringify leaves raw (DEL, C1, bidi controls) as \\u00NN, the same string to a JSON reader', async () => {
+    const { jsonText } = await import('../lib/printable');
+    const value = { section: '/a\u007f\u009b2J\u202eb', user: 'plain', n: 3 };
+    const text = jsonText(value);
+    expect(text).toBe('{"section":"/a\\u007f\\u009b2J\\u202eb","user":"plain","n":3}');
+    expect(JSON.parse(text)).toEqual(value);
+    expect(jsonText({ a: 'é ✓' })).toBe(JSON.stringify({ a: 'é ✓' }));
+  });
+});
