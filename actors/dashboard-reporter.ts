@@ -11,6 +11,9 @@ import { localIso } from '../lib/format';
 import { alertKey, alertMessage, notifyThrough, printedBefore, type ReporterInput, recoveryMessage, statsText } from './reporter';
 
 
+/** The alerts and recoveries the dashboard keeps (and prints on the way out), newest. */
+export const HISTORY_LIMIT = 1000;
+
 /** An interval worth showing on the way out: it saw lines (the final one, cut short by the quit, often saw none). */
 const hadTraffic = (s: IntervalStats) => s.hits > 0 || s.invalid > 0;
 
@@ -19,8 +22,9 @@ const hadTraffic = (s: IntervalStats) => s.hits > 0 || s.invalid > 0;
  * interval that had traffic as the plain output prints it, or one line saying there was none
  * since `startedAt` (the event clock's start).
  */
-export function scrollback(history: HistoryEntry[], lastWithTraffic: IntervalStats | null, startedAt: number): string[] {
+export function scrollback(history: HistoryEntry[], lastWithTraffic: IntervalStats | null, startedAt: number, forgotten = 0): string[] {
   const lines = [...history].reverse().map((h) => h.message);
+  if (forgotten > 0) lines.unshift(`(${forgotten} earlier alerts and recoveries not kept: the dashboard keeps the last ${HISTORY_LIMIT})`);
   lines.push(lastWithTraffic ? statsText(lastWithTraffic) : `no traffic in any interval since ${localIso(startedAt)}`);
   return lines;
 }
@@ -70,6 +74,15 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   draw();
   /** What a restarted centre printed before. */
   const before = printedBefore();
+  /** Transitions dropped from the history (a flapping rule over weeks must not grow it for ever). */
+  let forgotten = 0;
+  const remember = (entry: HistoryEntry) => {
+    snapshot.history.unshift(entry);
+    if (snapshot.history.length > HISTORY_LIMIT) {
+      snapshot.history.pop();
+      forgotten++;
+    }
+  };
   receive((message) => {
     switch (message.type) {
       case 'window':
@@ -91,7 +104,7 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         input.printed?.('alert', a.at, alertKey(a));
         notify(message);
         const entry = { type: 'alert' as const, at: a.at, message: alertMessage(a) };
-        snapshot.history.unshift(entry);
+        remember(entry);
         if (a.rule) {
           active.set(alertKey(a), entry);
           snapshot.active = [...active.values()];
@@ -107,7 +120,7 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
         const r = shown.recovery;
         input.printed?.('recovered', r.at, alertKey(r));
         notify(shown);
-        snapshot.history.unshift({ type: 'recovered', at: r.at, message: recoveryMessage(r) });
+        remember({ type: 'recovered', at: r.at, message: recoveryMessage(r) });
         if (r.rule) {
           active.delete(alertKey(r));
           snapshot.active = [...active.values()];
@@ -132,6 +145,6 @@ export const dashboardReporter = fromCallback<ReporterMessage, ReporterInput>(({
   return () => {
     // Back to the normal screen; what the run said stays in the scrollback.
     o.write(ansi.exitAlternativeScreen + ansi.cursorShow);
-    for (const line of scrollback(snapshot.history, lastWithTraffic, o.startedAt)) input.out(line);
+    for (const line of scrollback(snapshot.history, lastWithTraffic, o.startedAt, forgotten)) input.out(line);
   };
 });

@@ -231,3 +231,32 @@ describe('the dashboard reporter at a restarted fleet centre', () => {
     expect(out.filter((l) => l.startsWith('High traffic'))).toEqual([expect.stringContaining('recovered')]);
   });
 });
+
+describe('the dashboard reporter over a long run', () => {
+  test('it keeps the last HISTORY_LIMIT alerts and recoveries, and says on the way out how many it let go', async () => {
+    const { createActor } = await import('xstate');
+    const { dashboardReporter, HISTORY_LIMIT } = await import('../actors/dashboard-reporter');
+    const out: string[] = [];
+    const t = Date.UTC(2026, 0, 1, 12);
+    const actor = createActor(dashboardReporter, {
+      input: {
+        json: false,
+        out: (l) => out.push(l),
+        err: () => {},
+        dashboard: { files: ['/tmp/a.log'], threshold: 10, windowSeconds: 120, startedAt: t, now: () => t, color: false, write: () => {}, size: () => ({ columns: 100, rows: 30 }) },
+      },
+    });
+    actor.start();
+    const alert = (at: number) => ({ at, hits: 1300, average: 10.8, threshold: 10, window: 120 });
+    const flaps = HISTORY_LIMIT + 100;
+    for (let i = 0; i < flaps; i++) {
+      actor.send({ type: 'alert', alert: alert(t + i * 2_000) });
+      actor.send({ type: 'recovered', recovery: { ...alert(t + i * 2_000 + 1_000), since: t + i * 2_000 } });
+    }
+    actor.stop();
+    const kept = out.filter((l) => l.startsWith('High traffic'));
+    expect(kept).toHaveLength(HISTORY_LIMIT);
+    expect(out[0]).toBe(`(${2 * flaps - HISTORY_LIMIT} earlier alerts and recoveries not kept: the dashboard keeps the last ${HISTORY_LIMIT})`);
+    expect(kept.at(-1)).toContain('recovered');
+  });
+});
