@@ -16,15 +16,25 @@ import { decimalFraction, exceeds, type RuleCheck, type RuleSample } from '../ma
 import { lateBefore } from './hit-window';
 import type { BatchMessage, Segment } from './messages';
 
+/** The most a second's slot holds in 4 bytes; a second past it (4.3 billion hits) widens its ring. */
+const MAX_SLOT = 0xffff_ffff;
+
 /**
  * A ring of W one-second counts with a running sum: adding, and the sum of the W seconds before
- * an instant, cost O(1) amortized whatever W (a rule's window may be an hour).
+ * an instant, cost O(1) amortized whatever W (a rule's window may be a day).
+ *
+ * 4 bytes a second (`ruleCost` in lib/rules.ts counts on it): a slot holds only a count, and which
+ * second it holds follows from the newest second written (`head`); the slots of the seconds the
+ * ring moves past are emptied as it moves. The array starts as zeros, so the memory is touched as
+ * seconds get hits.
  */
 export class CountWindow {
-  private readonly seconds: Float64Array;
-  private readonly counts: Float64Array;
+  private counts: Uint32Array | Float64Array;
+  /** The sum of every slot. */
   private total = 0;
-  /** Seconds before this have been taken out of the sum. */
+  /** The slots hold the seconds (head − slots, head]. */
+  private head = -Infinity;
+  /** Seconds before this have been taken out of the sum (their slots emptied). */
   private expired = -Infinity;
 
   /**
@@ -35,21 +45,20 @@ export class CountWindow {
 
   constructor(readonly size: number) {
     this.slots = size + 2;
-    this.seconds = new Float64Array(this.slots).fill(-Infinity);
-    this.counts = new Float64Array(this.slots);
+    this.counts = new Uint32Array(this.slots);
   }
 
   /** Counts `n` at `second` (one in the future counts at now); false when it is too old for the window (late). */
   add(second: number, n: number, nowSecond: number): boolean {
     const at = Math.min(second, nowSecond);
     if (at < lateBefore(nowSecond, this.size) || at < this.expired) return false;
-    const slot = ((at % this.slots) + this.slots) % this.slots;
-    if (this.seconds[slot] !== at) {
-      if (this.seconds[slot]! >= this.expired) this.total -= this.counts[slot]!;
-      this.seconds[slot] = at;
-      this.counts[slot] = 0;
-    }
-    this.counts[slot]! += n;
+    // Only a clock that went back more than 2 s can ask for a second the ring has moved past.
+    if (at <= this.head - this.slots) return false;
+    if (at > this.head) this.moveTo(at);
+    const slot = this.slotOf(at);
+    const count = this.counts[slot]! + n;
+    if (count > MAX_SLOT && this.counts instanceof Uint32Array) this.counts = Float64Array.from(this.counts);
+    this.counts[slot] = count;
     this.total += n;
     return true;
   }
@@ -57,36 +66,39 @@ export class CountWindow {
   /** The counts of the W whole seconds before `second`: [second − W, second). */
   sumBefore(second: number): number {
     const from = second - this.size;
+    if (this.head === -Infinity) return 0;
+    const oldest = this.head - this.slots + 1;
     if (from > this.expired) {
-      if (from - this.expired >= this.slots) {
-        // The window moved by more than its slots: everything older than it goes at once.
-        for (let slot = 0; slot < this.slots; slot++) {
-          if (this.seconds[slot]! < from) {
-            this.seconds[slot] = -Infinity;
-            this.counts[slot] = 0;
-          }
-        }
-        this.total = 0;
-        for (let slot = 0; slot < this.slots; slot++) this.total += this.counts[slot]!;
-      } else {
-        for (let s = this.expired; s < from; s++) {
-          const slot = ((s % this.slots) + this.slots) % this.slots;
-          if (this.seconds[slot] === s) {
-            this.total -= this.counts[slot]!;
-            this.seconds[slot] = -Infinity;
-            this.counts[slot] = 0;
-          }
-        }
-      }
+      // Empty the slots of the seconds held before `from` (at most every slot once).
+      for (let s = Math.max(this.expired, oldest); s < from && s <= this.head; s++) this.empty(this.slotOf(s));
       this.expired = from;
     }
     // The second being evaluated, or the next, may already have counts (a timer that fired late).
     let newer = 0;
-    for (let s = second; s <= second + 1; s++) {
-      const slot = ((s % this.slots) + this.slots) % this.slots;
-      if (this.seconds[slot] === s) newer += this.counts[slot]!;
-    }
+    for (let s = Math.max(second, oldest); s <= Math.min(second + 1, this.head); s++) newer += this.counts[this.slotOf(s)]!;
     return this.total - newer;
+  }
+
+  /** The ring moves on to `second`: the slots it takes over held seconds now out of every window. */
+  private moveTo(second: number) {
+    if (this.head === -Infinity) {
+      // A new ring: all zeros, left untouched.
+    } else if (second - this.head >= this.slots) {
+      this.counts.fill(0);
+      this.total = 0;
+    } else {
+      for (let s = this.head + 1; s <= second; s++) this.empty(this.slotOf(s));
+    }
+    this.head = second;
+  }
+
+  private empty(slot: number) {
+    this.total -= this.counts[slot]!;
+    this.counts[slot] = 0;
+  }
+
+  private slotOf(second: number): number {
+    return ((second % this.slots) + this.slots) % this.slots;
   }
 }
 

@@ -14,7 +14,7 @@ import type { Centre, CentreOptions, StoppedWaiting } from './centre';
 import { statsJson } from '../actors/reporter';
 import { newInterval, summarize } from '../actors/section-aggregator';
 import type { Delivery, NotifyTarget } from '../actors/notifier';
-import { describeRule, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
+import { checkLines, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
@@ -205,7 +205,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   const out = (line: string) => writeLine(1, line);
   const err = (line: string) => writeLine(2, line);
   if (options.checkRules) {
-    for (const rule of options.checkRules) out(describeRule(rule));
+    for (const line of checkLines(options.checkRules)) out(line);
     return 0;
   }
   let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;

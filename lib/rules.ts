@@ -78,6 +78,47 @@ export function longestWindow(windowSeconds: number, rules: readonly Rule[] = []
   return Math.max(windowSeconds, ...rules.map((r) => r.windowSeconds + r.forSeconds));
 }
 
+/**
+ * The most the windows of all the rules of a file may take, in bytes (MB: 10^6 bytes). A file over
+ * it is refused, by `--check-rules` and at the start of `--rules`.
+ */
+export const RULES_MEMORY_LIMIT = 256e6;
+
+/** A count window's bytes a second of its window: one 4-byte count (actors/rule-window.ts, `CountWindow`). */
+const BYTES_PER_SECOND = 4;
+/**
+ * What each window comes with besides its counts, bytes: the ring's object, a group's key and map
+ * entries (about 0.5 kB measured), and the instance of the alert statechart it may get (4.6 kB).
+ */
+const BYTES_PER_INSTANCE = 8192;
+
+/**
+ * The most memory a rule's counts can take, in bytes: a ring of W + 2 seconds for its matching hits
+ * (and one for all hits, for a ratio), for each of its `groups` when grouped, with an instance of
+ * the alert statechart each. A ring is allocated whole when its rule or group is first seen.
+ */
+export function ruleCost(rule: Rule): number {
+  const rings = rule.kind === 'ratio' ? 2 : 1;
+  const followed = rule.by ? rule.groups : 1;
+  return followed * (rings * BYTES_PER_SECOND * (rule.windowSeconds + 2) + BYTES_PER_INSTANCE);
+}
+
+/** 353_800_000 → `354 MB`, 1_382_400_000 → `1.38 GB`, 9_200 → `9.2 kB`. */
+export function formatBytes(bytes: number): string {
+  const [unit, size] = bytes >= 1e9 ? ['GB', 1e9] : bytes >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
+  return `${Number((bytes / size).toPrecision(3))} ${unit}`;
+}
+
+/**
+ * What `--check-rules` prints: a line a rule, with what it may take, then the total:
+ * `hot-host: all hits per host > 3 req/s over 30s, busiest 100 hosts · memory ≤ 832 kB`.
+ */
+export function checkLines(rules: readonly Rule[]): string[] {
+  const total = rules.reduce((sum, r) => sum + ruleCost(r), 0);
+  const each = rules.map((r) => `${describeRule(r)} · memory ≤ ${formatBytes(ruleCost(r))}`);
+  return [...each, `${rules.length} ${rules.length === 1 ? 'rule' : 'rules'}: memory ≤ ${formatBytes(total)} of the ${formatBytes(RULES_MEMORY_LIMIT)} limit`];
+}
+
 /** Reads and checks a rules file; any failure, reading included, is a `RulesError`. */
 export function loadRules(file: string): Rule[] {
   let text: string;
@@ -166,7 +207,23 @@ function validate(doc: unknown, lineOf: LineOf, file: string): Rule[] {
     }
     rules.push(rule);
   });
+  withinMemory(rules, list as Record<string, unknown>[], fail);
   return rules;
+}
+
+/** The first rule that takes the rules over `RULES_MEMORY_LIMIT` is the error, at its window. */
+function withinMemory(rules: readonly Rule[], raws: readonly Record<string, unknown>[], fail: Fail) {
+  let total = 0;
+  rules.forEach((rule, i) => {
+    const cost = ruleCost(rule);
+    total += cost;
+    if (total <= RULES_MEMORY_LIMIT) return;
+    const at: Path = ['rules', i, ...(Object.hasOwn(raws[i]!, 'window') ? ['window'] : [])];
+    const what = rule.by ? `${duration(rule.windowSeconds)} × ${rule.groups} ${rule.by}s` : `a ${rule.kind} rule over ${duration(rule.windowSeconds)}`;
+    const before = total > cost ? `, ${formatBytes(total)} with the rules before it` : '';
+    const fix = rule.by ? 'fewer groups or a shorter window' : 'a shorter window or fewer rules';
+    fail(at, `${what} would take ${formatBytes(cost)}${before}, more than the ${formatBytes(RULES_MEMORY_LIMIT)} limit of all rules (${fix})`);
+  });
 }
 
 type Fail = (path: Path, detail: string) => never;
