@@ -211,14 +211,15 @@ function validate(doc: unknown, lineOf: LineOf, file: string): Rule[] {
   return rules;
 }
 
-/** The first rule that takes the rules over `RULES_MEMORY_LIMIT` is the error, at its window. */
+/** The first rule that takes the rules over `RULES_MEMORY_LIMIT` is the error, at its window (or its groups). */
 function withinMemory(rules: readonly Rule[], raws: readonly Record<string, unknown>[], fail: Fail) {
   let total = 0;
   rules.forEach((rule, i) => {
     const cost = ruleCost(rule);
     total += cost;
     if (total <= RULES_MEMORY_LIMIT) return;
-    const at: Path = ['rules', i, ...(Object.hasOwn(raws[i]!, 'window') ? ['window'] : [])];
+    const written = ['window', 'groups'].find((key) => Object.hasOwn(raws[i]!, key));
+    const at: Path = ['rules', i, ...(written ? [written] : [])];
     const what = rule.by ? `${duration(rule.windowSeconds)} × ${rule.groups} ${rule.by}s` : `a ${rule.kind} rule over ${duration(rule.windowSeconds)}`;
     const before = total > cost ? `, ${formatBytes(total)} with the rules before it` : '';
     const fix = rule.by ? 'fewer groups or a shorter window' : 'a shorter window or fewer rules';

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { Segment } from '../actors/messages';
 import { CountWindow, RuleWindow } from '../actors/rule-window';
 import { packMaps } from '../lib/byte-keys';
+import { ruleCost } from '../lib/rules';
 import { type Lines, rule, START, segmentAt } from './support/rule-segments';
 
 /** A rule's window fed at `now` (a second) with segments, sampled at the next evaluation. */
@@ -356,5 +357,57 @@ describe('RuleWindow: found by review', () => {
     window.add(START + 3, 1, START + 3); // lines of START + 3 come before its evaluation runs
     expect(window.sumBefore(START + 3)).toBe(5); // [START, START + 3)
     expect(window.sumBefore(START + 4)).toBe(1);
+  });
+});
+
+describe('RuleWindow: the memory it takes', () => {
+  /** The heap's growth (typed arrays included) while `build` runs, what it builds kept alive. */
+  function grown<T>(build: () => T): [number, T] {
+    Bun.gc(true);
+    const before = process.memoryUsage().heapUsed;
+    const built = build();
+    Bun.gc(true);
+    return [process.memoryUsage().heapUsed - before, built];
+  }
+
+  test('a 24h window over 200 hosts takes what ruleCost says, less the instances it has none of yet', () => {
+    const r = rule('{ name: busy, rate: 1, window: 24h, by: host, groups: 200 }');
+    const hosts = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`10.0.0.${i}`, 1]));
+    const [bytes, w] = grown(() => {
+      const w = new RuleWindow(r, START * 1000);
+      w.record([segmentAt(START, { hits: 200, hosts })], START);
+      return w;
+    });
+    expect(w.groups.size).toBe(200);
+    // 69 MB of counts (it was 276 MB, 16 bytes a second); the 8,192 bytes a group are for its instance.
+    expect(bytes).toBeLessThanOrEqual(ruleCost(r));
+    expect(bytes).toBeGreaterThan(200 * 4 * 86402 * 0.9);
+  });
+
+  test('a ratio over 24h: two rings, within its cost', () => {
+    const r = rule('{ name: e, ratio: 5%, window: 24h, match: { status: 5xx } }');
+    const [bytes] = grown(() => new RuleWindow(r, START * 1000));
+    expect(bytes).toBeLessThanOrEqual(ruleCost(r));
+    expect(bytes).toBeGreaterThan(2 * 4 * 86402 * 0.9);
+  });
+});
+
+describe('CountWindow: 4 bytes a second', () => {
+  test('a second past 4,294,967,295 hits is counted exactly, and leaves the window whole', () => {
+    const window = new CountWindow(3);
+    window.add(START, 0xffff_ffff, START);
+    window.add(START, 5, START);
+    window.add(START + 1, 1, START + 1);
+    expect(window.sumBefore(START + 2)).toBe(0xffff_ffff + 6);
+    expect(window.sumBefore(START + 4)).toBe(1);
+    expect(window.sumBefore(START + 5)).toBe(0);
+  });
+
+  test('a clock gone back more than 2 s: a second the ring has moved past is refused, not written over a newer one', () => {
+    const window = new CountWindow(3);
+    window.add(START + 10, 7, START + 10);
+    expect(window.add(START + 5, 1, START + 5)).toBe(false);
+    expect(window.add(START + 8, 2, START + 8)).toBe(true);
+    expect(window.sumBefore(START + 11)).toBe(9);
   });
 });

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeRule, loadRules, parseRules, type Rule, RulesError } from '../lib/rules';
+import { checkLines, describeRule, formatBytes, loadRules, parseRules, type Rule, ruleCost, RULES_MEMORY_LIMIT, RulesError } from '../lib/rules';
 
 const dir = mkdtempSync(join(tmpdir(), 'rules-spec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -320,5 +320,64 @@ describe('describeRule', () => {
     expect(describe('ratio: 0.07', 'match: { status: [4xx, 503] }')).toBe('r: 4xx or 503 / all hits > 7 % over 2m');
     expect(describe('silence: 3', 'recover: 5', 'match: { user: [frank, bob] }')).toBe('r: user frank or bob < 3 hits over 2m, recovers at ≥ 5 hits');
     expect(describe('rate: 5', 'match: { host: 10.0.0.1 }', 'for: 45')).toBe('r: host 10.0.0.1 > 5 req/s over 2m for 45s');
+  });
+});
+
+describe('what a rule costs in memory', () => {
+  const only = (...lines: string[]) => parseRules(oneRule(...lines), 'r.yaml')[0]!;
+  /** A grouped rate rule over 24h following `groups` hosts, as the `n`th rule of a file. */
+  const dayOfHosts = (name: string, groups: number) => `  - name: ${name}\n    rate: 20\n    by: host\n    groups: ${groups}\n    window: 24h\n`;
+
+  test('4 bytes a second of the window, W + 2 seconds a ring, and 8,192 bytes an instance', () => {
+    expect(ruleCost(only('rate: 1', 'window: 24h'))).toBe(4 * 86402 + 8192);
+    expect(ruleCost(only('ratio: 5%', 'match: { status: 5xx }', 'window: 24h'))).toBe(2 * 4 * 86402 + 8192);
+    expect(ruleCost(only('silence: 1', 'window: 10'))).toBe(4 * 12 + 8192);
+    // `for` holds no counts: the instance counts the seconds, not a ring.
+    expect(ruleCost(only('rate: 1', 'window: 10', 'for: 1h'))).toBe(4 * 12 + 8192);
+    // Over the limit, so not a rule a file can hold: built by hand.
+    expect(ruleCost({ ...only('rate: 1', 'by: host', 'window: 24h'), groups: 1000 })).toBe(1000 * (4 * 86402 + 8192));
+    expect(ruleCost(only('rate: 1', 'by: host', 'window: 60'))).toBe(100 * (4 * 62 + 8192));
+  });
+
+  test('bytes as --check-rules says them: three digits, kB, MB or GB (10^3, 10^6, 10^9)', () => {
+    expect([9_200, 353_800, 35_380_000, 353_800_000, 1_382_432_000].map(formatBytes)).toEqual(['9.2 kB', '354 kB', '35.4 MB', '354 MB', '1.38 GB']);
+    expect(formatBytes(RULES_MEMORY_LIMIT)).toBe('256 MB');
+  });
+
+  test('--check-rules: each rule with its cost, then the total against the limit', () => {
+    expect(checkLines(parseRules(sampleYaml, 'rules.yaml'))).toEqual([
+      'server-errors: 5xx / all hits > 5 % over 2m (≥ 50 hits) for 30s, recovers at ≤ 2 % · memory ≤ 9.17 kB',
+      'one-client: all hits per host > 20 req/s over 1m, busiest 100 hosts · memory ≤ 844 kB',
+      'api-quiet: /api < 1 hit over 5m · memory ≤ 9.4 kB',
+      '3 rules: memory ≤ 863 kB of the 256 MB limit',
+    ]);
+    expect(checkLines([only('rate: 1', 'by: user', 'groups: 100', 'window: 24h')])).toEqual([
+      'r: all hits per user > 1 req/s over 24h, busiest 100 users · memory ≤ 35.4 MB',
+      '1 rule: memory ≤ 35.4 MB of the 256 MB limit',
+    ]);
+  });
+
+  test('a 24h window over 1,000 hosts is refused at its window, saying what it would take', () => {
+    const text = `rules:\n${dayOfHosts('one-client', 1000)}`;
+    expectError(text, 6, 'rules[0].window', '24h × 1000 hosts would take 354 MB, more than the 256 MB limit of all rules (fewer groups or a shorter window)');
+    expect(errorOf(text).message).toBe(
+      'rules.yaml:6: rules[0].window: 24h × 1000 hosts would take 354 MB, more than the 256 MB limit of all rules (fewer groups or a shorter window)',
+    );
+    // The same in TOML.
+    const toml = '[[rules]]\nname = "one-client"\nrate = 20\nby = "host"\ngroups = 1000\nwindow = "24h"\n';
+    expectError(toml, 6, 'rules[0].window', '24h × 1000 hosts would take 354 MB', 'r.toml');
+  });
+
+  test('the limit is over all rules: the rule that takes the total over it is the error', () => {
+    // 723 hosts over 24h: 255.8 MB, the most one file can hold; one host more is refused.
+    const edge = parseRules(`rules:\n${dayOfHosts('edge', 723)}`, 'rules.yaml');
+    expect(ruleCost(edge[0]!)).toBeLessThanOrEqual(RULES_MEMORY_LIMIT);
+    expectError(`rules:\n${dayOfHosts('edge', 724)}`, 6, 'rules[0].window', '24h × 724 hosts would take 256 MB, more than');
+    // Three rules of 100 MB: the third goes over.
+    const three = `rules:\n${dayOfHosts('a', 283)}${dayOfHosts('b', 283)}${dayOfHosts('c', 283)}`;
+    expectError(three, 16, 'rules[2].window', '24h × 283 hosts would take 100 MB, 300 MB with the rules before it, more than the 256 MB limit');
+    // Without a window written, the error is at its groups.
+    const many = `rules:\n${dayOfHosts('a', 723)}  - name: hosts\n    rate: 1\n    by: host\n    groups: 1000\n`;
+    expectError(many, 10, 'rules[1].groups', '2m × 1000 hosts would take 8.68 MB, 264 MB with the rules before it, more than the 256 MB limit of all rules (fewer groups or a shorter window)');
   });
 });
