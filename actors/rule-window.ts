@@ -168,7 +168,8 @@ export class RuleWindow {
   record(segments: Segment[], nowSecond: number) {
     const by = this.rule.by;
     for (const seg of segments) {
-      if (seg.hits === 0) continue;
+      // A segment with keys and no hits is one of an agent's split second's key-only parts: its keys count.
+      if (seg.hits === 0 && seg.keys.bytes.length === 0) continue;
       if (by) this.recordGroups(seg, KIND_OF[by], nowSecond);
       else {
         const n = this.take(seg);

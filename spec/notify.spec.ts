@@ -524,9 +524,10 @@ describe('rules files', () => {
 
   test('--check-rules of a good file (YAML or TOML) prints one line per rule and exits 0', async () => {
     const expected =
-      'hot-host: all hits per host > 3 req/s over 30s, busiest 100 hosts\n' +
-      'server-errors: 503 / all hits > 20 % over 30s\n' +
-      'shop-silent: /shop < 1 hit over 30s\n';
+      'hot-host: all hits per host > 3 req/s over 30s, busiest 100 hosts · memory ≤ 832 kB\n' +
+      'server-errors: 503 / all hits > 20 % over 30s · memory ≤ 8.45 kB\n' +
+      'shop-silent: /shop < 1 hit over 30s · memory ≤ 8.32 kB\n' +
+      '3 rules: memory ≤ 849 kB of the 256 MB limit\n';
     expect(await run(['--check-rules', rulesYaml])).toEqual({ code: 0, stdout: expected, stderr: '' });
     expect(await run(['--check-rules', rulesToml])).toEqual({ code: 0, stdout: expected, stderr: '' });
   }, 30_000);

@@ -411,3 +411,18 @@ describe('CountWindow: 4 bytes a second', () => {
     expect(window.sumBefore(START + 11)).toBe(9);
   });
 });
+
+describe('a second an agent split over several segments', () => {
+  test('the keys of its key-only parts (no hits of their own) count for grouped and matching rules', () => {
+    const now = START + 10;
+    const counts = segmentAt(now, { hits: 7, hosts: { 'a.example': 2 }, sections: { '/api': 2 } });
+    const keysOnly = segmentAt(now, { hits: 0, hosts: { 'b.example': 5 }, sections: { '/api': 5 } });
+    keysOnly.perSecond.clear();
+    const grouped = new RuleWindow(rule('{ name: g, rate: 1, by: host, window: 10 }'), START * 1000);
+    grouped.record([counts, keysOnly], now);
+    expect(grouped.sample(now + 1, 'b.example').hits).toBe(5);
+    const matching = new RuleWindow(rule('{ name: m, rate: 1, match: { section: /api }, window: 10 }'), START * 1000);
+    matching.record([counts, keysOnly], now);
+    expect(matching.sample(now + 1).hits).toBe(7);
+  });
+});
