@@ -5,8 +5,8 @@
  * bytes, already counted, and everything downstream works on those counts.
  */
 
-import { NO_KEYS } from '../lib/byte-keys';
 import type { FileMark, Segment } from '../lib/wire';
+export { emptySegment } from '../lib/wire';
 
 /** The lines of one chunk that share a high-water second: defined with the wire format, which carries it as it is. */
 export type { Segment };
@@ -137,15 +137,3 @@ export type ReporterMessage =
   | { type: 'pause' }
   | { type: 'redraw' };
 
-export function emptySegment(second: number): Segment {
-  return {
-    second,
-    perSecond: new Map(),
-    hits: 0,
-    invalid: 0,
-    keys: NO_KEYS,
-    status: [0, 0, 0, 0, 0, 0],
-    codes: new Map(),
-    bytes: 0,
-  };
-}

@@ -14,7 +14,7 @@
  *   hit and no key is lost.
  */
 import { eachKey, KEY_KINDS, type KeyCounts, NO_KEYS } from './byte-keys';
-import { type CountsMessage, encode, type FileMark, type Segment } from './wire';
+import { type CountsMessage, emptySegment, encode, type FileMark, type Segment } from './wire';
 
 /** Room left for what is not the message (the message-ID header), bytes. */
 export const HEADER_ROOM = 512;
@@ -96,16 +96,7 @@ interface Key {
   count: number;
 }
 
-const keyOnly = (second: number): Segment => ({
-  second,
-  perSecond: new Map(),
-  hits: 0,
-  invalid: 0,
-  keys: NO_KEYS,
-  status: [0, 0, 0, 0, 0, 0],
-  codes: new Map(),
-  bytes: 0,
-});
+const keyOnly = emptySegment;
 
 /** Keys in kind order → a packing (lib/byte-keys' layout). */
 function packKeys(keys: Key[]): KeyCounts {

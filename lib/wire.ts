@@ -18,7 +18,7 @@
  *   last message on an agent's subject is its checkpoint, for a restart.
  */
 import type { KeyCounts } from './byte-keys';
-import { KEY_KINDS } from './byte-keys';
+import { KEY_KINDS, NO_KEYS } from './byte-keys';
 
 export const WIRE_VERSION = 1;
 
@@ -50,6 +50,20 @@ export interface Segment {
    * before a new centre's start). The alert windows take it; the stats do not count it again.
    */
   printed?: boolean;
+}
+
+/** A segment of no lines at `second`: the clock's step, or a second's key-only part. */
+export function emptySegment(second: number): Segment {
+  return {
+    second,
+    perSecond: new Map(),
+    hits: 0,
+    invalid: 0,
+    keys: NO_KEYS,
+    status: [0, 0, 0, 0, 0, 0],
+    codes: new Map(),
+    bytes: 0,
+  };
 }
 
 /** Where a followed file has been counted up to: its identity, the offset after the last counted line, and its first bytes. */
