@@ -156,9 +156,9 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     if (!instance) return agent;
     const known = instances.get(agent);
     // The first process heard under this name, or one that took over from a stopped one: an
-    // agent started again goes on from its predecessor's sequence, and only after the
-    // predecessor has been quiet (its checkpoint watched 3 s); twins both publish every second.
-    if (!known || known.id === instance || message.seq === known.seq + 1 || now - known.at >= TAKEOVER_MS) {
+    // agent started again publishes only after its predecessor has been quiet (it watches its
+    // checkpoint 3 s first); twins both publish every second.
+    if (!known || known.id === instance || now - known.at >= TAKEOVER_MS) {
       instances.set(agent, { id: instance, at: now, seq: message.seq });
       return agent;
     }
