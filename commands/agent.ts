@@ -100,7 +100,8 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const info = await nats.ensureStream(nc, streamSpec);
     const js = nats.jetstream(nc);
     // The stream is the checkpoint store: its last message from this agent says where to go on.
-    const last = await nats.lastMessage(await nats.jetstreamManager(nc), o.stream, subject);
+    const jsm = await nats.jetstreamManager(nc);
+    const last = await nats.lastMessage(jsm, o.stream, subject);
     let resume: FileMark[] = [];
     let firstSeq = 1;
     let firstClock: number | undefined;
@@ -119,17 +120,10 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     // watched for a while; a live agent publishes every second, a killed one is silent. The
     // subject is read in the stream, not subscribed to: a subscriber there would take the
     // publishes that no stream takes (a server back with an empty store), and no 503 would say so.
-    const jsm = await nats.jetstreamManager(nc);
     const otherSince = async (afterSeq: number) => {
       const m = await nats.nextMessage(jsm, o.stream, subject, afterSeq + 1);
-      if (!m) return undefined;
-      let other: string;
-      try {
-        other = decode(m.data).instance ?? '(no instance id)';
-      } catch {
-        return undefined;
-      }
-      return other === instance ? undefined : { other, seq: m.seq };
+      const other = m ? instanceIn(m.data) : null;
+      return other === null || other === instance ? undefined : { other, seq: m!.seq };
     };
     if (last && Date.now() - last.time.getTime() < RECENT_MS) {
       err(`the last message on ${subject} is ${((Date.now() - last.time.getTime()) / 1000).toFixed(1)} s old: watching ${subject} for ${WATCH_MS / 1000} s in case another agent publishes under --name ${o.name}`);
@@ -169,12 +163,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         .nextMessage(jsm, o.stream, subject, before! + 1)
         .then((m) => {
           if (!m || m.seq >= latest || Date.now() - saidOther < OTHER_EVERY_MS) return;
-          let other: string;
-          try {
-            other = decode(m.data).instance ?? '(no instance id)';
-          } catch {
-            other = '(unreadable)';
-          }
+          const other = instanceIn(m.data) ?? '(unreadable)';
           saidOther = Date.now();
           err(`warning: another agent (instance ${other}) is publishing to ${subject} too: give each agent its own --name (the centre counts both)`);
         })
@@ -236,6 +225,15 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     return 0;
   } finally {
     await nc.close().catch(() => {});
+  }
+}
+
+/** The instance that published a message (`(no instance id)` for an agent of before them), or null when it does not decode. */
+function instanceIn(data: Uint8Array): string | null {
+  try {
+    return decode(data).instance ?? '(no instance id)';
+  } catch {
+    return null;
   }
 }
 

@@ -453,15 +453,9 @@ export function consumeFrom(
     if (checking || stopped || lastSeq === 0) return;
     checking = true;
     try {
-      const jsm = await js.jetstreamManager(false);
-      let info: StreamInfo | null = null;
-      try {
-        info = await jsm.streams.info(stream);
-      } catch (e) {
-        if (!((e as Error)?.name === 'StreamNotFoundError' || /stream not found/i.test(String((e as Error)?.message)))) return;
-        await opts.recreate?.();
-      }
-      if (info && info.state.last_seq >= lastSeq) return;
+      const info = await streamInfo(await js.jetstreamManager(false), stream);
+      if (!info) await opts.recreate?.();
+      else if (info.state.last_seq >= lastSeq) return;
       lastSeq = 0;
       firstSeq = 1;
       opts.onReset?.();
