@@ -5,6 +5,7 @@
  * bytes, already counted, and everything downstream works on those counts.
  */
 
+import type { LatencySummary } from '../lib/sketch';
 import type { FileMark, Segment } from '../lib/wire';
 export { emptySegment } from '../lib/wire';
 
@@ -47,8 +48,16 @@ export interface IntervalStats {
   users: [string, number][];
   hosts: [string, number][];
   methods: [string, number][];
+  /** Virtual hosts (`$host`, `%v`, Caddy's `request.host`), when the log format has them. */
+  vhosts: [string, number][];
   status: { '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number; other: number };
   bytes: number;
+  /** Request durations of the interval's timed lines (ms), when the format has a duration and a line had one. */
+  latency?: LatencySummary;
+  /** Upstream durations alike (`$upstream_response_time`, Caddy/Traefik's upstream times). */
+  upstream?: LatencySummary;
+  /** Request durations of each section in `sections` that had timed lines, in the table's order. */
+  sectionLatency?: [string, LatencySummary][];
   /** Tables whose counts became approximate (bounded heavy-hitters): 'hosts', … */
   approximate: string[];
   /** Distinct hosts, users and sections seen, estimated (HyperLogLog: exact up to 3,072, within 2 % beyond). */
@@ -77,11 +86,13 @@ export interface AlertEvent {
 /** What a rule's alert adds: which rule, which group, and the value compared. */
 export interface RuleAlert {
   name: string;
-  kind: 'rate' | 'ratio' | 'silence';
+  kind: 'rate' | 'ratio' | 'silence' | 'latency';
   /** A grouped rule's group: the field and its value. */
-  group?: { by: 'section' | 'host' | 'user'; key: string };
-  /** rate: req/s over the window; ratio: matching / all (0..1); silence: hits. */
+  group?: { by: 'section' | 'host' | 'user' | 'vhost'; key: string };
+  /** rate: req/s over the window; ratio: matching / all (0..1); silence: hits; latency: the quantile's duration, ms. */
   value: number;
+  /** latency: the quantile compared (0.99 for p99). */
+  quantile?: number;
   /** ratio: all hits over the window. */
   total?: number;
   /** The threshold that ends it (a recovery's, or the firing one without hysteresis). */

@@ -88,6 +88,8 @@ function ruleValue(a: AlertEvent, how: 'fired' | 'recovered'): string {
     }
     case 'silence':
       return `hits = ${a.hits} ${how === 'fired' ? '<' : '≥'} ${bound}${over}`;
+    case 'latency':
+      return `p${round((r.quantile ?? 0.99) * 100, 2)} = ${round(r.value, 1)} ms ${how === 'fired' ? '>' : '≤'} ${bound} ms${over} (${a.hits} timed hits)`;
   }
 }
 

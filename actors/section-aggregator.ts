@@ -34,6 +34,7 @@ export interface Interval {
   users: SpaceSaving;
   hosts: SpaceSaving;
   methods: SpaceSaving;
+  vhosts: SpaceSaving;
   status: number[];
   bytes: number;
 }
@@ -47,7 +48,7 @@ export interface Interval {
 export function newInterval(start: number, before?: Interval): Interval {
   if (!before) {
     const table = () => new SpaceSaving(TABLE_CAPACITY);
-    return { start, unique: newUniques(), sections: table(), users: table(), hosts: table(), methods: table(), hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0 };
+    return { start, unique: newUniques(), sections: table(), users: table(), hosts: table(), methods: table(), vhosts: table(), hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0 };
   }
   for (const u of Object.values(before.unique)) u.clear();
   for (const kind of KEY_KINDS) before[kind].clear();
@@ -106,6 +107,7 @@ export function summarize(interval: Interval, end: number, limit: number, final 
     users: interval.users.top(limit),
     hosts: interval.hosts.top(limit),
     methods: interval.methods.top(limit),
+    vhosts: interval.vhosts.top(limit),
     approximate: KEY_KINDS.filter((t) => interval[t].approximate),
     // An estimate can come out a little above the lines counted (10,055 hosts in 10,000 lines):
     // there cannot be more distinct keys than lines.

@@ -86,7 +86,7 @@ export function stableHashOf(view: DataView, start: number, end: number): number
 }
 
 /** What a segment counts by key, in the order of `KeyCounts` kinds. */
-export const KEY_KINDS = ['sections', 'users', 'hosts', 'methods'] as const;
+export const KEY_KINDS = ['sections', 'users', 'hosts', 'methods', 'vhosts'] as const;
 export type KeyKind = (typeof KEY_KINDS)[number];
 
 /**

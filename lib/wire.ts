@@ -19,6 +19,7 @@
  */
 import type { KeyCounts } from './byte-keys';
 import { KEY_KINDS, NO_KEYS } from './byte-keys';
+import type { Sketch } from './sketch';
 
 export const WIRE_VERSION = 1;
 
@@ -45,6 +46,12 @@ export interface Segment {
   /** Hits by status code (100..599), for rules that match a code. */
   codes: Map<number, number>;
   bytes: number;
+  /** Request durations (ms) of the timed lines, when the log format has a duration. */
+  latency?: Sketch;
+  /** Upstream durations (ms; a request's list of upstream times summed), when the format has them. */
+  upstream?: Sketch;
+  /** Request durations (ms) by section, for the sections table; each a fresh sketch the consumer may keep. */
+  sectionLatency?: Map<string, Sketch>;
   /**
    * The centre's, never on the wire: in an interval an earlier run of the centre printed (or
    * before a new centre's start). The alert windows take it; the stats do not count it again.

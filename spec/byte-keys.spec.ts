@@ -131,6 +131,7 @@ describe('packed segment keys', () => {
       users: new Map([['james', 2]]),
       hosts: new Map([['10.0.0.1', 4], ['h\u00e9', 1]]),
       methods: new Map([['GET', 4]]),
+      vhosts: new Map([['example.com', 4]]),
     };
     const keys = packMaps(maps);
     for (const kind of KEY_KINDS) expect(unpack(keys, kind)).toEqual(maps[kind]);

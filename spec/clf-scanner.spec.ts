@@ -35,6 +35,7 @@ interface Totals {
   users: Map<string, number>;
   hosts: Map<string, number>;
   methods: Map<string, number>;
+  vhosts: Map<string, number>;
   status: number[];
   codes: Map<number, number>;
   bytes: number;
@@ -56,6 +57,7 @@ function totals(batch: Batch): Totals {
     users: new Map(),
     hosts: new Map(),
     methods: new Map(),
+    vhosts: new Map(),
     status: [0, 0, 0, 0, 0, 0],
     codes: new Map(),
     bytes: 0,

@@ -16,6 +16,7 @@ const last: IntervalStats = {
   users: [['alice', 11]],
   hosts: [['127.0.0.1', 64], ['10.0.0.12', 46]],
   methods: [['GET', 210], ['POST', 21]],
+  vhosts: [],
   status: { '1xx': 0, '2xx': 194, '3xx': 25, '4xx': 28, '5xx': 3, other: 0 },
   bytes: 1_800_000,
   approximate: [],

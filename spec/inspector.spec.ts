@@ -168,7 +168,7 @@ describe('inspector model', () => {
     const stats = (start: number, end: number, hits: number, invalid = 0) => reduce(model, {
       type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined,
       event: { type: 'stats', stats: {
-        start, end, hits, invalid, late: 0, sections: hits ? [['/pages', hits]] : [], users: [], hosts: [], methods: [],
+        start, end, hits, invalid, late: 0, sections: hits ? [['/pages', hits]] : [], users: [], hosts: [], methods: [], vhosts: [],
         status: { '1xx': 0, '2xx': hits, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, bytes: 0, approximate: [],
         unique: { hosts: 0, users: 0, sections: 0 }, final: false,
       } } as never,
@@ -232,7 +232,7 @@ describe('inspector model, bounded and printable', () => {
     event(model, {
       type: 'stats',
       stats: {
-        start: 0, end: 5000, hits: 3, invalid: 0, late: 0, sections: [['/\x1b[2J', 2], ['/<img src=x>', 1]], users: [], hosts: [], methods: [],
+        start: 0, end: 5000, hits: 3, invalid: 0, late: 0, sections: [['/\x1b[2J', 2], ['/<img src=x>', 1]], users: [], hosts: [], methods: [], vhosts: [],
         status: { '1xx': 0, '2xx': 3, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, bytes: 0, approximate: [], unique: { hosts: 0, users: 0, sections: 0 }, final: false,
       },
     });

@@ -1,0 +1,196 @@
+/**
+ * Request durations in a mergeable sketch with a relative-error guarantee: DDSketch (Masson,
+ * Rim, Lee, VLDB 2019) with its exact logarithmic mapping and a dense store.
+ *
+ * A value v > 0 (milliseconds) falls in bucket i = ceil(log_γ v), γ = (1 + α) / (1 − α), which
+ * holds (γ^(i−1), γ^i]; the bucket answers 2γ^i / (γ + 1), within α of every value in it. So
+ * the value at a quantile is within α = 1 % of the exact value at the same rank, whatever the
+ * distribution, and two sketches merge by adding their buckets: the fleet's p99 is the p99 of
+ * every request, not an average of agents' p99s. Values at or below MIN_VALUE (nginx's `0.000`)
+ * are counted as 0. The count, sum, min and max are exact.
+ *
+ * `add` is a log and an array increment: the scanners call it once a timed line.
+ */
+
+/** The relative accuracy: a quantile is within 1 % of the exact value at its rank. */
+export const RELATIVE_ACCURACY = 0.01;
+const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+const LN_GAMMA = Math.log(GAMMA);
+/** 1 ns in ms: a duration at or below it counts as zero. */
+export const MIN_VALUE = 1e-6;
+/** Buckets a store grows by at a time. */
+const GROW = 64;
+
+/** A sketch's content as JSON (the fleet's wire): bucket counts from `offset` on, run as they are. */
+export interface SketchData {
+  /** Values counted as zero. */
+  zero: number;
+  /** Index of the first bucket in `counts`. */
+  offset: number;
+  counts: number[];
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+}
+
+/** What a report shows of a sketch: count, quantiles and max, in ms. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+export class Sketch {
+  /** Bucket counts; counts[j] is bucket offset + j. */
+  private counts = new Float64Array(0);
+  private offset = 0;
+  private zero = 0;
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  /** Adds a duration in ms (negative and NaN values are not durations: ignored). */
+  add(ms: number, n = 1): void {
+    if (!(ms >= 0)) return;
+    this.count += n;
+    this.sum += ms * n;
+    if (ms < this.min) this.min = ms;
+    if (ms > this.max) this.max = ms;
+    if (ms <= MIN_VALUE) {
+      this.zero += n;
+      return;
+    }
+    this.bump(Math.ceil(Math.log(ms) / LN_GAMMA), n);
+  }
+
+  private bump(index: number, n: number): void {
+    let j = index - this.offset;
+    if (j < 0 || j >= this.counts.length) {
+      this.grow(index, index);
+      j = index - this.offset;
+    }
+    this.counts[j]! += n;
+  }
+
+  /** Makes the store cover buckets lo..hi. */
+  private grow(lo: number, hi: number): void {
+    const length = this.counts.length;
+    if (length === 0) {
+      this.offset = lo - GROW / 2;
+      this.counts = new Float64Array(hi - lo + GROW);
+      return;
+    }
+    const from = Math.min(this.offset, lo - (lo < this.offset ? GROW : 0));
+    const to = Math.max(this.offset + length, hi + 1 + (hi >= this.offset + length ? GROW : 0));
+    if (from === this.offset && to === this.offset + length) return;
+    const counts = new Float64Array(to - from);
+    counts.set(this.counts, this.offset - from);
+    this.counts = counts;
+    this.offset = from;
+  }
+
+  /** Adds every value of `other` (the sketches must share the accuracy: all of this module's do). */
+  merge(other: Sketch): this {
+    if (other.count === 0) return this;
+    this.count += other.count;
+    this.sum += other.sum;
+    if (other.min < this.min) this.min = other.min;
+    if (other.max > this.max) this.max = other.max;
+    this.zero += other.zero;
+    const src = other.counts;
+    let first = -1;
+    let last = -1;
+    for (let j = 0; j < src.length; j++) {
+      if (src[j] === 0) continue;
+      if (first < 0) first = j;
+      last = j;
+    }
+    if (first < 0) return this;
+    this.grow(other.offset + first, other.offset + last);
+    const shift = other.offset - this.offset;
+    for (let j = first; j <= last; j++) this.counts[j + shift]! += src[j]!;
+    return this;
+  }
+
+  /**
+   * The value at quantile q (0..1): the bucket holding the value of rank ⌊q (count − 1)⌋ (0-based,
+   * the lower value at that rank), within 1 % of it; the exact max at q = 1 and the exact min at
+   * q = 0. NaN when empty.
+   */
+  quantile(q: number): number {
+    if (this.count === 0) return NaN;
+    if (q <= 0) return this.min;
+    if (q >= 1) return this.max;
+    const rank = Math.floor(q * (this.count - 1));
+    let seen = this.zero;
+    if (rank < seen) return 0;
+    const counts = this.counts;
+    for (let j = 0; j < counts.length; j++) {
+      seen += counts[j]!;
+      if (seen > rank) {
+        const value = (2 * Math.pow(GAMMA, j + this.offset)) / (GAMMA + 1);
+        // The bucket's representative may lie outside what was seen: never past min or max.
+        return Math.min(Math.max(value, this.min), this.max);
+      }
+    }
+    return this.max;
+  }
+
+  /** Count, p50, p90, p99 and max (ms), or null when nothing was timed. */
+  summary(): LatencySummary | null {
+    if (this.count === 0) return null;
+    return { count: this.count, p50: this.quantile(0.5), p90: this.quantile(0.9), p99: this.quantile(0.99), max: this.max };
+  }
+
+  toJSON(): SketchData {
+    let first = 0;
+    let last = this.counts.length - 1;
+    while (first <= last && this.counts[first] === 0) first++;
+    while (last >= first && this.counts[last] === 0) last--;
+    return {
+      zero: this.zero,
+      offset: this.offset + first,
+      counts: Array.from(this.counts.subarray(first, last + 1)),
+      count: this.count,
+      sum: this.sum,
+      min: this.count > 0 ? this.min : 0,
+      max: this.count > 0 ? this.max : 0,
+    };
+  }
+
+  /** A sketch from `toJSON`'s data, checked: throws on anything a sketch could not have made. */
+  static from(data: SketchData): Sketch {
+    const ok =
+      data !== null &&
+      typeof data === 'object' &&
+      [data.zero, data.offset, data.count, data.sum, data.min, data.max].every((n) => typeof n === 'number' && Number.isFinite(n)) &&
+      Number.isInteger(data.offset) &&
+      Math.abs(data.offset) < 100_000 &&
+      Array.isArray(data.counts) &&
+      data.counts.length <= 10_000 &&
+      data.counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0) &&
+      data.zero >= 0 &&
+      data.count >= 0 &&
+      data.min >= 0 &&
+      data.max >= data.min;
+    if (!ok) throw new Error('not a sketch');
+    let total = data.zero;
+    for (const n of data.counts) total += n;
+    if (total !== data.count) throw new Error('a sketch whose buckets do not add up to its count');
+    const s = new Sketch();
+    s.zero = data.zero;
+    s.offset = data.offset;
+    s.counts = Float64Array.from(data.counts);
+    s.count = data.count;
+    s.sum = data.sum;
+    if (data.count > 0) {
+      s.min = data.min;
+      s.max = data.max;
+    }
+    return s;
+  }
+}
