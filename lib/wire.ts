@@ -50,8 +50,14 @@ export interface Segment {
   latency?: Sketch;
   /** Upstream durations (ms; a request's list of upstream times summed), when the format has them. */
   upstream?: Sketch;
-  /** Request durations (ms) by section, for the sections table; each a fresh sketch the consumer may keep. */
+  /**
+   * Request durations (ms) by section and by virtual host (for the tables and latency rules that
+   * match or group by them), and by status class (index as `status`). Every sketch here is the
+   * segment's own: a consumer may keep it, but must not add to it.
+   */
   sectionLatency?: Map<string, Sketch>;
+  vhostLatency?: Map<string, Sketch>;
+  classLatency?: (Sketch | undefined)[];
   /**
    * The centre's, never on the wire: in an interval an earlier run of the centre printed (or
    * before a new centre's start). The alert windows take it; the stats do not count it again.
