@@ -3,17 +3,34 @@
  *
  * An @xstate/store holds the interval in progress; `flush` closes it, emits its stats and
  * starts the next one. The actor around it forwards the stats to the reporter.
+ *
+ * Request durations (a log format with a duration) are merged from the segments' sketches
+ * (lib/sketch.ts) into the interval's: one for every timed line, one for the upstream times, and
+ * one a section, so that each reported section's p99 is its own. The sections' sketches are
+ * bounded as their table is (`SECTION_SKETCHES`, `keepTopSections`).
  */
 import { createStore } from '@xstate/store';
 import { fromCallback } from 'xstate';
 import { fnv1a, KEY_KINDS, type KeyCounts, stableHashOf } from '../lib/byte-keys';
 import { HyperLogLog } from '../lib/hyperloglog';
+import { type LatencySummary, Sketch } from '../lib/sketch';
 import { SpaceSaving } from '../lib/space-saving';
 import { countLate } from './hit-window';
 import type { AgentRoll, AgentsMessage, Batch, BatchMessage, FlushMessage, IntervalStats, ReporterMessage } from './messages';
 
 /** Keys kept per table: memory stays bounded when every line brings a new host. */
 export const TABLE_CAPACITY = 1000;
+
+/**
+ * Sections an interval keeps a duration sketch for, at most. Past it, only the sketches of the
+ * TABLE_CAPACITY sections the sections table ranks highest are kept (`keepTopSections`): a
+ * section that is reported (the top `limit` of that table) always has one, a flood of sections
+ * seen once (a scan of random paths) costs a bounded amount (a small sketch is some 600 bytes),
+ * and the prune runs once in 3,000 new sections. A section pruned and then timed again has a
+ * sketch of its lines since then only; a section never pruned (every one, in an interval of
+ * fewer than 4,000 timed sections) has the sketch of all its timed lines.
+ */
+export const SECTION_SKETCHES = 4 * TABLE_CAPACITY;
 
 /** Distinct hosts, users and sections of an interval, in fixed memory (lib/hyperloglog.ts). */
 export interface Uniques {
@@ -37,6 +54,12 @@ export interface Interval {
   vhosts: SpaceSaving;
   status: number[];
   bytes: number;
+  /** Durations of the interval's timed lines (ms); null until a segment brings one. */
+  latency: Sketch | null;
+  /** Upstream durations alike. */
+  upstream: Sketch | null;
+  /** Durations by section (the scanner's decoded key, as the sections table names it); bounded by SECTION_SKETCHES. */
+  sectionLatency: Map<string, Sketch>;
 }
 
 /**
@@ -48,11 +71,30 @@ export interface Interval {
 export function newInterval(start: number, before?: Interval): Interval {
   if (!before) {
     const table = () => new SpaceSaving(TABLE_CAPACITY);
-    return { start, unique: newUniques(), sections: table(), users: table(), hosts: table(), methods: table(), vhosts: table(), hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0 };
+    return {
+      start,
+      unique: newUniques(),
+      sections: table(),
+      users: table(),
+      hosts: table(),
+      methods: table(),
+      vhosts: table(),
+      hits: 0,
+      invalid: 0,
+      late: 0,
+      status: [0, 0, 0, 0, 0, 0],
+      bytes: 0,
+      latency: null,
+      upstream: null,
+      sectionLatency: new Map(),
+    };
   }
   for (const u of Object.values(before.unique)) u.clear();
   for (const kind of KEY_KINDS) before[kind].clear();
-  return { ...before, start, hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0 };
+  // The sketches are made anew: a handful an interval (one a timed section), nothing a profile shows.
+  const sectionLatency = before.sectionLatency;
+  sectionLatency.clear();
+  return { ...before, start, hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0, latency: null, upstream: null, sectionLatency };
 }
 
 /** Adds a batch to the interval in place (intervals are private to the store). */
@@ -64,9 +106,30 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
     interval.bytes += s.bytes;
     for (let i = 0; i < 6; i++) interval.status[i]! += s.status[i]!;
     addKeys(interval, s.keys);
+    // A segment's sketches are its own (a merge queue may still hold it): merged into ours, never added to.
+    if (s.latency) interval.latency = (interval.latency ?? new Sketch()).merge(s.latency);
+    if (s.upstream) interval.upstream = (interval.upstream ?? new Sketch()).merge(s.upstream);
+    if (s.sectionLatency) addSectionLatency(interval, s.sectionLatency);
   }
   interval.late += late;
   return interval;
+}
+
+function addSectionLatency(interval: Interval, bySection: Map<string, Sketch>) {
+  const mine = interval.sectionLatency;
+  for (const [section, sketch] of bySection) {
+    const into = mine.get(section);
+    if (into) into.merge(sketch);
+    else mine.set(section, new Sketch().merge(sketch));
+  }
+  // The segment's sections are in the table already (addKeys came first), so a new busy one stays.
+  if (mine.size > SECTION_SKETCHES) keepTopSections(interval);
+}
+
+/** Drops the section sketches of every section outside the table's top TABLE_CAPACITY. */
+export function keepTopSections(interval: Interval) {
+  const keep = new Set(interval.sections.top(TABLE_CAPACITY).map(([section]) => section));
+  for (const section of interval.sectionLatency.keys()) if (!keep.has(section)) interval.sectionLatency.delete(section);
 }
 
 /**
@@ -97,13 +160,21 @@ function addKeys(interval: Interval, keys: KeyCounts) {
 
 export function summarize(interval: Interval, end: number, limit: number, final = false): IntervalStats {
   const [other, c1, c2, c3, c4, c5] = interval.status as [number, number, number, number, number, number];
+  const sections = interval.sections.top(limit);
+  const latency = interval.latency?.summary();
+  const upstream = interval.upstream?.summary();
+  const sectionLatency: [string, LatencySummary][] = [];
+  for (const [section] of sections) {
+    const summary = interval.sectionLatency.get(section)?.summary();
+    if (summary) sectionLatency.push([section, summary]);
+  }
   return {
     start: interval.start,
     end,
     hits: interval.hits,
     invalid: interval.invalid,
     late: interval.late,
-    sections: interval.sections.top(limit),
+    sections,
     users: interval.users.top(limit),
     hosts: interval.hosts.top(limit),
     methods: interval.methods.top(limit),
@@ -118,6 +189,10 @@ export function summarize(interval: Interval, end: number, limit: number, final 
     },
     status: { '1xx': c1, '2xx': c2, '3xx': c3, '4xx': c4, '5xx': c5, other },
     bytes: interval.bytes,
+    // Only when something was timed: a log without durations reports what it always did.
+    ...(latency ? { latency } : {}),
+    ...(upstream ? { upstream } : {}),
+    ...(sectionLatency.length > 0 ? { sectionLatency } : {}),
     final,
   };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test';
 import { emptySegment, type Batch, type IntervalStats } from '../actors/messages';
 import { packMaps } from '../lib/byte-keys';
-import { addBatch, createIntervalStore, mostlyLate, newInterval, summarize, TABLE_CAPACITY } from '../actors/section-aggregator';
+import { Sketch } from '../lib/sketch';
+import { addBatch, createIntervalStore, mostlyLate, newInterval, SECTION_SKETCHES, summarize, TABLE_CAPACITY } from '../actors/section-aggregator';
 
 function batch(parts: { section: string; user?: string; status: number; bytes: number; second?: number }[]): Batch {
   const s = emptySegment(100);
@@ -137,5 +138,146 @@ describe('section aggregator', () => {
     const j = newInterval(0);
     addBatch(j, batch(Array.from({ length: 30 }, () => ({ section: '/a', status: 200, bytes: 0 }))), 15);
     expect(mostlyLate(summarize(j, 1, 1))).toBe(false);
+  });
+});
+
+/** A sketch of these durations (ms). */
+const sketchOf = (values: number[]) => {
+  const s = new Sketch();
+  for (const v of values) s.add(v);
+  return s;
+};
+
+/**
+ * A segment of timed lines, as a scanner of a timed format makes it: each line a section, a
+ * duration and maybe an upstream duration.
+ */
+function timed(lines: { section: string; ms: number; upstream?: number }[], printed = false): Batch {
+  const s = emptySegment(100);
+  const sections = new Map<string, number>();
+  const bySection = new Map<string, Sketch>();
+  s.latency = new Sketch();
+  for (const l of lines) {
+    s.hits++;
+    s.status[2]!++;
+    s.perSecond.set(100, (s.perSecond.get(100) ?? 0) + 1);
+    sections.set(l.section, (sections.get(l.section) ?? 0) + 1);
+    s.latency.add(l.ms);
+    if (!bySection.has(l.section)) bySection.set(l.section, new Sketch());
+    bySection.get(l.section)!.add(l.ms);
+    if (l.upstream !== undefined) (s.upstream ??= new Sketch()).add(l.upstream);
+  }
+  s.keys = packMaps({ sections });
+  s.sectionLatency = bySection;
+  if (printed) s.printed = true;
+  return { segments: [s] };
+}
+
+/** Durations spread over three orders of magnitude, with a slow tail, deterministic. */
+const spread = (n: number, seed: number) => Array.from({ length: n }, (_, k) => ((k * 7919 + seed) % 1000) / 10 + (k % 50 === 0 ? 900 + k : 0.3));
+
+describe('section aggregator: latency', () => {
+  test("the interval's latency and upstream are the merge of its segments' sketches: count, quantiles and max", () => {
+    const a = spread(400, 1).map((ms, k) => ({ section: k % 2 ? '/api' : '/static', ms, upstream: k % 2 ? ms * 0.8 : undefined }));
+    const b = spread(300, 2).map((ms) => ({ section: '/api', ms, upstream: ms / 2 }));
+    const i = newInterval(0);
+    addBatch(i, timed(a), 0);
+    addBatch(i, timed(b), 0);
+    const stats = summarize(i, 10_000, 10);
+    const all = sketchOf([...a, ...b].map((l) => l.ms));
+    expect(stats.latency).toEqual(all.summary()!);
+    expect(stats.latency!.count).toBe(700);
+    expect(stats.latency!.p99).toBe(all.quantile(0.99));
+    expect(stats.latency!.max).toBe(Math.max(...[...a, ...b].map((l) => l.ms)));
+    const up = [...a, ...b].filter((l) => l.upstream !== undefined).map((l) => l.upstream!);
+    expect(stats.upstream).toEqual(sketchOf(up).summary()!);
+    expect(stats.upstream!.count).toBe(500);
+  });
+
+  test("each reported section's latency is its own sketch's, in the table's order; a section with no timed line has none", () => {
+    const lines = [
+      ...spread(300, 3).map((ms) => ({ section: '/api', ms: ms * 3 })),
+      ...spread(100, 4).map((ms) => ({ section: '/static', ms: ms / 10 })),
+      ...spread(20, 5).map((ms) => ({ section: '/rare', ms })),
+    ];
+    const i = newInterval(0);
+    addBatch(i, timed(lines), 0);
+    // Untimed hits of /pages (a CLF input merged with a timed one): ranked, but with no latency.
+    addBatch(i, batch(Array.from({ length: 200 }, () => ({ section: '/pages', status: 200, bytes: 1 }))), 0);
+    const stats = summarize(i, 10_000, 3);
+    expect(stats.sections.map(([s]) => s)).toEqual(['/api', '/pages', '/static']);
+    const own = (section: string) => sketchOf(lines.filter((l) => l.section === section).map((l) => l.ms)).summary()!;
+    expect(stats.sectionLatency).toEqual([
+      ['/api', own('/api')],
+      ['/static', own('/static')],
+    ]);
+    // The /api p99 is not the interval's: its durations are three times the others'.
+    expect(stats.sectionLatency![0]![1].p99).not.toBe(stats.latency!.p99);
+  });
+
+  test('an interval with no timed line reports no latency, upstream or section latency at all (not zeros)', () => {
+    const i = newInterval(0);
+    addBatch(i, batch([{ section: '/a', status: 200, bytes: 10 }]), 0);
+    const stats = summarize(i, 10_000, 10);
+    expect('latency' in stats).toBe(false);
+    expect('upstream' in stats).toBe(false);
+    expect('sectionLatency' in stats).toBe(false);
+    // Timed lines with no upstream: latency only.
+    addBatch(i, timed([{ section: '/a', ms: 5 }]), 0);
+    const timedStats = summarize(i, 10_000, 10);
+    expect(timedStats.latency).toEqual({ count: 1, p50: 5, p90: 5, p99: 5, max: 5 });
+    expect('upstream' in timedStats).toBe(false);
+  });
+
+  test("segments an earlier run of the centre printed are not timed again, as they are not counted again", () => {
+    const i = newInterval(0);
+    addBatch(i, timed([{ section: '/a', ms: 10, upstream: 9 }]), 0);
+    addBatch(i, timed([{ section: '/a', ms: 5000, upstream: 4000 }, { section: '/b', ms: 7000 }], true), 0);
+    const stats = summarize(i, 10_000, 10);
+    expect(stats.hits).toBe(1);
+    expect(stats.latency).toEqual({ count: 1, p50: 10, p90: 10, p99: 10, max: 10 });
+    expect(stats.upstream!.max).toBe(9);
+    expect(stats.sectionLatency).toEqual([['/a', { count: 1, p50: 10, p90: 10, p99: 10, max: 10 }]]);
+  });
+
+  test("the segment's sketches are merged, never added to (a merge queue may still hold the segment)", () => {
+    const b = timed(spread(50, 6).map((ms) => ({ section: '/a', ms, upstream: ms })));
+    const seg = b.segments[0]!;
+    const before = [seg.latency!.count, seg.upstream!.count, seg.sectionLatency!.get('/a')!.count];
+    const i = newInterval(0);
+    addBatch(i, b, 0);
+    addBatch(i, b, 0);
+    expect([seg.latency!.count, seg.upstream!.count, seg.sectionLatency!.get('/a')!.count]).toEqual(before);
+    expect(summarize(i, 1, 10).latency!.count).toBe(100);
+  });
+
+  test('each interval times its own lines: the next one starts empty', () => {
+    const store = createIntervalStore(0, 10);
+    const out: IntervalStats[] = [];
+    store.on('stats', ({ stats }) => out.push(stats));
+    store.send({ type: 'batch', batch: timed([{ section: '/a', ms: 900, upstream: 800 }]), late: 0 });
+    store.send({ type: 'flush', at: 10_000, final: false });
+    store.send({ type: 'batch', batch: timed([{ section: '/b', ms: 2 }]), late: 0 });
+    store.send({ type: 'flush', at: 20_000, final: false });
+    store.send({ type: 'flush', at: 30_000, final: true });
+    expect(out.map((s) => s.latency?.max)).toEqual([900, 2, undefined]);
+    expect(out.map((s) => s.upstream?.max)).toEqual([800, undefined, undefined]);
+    expect(out.map((s) => s.sectionLatency?.map(([k]) => k))).toEqual([['/a'], ['/b'], undefined]);
+  });
+
+  test('a flood of sections seen once keeps a bounded number of sketches, and the busy section keeps all of its timed lines', () => {
+    const i = newInterval(0);
+    const hot: number[] = [];
+    for (let b = 0; b < 30; b++) {
+      const lines = Array.from({ length: 500 }, (_, k) => ({ section: `/scan-${b}-${k}`, ms: 1 + k }));
+      for (let k = 0; k < 20; k++) hot.push(50 + b + k);
+      lines.push(...hot.slice(-20).map((ms) => ({ section: '/api', ms })));
+      addBatch(i, timed(lines), 0);
+      expect(i.sectionLatency.size).toBeLessThanOrEqual(SECTION_SKETCHES);
+    }
+    const stats = summarize(i, 10_000, 1);
+    expect(stats.sections).toEqual([['/api', 600]]);
+    expect(stats.sectionLatency).toEqual([['/api', sketchOf(hot).summary()!]]);
+    expect(stats.latency!.count).toBe(30 * 520);
   });
 });
