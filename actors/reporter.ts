@@ -5,6 +5,7 @@
 import { type ConsolaInstance, createConsola } from 'consola/core';
 import { fromCallback } from 'xstate';
 import { bytesText, duration, localIso } from '../lib/format';
+import { latencyRecord, latencyText, msText } from '../lib/latency-text';
 import { jsonText, printable } from '../lib/printable';
 import type { AlertEvent, IntervalStats, NotifyEvent, NotifyMessage, Printed, RecoveryEvent, ReporterMessage, RuleAlert } from './messages';
 
@@ -93,9 +94,20 @@ function ruleValue(a: AlertEvent, how: 'fired' | 'recovered'): string {
   }
 }
 
-/** The keys come from the log (or an agent): printable, so that none writes escapes to the terminal. */
-const list = (pairs: [string, number][], n: number) =>
-  pairs.length === 0 ? '-' : pairs.slice(0, n).map(([k, v]) => `${printable(k)} ${v}`).join(' · ');
+/**
+ * The keys come from the log (or an agent): printable, so that none writes escapes to the
+ * terminal. A key with a p99 (a timed section) shows it after its count: `/api 93 (p99 210 ms)`.
+ */
+const list = (pairs: [string, number][], n: number, p99?: Map<string, number>) =>
+  pairs.length === 0
+    ? '-'
+    : pairs
+        .slice(0, n)
+        .map(([k, v]) => {
+          const q = p99?.get(k);
+          return `${printable(k)} ${v}${q === undefined ? '' : ` (p99 ${msText(q)})`}`;
+        })
+        .join(' · ');
 const names = (agents: string[]) => agents.map(printable).join(' · ');
 
 const rate = (s: IntervalStats) => {
@@ -104,8 +116,12 @@ const rate = (s: IntervalStats) => {
 };
 
 /** `≈` before a table whose counts are approximate (too many distinct keys to keep them all). */
-const row = (s: IntervalStats, table: 'sections' | 'users' | 'hosts' | 'methods', n: number) =>
-  `  ${table.padEnd(8)}${s.approximate.includes(table) ? ' ≈ ' : '  '}${list(s[table], n)}`;
+const row = (s: IntervalStats, table: 'sections' | 'users' | 'hosts' | 'methods' | 'vhosts', n: number, p99?: Map<string, number>) =>
+  `  ${table.padEnd(8)}${s.approximate.includes(table) ? ' ≈ ' : '  '}${list(s[table], n, p99)}`;
+
+/** Each timed section's p99, by section. */
+export const sectionP99 = (s: IntervalStats) =>
+  s.sectionLatency ? new Map(s.sectionLatency.map(([section, l]) => [section, l.p99])) : undefined;
 
 /** The human block for one interval. */
 export function statsText(s: IntervalStats): string {
@@ -121,17 +137,26 @@ export function statsText(s: IntervalStats): string {
   return [
     head,
     `  unique    ${u.hosts} hosts · ${u.users} users · ${u.sections} sections (estimated)`,
-    row(s, 'sections', 5),
+    row(s, 'sections', 5, sectionP99(s)),
     `  status    ${status}`,
     row(s, 'methods', 5),
     row(s, 'users', 3),
     row(s, 'hosts', 3),
+    // What a log without virtual hosts or durations never has: no line for it.
+    ...(s.vhosts.length > 0 ? [row(s, 'vhosts', 3)] : []),
+    ...(s.latency ? [`  latency   ${latencyText(s.latency, s.hits)}`] : []),
+    ...(s.upstream ? [`  upstream  ${latencyText(s.upstream, s.hits)}`] : []),
     ...(s.agents ? [`  agents    ${names(s.agents.reporting) || '-'}${s.agents.silent.length > 0 ? ` · silent: ${names(s.agents.silent)}` : ''}`] : []),
   ].join('\n');
 }
 
-/** One NDJSON object per line; times ISO-8601 UTC. */
+/**
+ * One NDJSON object per line; times ISO-8601 UTC. What a log may lack (virtual hosts, durations)
+ * has a key only when the interval had it, so a CLF log's records are what they always were: a
+ * timed section gets `"latency"` in its own object, the interval `"latency"` and `"upstream"`.
+ */
 export function statsJson(s: IntervalStats): string {
+  const timed = s.sectionLatency ? new Map(s.sectionLatency) : undefined;
   return jsonText({
     type: 'stats',
     start: utcIso(s.start),
@@ -140,14 +165,20 @@ export function statsJson(s: IntervalStats): string {
     invalid: s.invalid,
     late: s.late,
     rps: Math.round(rate(s) * 1000) / 1000,
-    sections: s.sections.map(([section, hits]) => ({ section, hits })),
+    sections: s.sections.map(([section, hits]) => {
+      const latency = timed?.get(section);
+      return latency ? { section, hits, latency: latencyRecord(latency) } : { section, hits };
+    }),
     status: s.status,
     bytes: s.bytes,
     users: s.users.map(([user, hits]) => ({ user, hits })),
     hosts: s.hosts.map(([host, hits]) => ({ host, hits })),
     methods: s.methods.map(([method, hits]) => ({ method, hits })),
+    ...(s.vhosts.length > 0 ? { vhosts: s.vhosts.map(([vhost, hits]) => ({ vhost, hits })) } : {}),
     approximate: s.approximate,
     unique: { ...s.unique, estimated: true },
+    ...(s.latency ? { latency: latencyRecord(s.latency) } : {}),
+    ...(s.upstream ? { upstream: latencyRecord(s.upstream) } : {}),
     ...(s.agents ? { agents: s.agents } : {}),
     final: s.final,
   });

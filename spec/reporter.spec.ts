@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
 import type { IntervalStats } from '../actors/messages';
+import { Sketch } from '../lib/sketch';
+import { msText } from '../lib/latency-text';
 import {
   alertJson,
   alertMessage,
@@ -117,6 +119,112 @@ describe('reporter', () => {
       bytes: 1234,
       final: false,
     });
+  });
+});
+
+describe('reporter: latency and virtual hosts, when the log has them', () => {
+  const clf: IntervalStats = {
+    start: at,
+    end: at + 10_000,
+    hits: 25,
+    invalid: 2,
+    late: 1,
+    sections: [['/api', 20], ['/pages', 5]],
+    users: [['ann', 3]],
+    hosts: [['10.0.0.1', 25]],
+    methods: [['GET', 25]],
+    vhosts: [],
+    status: { '1xx': 0, '2xx': 20, '3xx': 0, '4xx': 5, '5xx': 0, other: 0 },
+    bytes: 1234,
+    approximate: [],
+    unique: { hosts: 3, users: 1, sections: 2 },
+    final: false,
+  };
+  /** 25 durations from 0.4 ms to 1.2 s, and the sketch a scanner would have made of them. */
+  const durations = Array.from({ length: 25 }, (_, k) => (k === 24 ? 1234 : 0.4 + k * k * 0.9));
+  const sketch = new Sketch();
+  for (const d of durations) sketch.add(d);
+  const api = new Sketch();
+  for (const d of durations.slice(0, 20)) api.add(d * 2);
+  const timed: IntervalStats = {
+    ...clf,
+    vhosts: [['shop.example', 15], ['api.example', 10]],
+    latency: sketch.summary()!,
+    upstream: { count: 20, p50: 3.25, p90: 30.5, p99: 170.25, max: 180 },
+    sectionLatency: [['/api', api.summary()!]],
+  };
+
+  test('a CLF interval prints exactly what it always did: no latency, upstream or vhosts line or key', () => {
+    const lines = statsText(clf).split('\n');
+    expect(lines.slice(1)).toEqual([
+      '  unique    3 hosts · 1 users · 2 sections (estimated)',
+      '  sections  /api 20 · /pages 5',
+      '  status    2xx 20 · 3xx 0 · 4xx 5 · 5xx 0',
+      '  methods   GET 25',
+      '  users     ann 3',
+      '  hosts     10.0.0.1 25',
+    ]);
+    expect(statsJson(clf)).toBe(
+      '{"type":"stats","start":"2026-01-01T00:05:31.000Z","end":"2026-01-01T00:05:41.000Z","hits":25,"invalid":2,"late":1,"rps":2.5,' +
+        '"sections":[{"section":"/api","hits":20},{"section":"/pages","hits":5}],"status":{"1xx":0,"2xx":20,"3xx":0,"4xx":5,"5xx":0,"other":0},' +
+        '"bytes":1234,"users":[{"user":"ann","hits":3}],"hosts":[{"host":"10.0.0.1","hits":25}],"methods":[{"method":"GET","hits":25}],' +
+        '"approximate":[],"unique":{"hosts":3,"users":1,"sections":2,"estimated":true},"final":false}',
+    );
+  });
+
+  test("a timed interval: the latency and upstream lines after the tables, the sketch's own quantiles, and a vhosts row", () => {
+    const lines = statsText(timed).split('\n');
+    expect(lines.slice(6)).toEqual([
+      '  hosts     10.0.0.1 25',
+      '  vhosts    shop.example 15 · api.example 10',
+      `  latency   p50 ${msText(sketch.quantile(0.5))} · p90 ${msText(sketch.quantile(0.9))} · p99 ${msText(sketch.quantile(0.99))} · max 1.2 s`,
+      '  upstream  p50 3.3 ms · p90 31 ms · p99 170 ms · max 180 ms · 20 of 25 timed',
+    ]);
+    // p99 of 25 values is the 24th smallest (rank ⌊0.99 × 24⌋ = 23): 0.4 + 23² × 0.9 = 476.5 ms, within 1 %.
+    expect(Math.abs(sketch.quantile(0.99) - 476.5) / 476.5).toBeLessThanOrEqual(0.01);
+  });
+
+  test("each timed section shows its own p99 where the sections are listed; an untimed one shows its count only", () => {
+    const row = statsText(timed).split('\n')[2];
+    expect(row).toBe(`  sections  /api 20 (p99 ${msText(api.quantile(0.99))}) · /pages 5`);
+    expect(api.quantile(0.99)).not.toBe(sketch.quantile(0.99));
+  });
+
+  test('NDJSON: latency and upstream in ms to 3 decimals, vhosts like the other tables, a section its own latency', () => {
+    const json = JSON.parse(statsJson(timed));
+    const ms3 = (x: number) => Math.round(x * 1000) / 1000;
+    expect(json.latency).toEqual({
+      count: 25,
+      p50: ms3(sketch.quantile(0.5)),
+      p90: ms3(sketch.quantile(0.9)),
+      p99: ms3(sketch.quantile(0.99)),
+      max: 1234,
+    });
+    expect(json.upstream).toEqual({ count: 20, p50: 3.25, p90: 30.5, p99: 170.25, max: 180 });
+    expect(json.vhosts).toEqual([{ vhost: 'shop.example', hits: 15 }, { vhost: 'api.example', hits: 10 }]);
+    expect(json.sections).toEqual([
+      { section: '/api', hits: 20, latency: { count: 20, p50: ms3(api.quantile(0.5)), p90: ms3(api.quantile(0.9)), p99: ms3(api.quantile(0.99)), max: ms3(api.max) } },
+      { section: '/pages', hits: 5 },
+    ]);
+    // Each key only when the interval had it.
+    const noUpstream = JSON.parse(statsJson({ ...timed, upstream: undefined, vhosts: [] }));
+    expect(Object.keys(noUpstream)).not.toContain('upstream');
+    expect(Object.keys(noUpstream)).not.toContain('vhosts');
+    expect(noUpstream.latency.count).toBe(25);
+    expect(statsText({ ...timed, upstream: undefined })).not.toContain('upstream');
+  });
+
+  test('a virtual host from the log prints escaped in the text, as it is in NDJSON', () => {
+    const hostile = { ...clf, vhosts: [['\x1b[2Jevil.example', 3]] as [string, number][] };
+    expect(statsText(hostile)).toContain('  vhosts    \\x1b[2Jevil.example 3');
+    expect(statsText(hostile)).not.toContain('\x1b');
+    expect(JSON.parse(statsJson(hostile)).vhosts[0].vhost).toBe('\x1b[2Jevil.example');
+    const section = { ...timed, sections: [['/\x1b]0;x\x07', 20]] as [string, number][], sectionLatency: [['/\x1b]0;x\x07', api.summary()!]] as IntervalStats['sectionLatency'] };
+    expect(statsText(section).split('\n')[2]).toStartWith('  sections  /\\x1b]0;x\\x07 20 (p99 ');
+  });
+
+  test('an approximate vhosts table is marked as the others are', () => {
+    expect(statsText({ ...timed, approximate: ['vhosts'] })).toContain('  vhosts   ≈ shop.example 15');
   });
 });
 
