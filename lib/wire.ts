@@ -2,10 +2,12 @@
  * The fleet's message format: what an agent publishes and the centre reads, one message per
  * publish (never one per line). JSON with a version field; a segment's keys travel packed, as
  * base64 of the scanner's own byte layout (lib/byte-keys), so a message costs what its distinct
- * keys cost, whatever the number of lines.
+ * keys cost, whatever the number of lines; its request durations travel as sketches (below), so
+ * the centre merges them into the fleet's quantiles.
  *
- *   { "v": 1, "agent": "web-1", "seq": 42, "clock": 1767225600,
- *     "segments": [{ "second", "perSecond": [[second, hits]...], "hits", "invalid", "status", "codes": [[code, hits]...], "bytes", "keys", "entries" }],
+ *   { "v": 2, "agent": "web-1", "instance": "k3J9xQ2mZp7vL0aB", "seq": 42, "clock": 1767225600,
+ *     "segments": [{ "second", "perSecond": [[second, hits]...], "hits", "invalid", "status", "codes": [[code, hits]...], "bytes", "keys", "entries",
+ *                    "latency"?, "upstream"?, "sectionLatency"?: [[section, sketch]...], "vhostLatency"?: [[vhost, sketch]...], "classLatency"?: [sketch | null ×6] }],
  *     "files": [{ "path", "id", "offset", "head" }] }
  *
  * - `seq` numbers an agent's messages from 1; the message ID is `agent:seq`, so a publish
@@ -16,12 +18,23 @@
  *   fleet's clock moves.
  * - `files`: where each followed file has been counted up to when this message was made; the
  *   last message on an agent's subject is its checkpoint, for a restart.
+ * - A sketch is one flat list, `[zero, offset, sum, min, max, ...buckets]` (`SketchWire`): the
+ *   bucket counts from bucket `offset` on, a run of n empty buckets written as −n, so a sketch of
+ *   a few durations costs a few numbers however far apart they lie. Its count is `zero` plus the
+ *   buckets; `Sketch.from` checks the rest. A bad sketch is a bad message, as a bad key is.
+ *
+ * Versions: 2 added the sketches and the fifth kind of key (`vhosts`: `entries` starts with five
+ * counts). The centre reads version 1 too, as the agents before it wrote it (four counts, no
+ * sketches), so agents can be upgraded one at a time after the centre; a version it does not
+ * know (a newer agent's) is a bad message, counted and said as any other.
  */
 import type { KeyCounts } from './byte-keys';
 import { KEY_KINDS, NO_KEYS } from './byte-keys';
-import type { Sketch } from './sketch';
+import { Sketch, type SketchData } from './sketch';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
+/** The versions a centre reads: 1, from agents of before latency, and this one. */
+export type WireVersion = 1 | typeof WIRE_VERSION;
 
 /**
  * The lines of one chunk that share a high-water second: the newest log timestamp seen so far,
@@ -88,7 +101,8 @@ export interface FileMark {
 }
 
 export interface CountsMessage {
-  v: typeof WIRE_VERSION;
+  /** The version it is written in: `encode` writes that version's shape; `decode` says which it read. */
+  v: WireVersion;
   agent: string;
   /**
    * The agent process that published it: random, made at each start (absent from agents of
@@ -113,6 +127,28 @@ export const subjectToken = (name: string) => name.replace(/[^A-Za-z0-9_-]/g, '_
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 
+/** A sketch on the wire: `[zero, offset, sum, min, max, ...buckets]`, a run of n empty buckets as −n. */
+export type SketchWire = number[];
+
+/** The most buckets a sketch on the wire may spell out (Sketch.from refuses more). */
+const MAX_BUCKETS = 10_000;
+
+export function sketchToWire(sketch: Sketch): SketchWire {
+  const d = sketch.toJSON();
+  const out = [d.zero, d.offset, d.sum, d.min, d.max];
+  let empty = 0;
+  for (const n of d.counts) {
+    if (n === 0) {
+      empty++;
+      continue;
+    }
+    if (empty > 0) out.push(-empty);
+    empty = 0;
+    out.push(n);
+  }
+  return out;
+}
+
 export function encode(m: CountsMessage): Uint8Array {
   return Buffer.from(
     JSON.stringify({
@@ -130,11 +166,35 @@ export function encode(m: CountsMessage): Uint8Array {
         codes: [...s.codes],
         bytes: s.bytes,
         keys: b64(s.keys.bytes),
-        entries: [...s.keys.entries],
+        ...(m.v === 1 ? { entries: entriesV1(s) } : { entries: [...s.keys.entries], ...sketchesOf(s) }),
       })),
       files: m.files.map((f) => ({ path: f.path, id: f.id, offset: f.offset, head: b64(f.head) })),
     }),
   );
+}
+
+/** A segment's sketches as version 2 writes them; absent ones are left out. */
+function sketchesOf(s: Segment) {
+  const named = (map: Map<string, Sketch>) => [...map].map(([name, sketch]) => [name, sketchToWire(sketch)]);
+  return {
+    ...(s.latency ? { latency: sketchToWire(s.latency) } : {}),
+    ...(s.upstream ? { upstream: sketchToWire(s.upstream) } : {}),
+    ...(s.sectionLatency?.size ? { sectionLatency: named(s.sectionLatency) } : {}),
+    ...(s.vhostLatency?.size ? { vhostLatency: named(s.vhostLatency) } : {}),
+    ...(s.classLatency?.some(Boolean) ? { classLatency: Array.from(s.classLatency, (c) => (c ? sketchToWire(c) : null)) } : {}),
+  };
+}
+
+/**
+ * Version 1's entries: four counts (no `vhosts`). Only the specs write version 1 (as the agents
+ * before version 2 did); what it cannot say is refused rather than dropped.
+ */
+function entriesV1(s: Segment): number[] {
+  const { entries } = s.keys;
+  if (entries[4] !== 0 || s.latency || s.upstream || s.sectionLatency || s.vhostLatency || s.classLatency) {
+    throw new WireError('a version 1 message cannot carry vhosts or durations');
+  }
+  return [...entries.subarray(0, 4), ...entries.subarray(KEY_KINDS.length)];
 }
 
 export class WireError extends Error {}
@@ -168,7 +228,10 @@ const instanceOf = (x: unknown) => {
 };
 const bytesOf = (x: unknown, what: string) => new Uint8Array(Buffer.from(text(x, what), 'base64'));
 
-/** Decodes a message; throws `WireError` saying what is wrong (bad JSON, another version, a bad field). */
+/**
+ * Decodes a message of version 1 or 2; throws `WireError` saying what is wrong (bad JSON, a
+ * version it does not know, a bad field).
+ */
 export function decode(data: Uint8Array): CountsMessage {
   let raw: Record<string, unknown>;
   try {
@@ -177,14 +240,15 @@ export function decode(data: Uint8Array): CountsMessage {
     throw new WireError('not JSON');
   }
   if (typeof raw !== 'object' || raw === null) throw new WireError('not an object');
-  if (raw.v !== WIRE_VERSION) throw new WireError(`unknown version ${JSON.stringify(raw.v)}`);
+  const v = raw.v;
+  if (v !== 1 && v !== WIRE_VERSION) throw new WireError(`unknown version ${JSON.stringify(v)}`);
   return {
-    v: WIRE_VERSION,
+    v,
     agent: text(raw.agent, 'agent'),
     ...(raw.instance === undefined ? {} : { instance: instanceOf(raw.instance) }),
     seq: count(raw.seq, 'seq'),
     clock: second(raw.clock, 'clock'),
-    segments: array(raw.segments, 'segments').map((x, i) => segment(x, `segments[${i}]`)),
+    segments: array(raw.segments, 'segments').map((x, i) => segment(x, `segments[${i}]`, v)),
     files: array(raw.files, 'files').map((x, i) => {
       const f = x as Record<string, unknown>;
       return { path: text(f?.path, `files[${i}].path`), id: text(f.id, `files[${i}].id`), offset: count(f.offset, `files[${i}].offset`), head: bytesOf(f.head, `files[${i}].head`) };
@@ -192,13 +256,16 @@ export function decode(data: Uint8Array): CountsMessage {
   };
 }
 
-function segment(x: unknown, what: string): Segment {
+function segment(x: unknown, what: string, v: WireVersion): Segment {
   const s = x as Record<string, unknown>;
   if (typeof s !== 'object' || s === null) throw new WireError(`${what} is not an object`);
   const status = array(s.status, `${what}.status`).map((n, i) => count(n, `${what}.status[${i}]`));
   if (status.length !== 6) throw new WireError(`${what}.status has ${status.length} classes, not 6`);
   const bytes = bytesOf(s.keys, `${what}.keys`);
-  const entries = Int32Array.from(array(s.entries, `${what}.entries`).map((n, i) => int(n, `${what}.entries[${i}]`)));
+  const listed = array(s.entries, `${what}.entries`);
+  // Version 1 counted four kinds of keys: none of the fifth (vhosts), after the fourth count.
+  if (v === 1 && listed.length >= 4) listed.splice(4, 0, 0);
+  const entries = Int32Array.from(listed.map((n, i) => int(n, `${what}.entries[${i}]`)));
   checkKeys(bytes, entries, what);
   return {
     second: second(s.second, `${what}.second`),
@@ -220,7 +287,65 @@ function segment(x: unknown, what: string): Segment {
     ),
     bytes: count(s.bytes, `${what}.bytes`),
     keys: { bytes, entries },
+    ...(v === 1 ? {} : sketchesIn(s, what)),
   };
+}
+
+/** A version 2 segment's sketches, each checked (absent ones stay absent). */
+function sketchesIn(s: Record<string, unknown>, what: string): Partial<Segment> {
+  const out: Partial<Segment> = {};
+  if (s.latency !== undefined) out.latency = sketchIn(s.latency, `${what}.latency`);
+  if (s.upstream !== undefined) out.upstream = sketchIn(s.upstream, `${what}.upstream`);
+  if (s.sectionLatency !== undefined) out.sectionLatency = namedSketches(s.sectionLatency, `${what}.sectionLatency`);
+  if (s.vhostLatency !== undefined) out.vhostLatency = namedSketches(s.vhostLatency, `${what}.vhostLatency`);
+  if (s.classLatency !== undefined) {
+    const list = array(s.classLatency, `${what}.classLatency`);
+    if (list.length > 6) throw new WireError(`${what}.classLatency has ${list.length} classes, not 6`);
+    out.classLatency = list.map((c, i) => (c === null ? undefined : sketchIn(c, `${what}.classLatency[${i}]`)));
+  }
+  return out;
+}
+
+/** `[[name, sketch]...]` → a map; a name twice adds up (as keys do), never one replacing the other. */
+function namedSketches(x: unknown, what: string): Map<string, Sketch> {
+  const map = new Map<string, Sketch>();
+  array(x, what).forEach((p, i) => {
+    const pair = array(p, `${what}[${i}]`);
+    const name = text(pair[0], `${what}[${i}][0]`);
+    const sketch = sketchIn(pair[1], `${what}[${i}][1]`);
+    const known = map.get(name);
+    map.set(name, known ? known.merge(sketch) : sketch);
+  });
+  return map;
+}
+
+/** A `SketchWire` → a sketch, checked here (the numbers, the runs) and by Sketch.from. */
+export function sketchIn(x: unknown, what: string): Sketch {
+  const list = array(x, what);
+  if (list.length < 5) throw new WireError(`${what} is not a sketch`);
+  for (let i = 0; i < list.length; i++) {
+    if (typeof list[i] !== 'number' || !Number.isFinite(list[i])) throw new WireError(`${what}[${i}] is not a number`);
+  }
+  const [zero, offset, sum, min, max] = list as number[];
+  const counts: number[] = [];
+  let total = count(zero, `${what}[0]`);
+  int(offset, `${what}[1]`);
+  for (let i = 5; i < list.length; i++) {
+    const n = int(list[i], `${what}[${i}]`);
+    if (n === 0) throw new WireError(`${what}[${i}] is an empty run`);
+    if (counts.length + Math.max(1, -n) > MAX_BUCKETS) throw new WireError(`${what} has more than ${MAX_BUCKETS} buckets`);
+    if (n < 0) for (let k = 0; k < -n; k++) counts.push(0);
+    else {
+      counts.push(n);
+      total += n;
+    }
+  }
+  const data: SketchData = { zero: zero!, offset: offset!, counts, count: total, sum: sum!, min: min!, max: max! };
+  try {
+    return Sketch.from(data);
+  } catch (error) {
+    throw new WireError(`${what} is not a sketch (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 /** The packed keys must describe their bytes exactly: a bad one would read past them. */
