@@ -8,6 +8,7 @@ import { createColors } from 'picocolors';
 import stringWidth from 'string-width';
 import type { IntervalStats } from './messages';
 import { bytesText, duration, localIso } from '../lib/format';
+import { latencyText, msText } from '../lib/latency-text';
 import { printable } from '../lib/printable';
 
 export interface HistoryEntry {
@@ -69,8 +70,17 @@ export function bar(ratio: number, width: number): string {
 const clock = (ms: number) => localIso(ms).slice(11, 19);
 // What comes from outside (keys, file names, alert lines, notices) is made printable before it is
 // coloured: cli-truncate keeps escape sequences whole, so a raw ESC in a key would reach the screen.
-const pairs = (list: [string, number][], n: number) =>
-  list.length === 0 ? '-' : list.slice(0, n).map(([k, v]) => `${printable(k)} ${v}`).join(' · ');
+// A timed section shows its p99 after its count, as the text output does.
+const pairs = (list: [string, number][], n: number, p99?: Map<string, number>) =>
+  list.length === 0
+    ? '-'
+    : list
+        .slice(0, n)
+        .map(([k, v]) => {
+          const q = p99?.get(k);
+          return `${printable(k)} ${v}${q === undefined ? '' : ` (p99 ${msText(q)})`}`;
+        })
+        .join(' · ');
 
 /** The lines of the dashboard: exactly `height` of them (or fewer when there is less to say), none wider than `width`. */
 export function renderDashboard(s: DashboardSnapshot, width: number, height: number): string[] {
@@ -115,11 +125,16 @@ export function renderDashboard(s: DashboardSnapshot, width: number, height: num
     lines.push(
       `Status   2xx ${st['2xx']} · 3xx ${st['3xx']} · ${c.yellow(`4xx ${st['4xx']}`)} · ${c.red(`5xx ${st['5xx']}`)}`,
     );
+    // Only a log with durations has these lines: a CLF screen is what it always was.
+    if (l.latency) lines.push(`Latency  ${latencyText(l.latency, l.hits)}`);
+    if (l.upstream) lines.push(`Upstream ${latencyText(l.upstream, l.hits)}`);
     const approx = (t: string) => (l.approximate.includes(t) ? '≈ ' : '');
-    lines.push(`Sections ${approx('sections')}${pairs(l.sections, 8)}`);
+    const p99 = l.sectionLatency ? new Map(l.sectionLatency.map(([k, q]) => [k, q.p99])) : undefined;
+    lines.push(`Sections ${approx('sections')}${pairs(l.sections, 8, p99)}`);
     lines.push(`Methods  ${approx('methods')}${pairs(l.methods, 6)}`);
     lines.push(`Users    ${approx('users')}${pairs(l.users, 6)}`);
     lines.push(`Hosts    ${approx('hosts')}${pairs(l.hosts, 6)}`);
+    if (l.vhosts.length > 0) lines.push(`Vhosts   ${approx('vhosts')}${pairs(l.vhosts, 6)}`);
   } else {
     lines.push(rule('last interval'));
     lines.push(c.dim('waiting for the first interval to close…'));

@@ -3,6 +3,8 @@ import stringWidth from 'string-width';
 import { bar, type DashboardSnapshot, renderDashboard, sparkline } from '../actors/dashboard';
 import { scrollback } from '../actors/dashboard-reporter';
 import type { IntervalStats } from '../actors/messages';
+import { msText } from '../lib/latency-text';
+import { Sketch } from '../lib/sketch';
 
 const T = Date.UTC(2026, 0, 1, 12, 0, 0);
 
@@ -164,6 +166,65 @@ describe('dashboard', () => {
     expect(bar(0.5, 12)).toBe('[█████░░░░░]');
     expect(bar(3, 6)).toBe('[████]');
     expect(bar(0, 4)).toBe('[░░]');
+  });
+});
+
+describe('dashboard: latency and virtual hosts', () => {
+  const sketchOf = (values: number[]) => {
+    const sk = new Sketch();
+    for (const v of values) sk.add(v);
+    return sk;
+  };
+  const all = sketchOf(Array.from({ length: 250 }, (_, k) => 0.5 + (k * k) / 40));
+  const api = sketchOf(Array.from({ length: 93 }, (_, k) => 20 + k * 3));
+  const timed: IntervalStats = {
+    ...last,
+    vhosts: [['shop.example', 200], ['api.example', 50]],
+    latency: all.summary()!,
+    upstream: { count: 93, p50: 4.2, p90: 40, p99: 230, max: 1500 },
+    sectionLatency: [['/api', api.summary()!]],
+  };
+  /** The last interval's lines, between its rule and the next. */
+  const block = (l: IntervalStats) => {
+    const lines = renderDashboard(snapshot({ last: l }), 200, 40);
+    const from = lines.findIndex((x) => x.startsWith('─ last interval'));
+    const to = lines.findIndex((x, i) => i > from && x.startsWith('─ '));
+    return lines.slice(from + 1, to);
+  };
+
+  test("a CLF interval's block is what it always was: no latency, upstream or vhosts line, no p99", () => {
+    expect(block(last).map((x) => x.slice(0, 9))).toEqual(['Hits     ', 'Unique   ', 'Status   ', 'Sections ', 'Methods  ', 'Users    ', 'Hosts    ']);
+    expect(block(last).join('\n')).not.toContain('p99');
+  });
+
+  test("a timed interval: latency and upstream under the status, each timed section's own p99, and the vhosts", () => {
+    const lines = block(timed);
+    expect(lines.map((x) => x.slice(0, 9))).toEqual(['Hits     ', 'Unique   ', 'Status   ', 'Latency  ', 'Upstream ', 'Sections ', 'Methods  ', 'Users    ', 'Hosts    ', 'Vhosts   ']);
+    expect(lines[3]).toBe(`Latency  p50 ${msText(all.quantile(0.5))} · p90 ${msText(all.quantile(0.9))} · p99 ${msText(all.quantile(0.99))} · max ${msText(all.max)}`);
+    expect(lines[4]).toBe('Upstream p50 4.2 ms · p90 40 ms · p99 230 ms · max 1.5 s · 93 of 250 timed');
+    expect(lines[5]).toBe(`Sections /api 93 (p99 ${msText(api.quantile(0.99))}) · /pages 47 · /report 28`);
+    expect(api.quantile(0.99)).not.toBe(all.quantile(0.99));
+    expect(lines[9]).toBe('Vhosts   shop.example 200 · api.example 50');
+  });
+
+  for (const [width, height] of [[80, 24], [40, 12]] as const) {
+    test(`with latency, still fits ${width}×${height}`, () => {
+      const lines = renderDashboard(snapshot({ last: timed, color: true }), width, height);
+      expect(lines.length).toBeLessThanOrEqual(height);
+      for (const line of lines) expect(stringWidth(line)).toBeLessThanOrEqual(width);
+    });
+  }
+
+  test('a virtual host from the log is drawn escaped; an approximate vhosts table is marked', () => {
+    const text = renderDashboard(snapshot({ last: { ...timed, vhosts: [['\x1b[2Jx.example', 4]], approximate: ['vhosts'] } }), 200, 40).join('\n');
+    expect(text).toContain('Vhosts   ≈ \\x1b[2Jx.example 4');
+    expect(text).not.toContain('\x1b');
+  });
+
+  test('on the way out, the last interval with traffic keeps its latency lines (as the plain output prints it)', () => {
+    const lines = scrollback([], timed, T - 125_000);
+    expect(lines[0]).toContain(`  latency   p50 ${msText(all.quantile(0.5))}`);
+    expect(lines[0]).toContain('  upstream  p50 4.2 ms');
   });
 });
 
