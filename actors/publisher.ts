@@ -20,6 +20,10 @@
  * second and its entry in `perSecond` are brought back to now, so no message says anything
  * about a second to come and the centre's clock never jumps ahead with it. A message bigger than
  * the server takes (`maxBytes`) goes out as several (lib/message-split).
+ *
+ * Segments go out as the parser made them, one per chunk and second, never gathered into one:
+ * their keys are copied (the parser's are borrowed), their sketches (durations) are their own,
+ * made fresh for each segment, so they are kept as they are and never added to.
  */
 import { fromCallback } from 'xstate';
 import { ownKeys } from '../lib/byte-keys';

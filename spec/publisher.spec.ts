@@ -7,7 +7,9 @@ import { describe, expect, test } from 'bun:test';
 import { createActor, fromCallback, setup, spawnChild } from 'xstate';
 import { emptySegment, type ReporterMessage, type Segment } from '../actors/messages';
 import { publisher } from '../actors/publisher';
-import type { CountsMessage, FileMark } from '../lib/wire';
+import { packMaps } from '../lib/byte-keys';
+import { Sketch } from '../lib/sketch';
+import { type CountsMessage, decode, encode, type FileMark, WIRE_VERSION } from '../lib/wire';
 
 const S = 1_767_225_600; // a second, in s
 const at = (second: number, ms: number) => second * 1000 + ms;
@@ -16,7 +18,7 @@ const mark: FileMark = { path: '/var/log/a.log', id: '1:2:3', offset: 100, head:
 /** Lets the publish promises settle (no time passes). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-function start(o: { now: number; firstClock?: number; graceMs?: number; maxQueued?: number; hang?: boolean }) {
+function start(o: { now: number; firstClock?: number; graceMs?: number; maxQueued?: number; hang?: boolean; maxBytes?: number }) {
   const sent: CountsMessage[] = [];
   const clock = { now: o.now };
   const backlog = { full: false, waiting: 0, published: 0 };
@@ -25,6 +27,7 @@ function start(o: { now: number; firstClock?: number; graceMs?: number; maxQueue
       agent: 'web-1',
       firstSeq: 7,
       firstClock: o.firstClock,
+      maxBytes: o.maxBytes,
       publish: (m) => {
         sent.push(m);
         return o.hang ? new Promise<void>(() => {}) : Promise.resolve();
@@ -247,6 +250,72 @@ describe('publisher: lines stamped ahead of the wall clock', () => {
     p.marks(at(S + 1, 600), false);
     await settle();
     expect(p.sent.map((m) => m.clock)).toEqual([S - 2]);
+    p.actor.stop();
+  });
+});
+
+/** A sketch of `n` durations from `from` ms, `step` apart. */
+function sketch(n: number, from: number, step: number) {
+  const s = new Sketch();
+  for (let i = 0; i < n; i++) s.add(from + i * step);
+  return s;
+}
+/** Everything a sketch says. */
+const said = (s: Sketch | undefined) => s && { ...s.toJSON(), p99: s.quantile(0.99) };
+
+/** A timed segment of `second`: `n` lines of one section and vhost, its sketches its own. */
+function timed(second: number, n: number, from: number): Segment {
+  const latency = sketch(n, from, 1);
+  return {
+    ...emptySegment(second),
+    hits: n,
+    perSecond: new Map([[second, n]]),
+    status: [0, 0, n, 0, 0, 0],
+    keys: packMaps({ sections: new Map([['/api', n]]), vhosts: new Map([['shop.example', n]]) }),
+    latency,
+    upstream: sketch(n, from / 2, 1),
+    sectionLatency: new Map([['/api', sketch(n, from, 1)]]),
+    vhostLatency: new Map([['shop.example', sketch(n, from, 1)]]),
+    classLatency: [undefined, undefined, sketch(n, from, 1)],
+  };
+}
+
+describe('publisher: durations', () => {
+  test('segments go out with their sketches as the scanner made them (none added to, none merged away), a line ahead of the clock too', async () => {
+    const p = start({ now: at(S, 0) });
+    const FUTURE = 1_906_977_600;
+    p.clock.now = at(S + 1, 600);
+    const given = [timed(S + 1, 10, 100), timed(S + 1, 5, 2000), { ...timed(FUTURE, 3, 40), perSecond: new Map([[FUTURE, 3]]) }];
+    const before = given.map((g) => [said(g.latency), said(g.upstream), said(g.sectionLatency!.get('/api')), said(g.vhostLatency!.get('shop.example')), said(g.classLatency![2])]);
+    p.batch(...given);
+    p.marks(at(S + 1, 600));
+    await settle();
+    expect(p.sent).toHaveLength(1);
+    const m = decode(encode(p.sent[0]!));
+    expect(m.v).toBe(WIRE_VERSION);
+    // The line ahead counts now, with its durations.
+    expect(m.segments.map((s) => s.second)).toEqual([S + 1, S + 1, S + 1]);
+    expect(m.segments.map((s) => [said(s.latency), said(s.upstream), said(s.sectionLatency!.get('/api')), said(s.vhostLatency!.get('shop.example')), said(s.classLatency![2])])).toEqual(before);
+    expect(given.map((g) => [said(g.latency), said(g.upstream), said(g.sectionLatency!.get('/api')), said(g.vhostLatency!.get('shop.example')), said(g.classLatency![2])])).toEqual(before);
+    p.actor.stop();
+  });
+
+  test('a second too big for one message goes in several; its durations merge back to what was given', async () => {
+    const p = start({ now: at(S, 0), maxBytes: 8192 });
+    const given = timed(S + 1, 20, 1);
+    // 400 sections, each timed: far over 8 KB in all.
+    const sections = new Map(Array.from({ length: 400 }, (_, i) => [`/s${i}`, sketch(3, 10 + i, 7)] as [string, Sketch]));
+    given.sectionLatency = sections;
+    given.keys = packMaps({ sections: new Map([...sections.keys()].map((k) => [k, 3])) });
+    p.batch(given);
+    p.marks(at(S + 1, 600));
+    await settle();
+    expect(p.sent.length).toBeGreaterThan(2);
+    const segments = p.sent.map((m) => decode(encode(m))).flatMap((m) => m.segments);
+    const merged = (list: (Sketch | undefined)[]) => list.reduce<Sketch>((all, s) => (s ? all.merge(s) : all), new Sketch());
+    expect(said(merged(segments.map((s) => s.latency)))).toEqual(said(given.latency));
+    for (const [name, s] of sections) expect(said(merged(segments.map((x) => x.sectionLatency?.get(name))))).toEqual(said(s));
+    expect(segments.reduce((n, s) => n + s.hits, 0)).toBe(20);
     p.actor.stop();
   });
 });
