@@ -43,6 +43,14 @@ export interface LatencySummary {
   max: number;
 }
 
+/**
+ * The bucket a duration (ms, above MIN_VALUE) falls in: the one that holds (γ^(i−1), γ^i]. What
+ * keeps sketches in a bounded range (a rule's window) needs it to clamp bucket indices.
+ */
+export function bucketIndex(ms: number): number {
+  return Math.ceil(Math.log(ms) / LN_GAMMA);
+}
+
 export class Sketch {
   /** Bucket counts; counts[j] is bucket offset + j. */
   private counts = new Float64Array(0);
@@ -114,6 +122,62 @@ export class Sketch {
     const shift = other.offset - this.offset;
     for (let j = first; j <= last; j++) this.counts[j + shift]! += src[j]!;
     return this;
+  }
+
+  /**
+   * Takes out every value of `other`, which must have been added to this sketch before (merged
+   * into it, or added value by value): a window's sketch drops its oldest second. The counts stay
+   * exact; a bucket is never taken below zero (what `other` has beyond it is ignored, and not
+   * taken off the count). The sum is the difference (floating point); min and max cannot be known
+   * once their values are gone, so they become bounds of what is left: the old min (max) or the
+   * edge of the lowest (highest) bucket still counted, whichever is tighter. Quantiles below 1 and
+   * above 0 keep their 1 % guarantee (a bound beyond the bucket's value never moves it); q = 0 and
+   * q = 1 answer the bounds. A sketch emptied is as new.
+   */
+  subtract(other: Sketch): this {
+    if (other.count === 0 || this.count === 0) return this;
+    let removed = Math.min(other.zero, this.zero);
+    this.zero -= removed;
+    const src = other.counts;
+    const shift = other.offset - this.offset;
+    const from = Math.max(0, -shift);
+    const to = Math.min(src.length, this.counts.length - shift);
+    for (let j = from; j < to; j++) {
+      const n = src[j]!;
+      if (n === 0) continue;
+      const k = j + shift;
+      const taken = Math.min(n, this.counts[k]!);
+      this.counts[k]! -= taken;
+      removed += taken;
+    }
+    this.count -= removed;
+    if (this.count === 0) {
+      this.sum = 0;
+      this.min = Infinity;
+      this.max = -Infinity;
+      this.zero = 0;
+      return this;
+    }
+    this.sum = Math.max(0, this.sum - other.sum);
+    this.narrowBounds();
+    return this;
+  }
+
+  /** Min and max made as tight as the buckets left tell (after a subtraction). */
+  private narrowBounds(): void {
+    const counts = this.counts;
+    let first = 0;
+    let last = counts.length - 1;
+    while (first <= last && counts[first] === 0) first++;
+    while (last >= first && counts[last] === 0) last--;
+    if (first > last) {
+      // Only values counted as zero are left.
+      this.min = Math.min(this.min, MIN_VALUE);
+      this.max = Math.min(this.max, MIN_VALUE);
+      return;
+    }
+    if (this.zero === 0) this.min = Math.max(this.min, Math.pow(GAMMA, first + this.offset - 1));
+    this.max = Math.min(this.max, Math.pow(GAMMA, last + this.offset));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
+import { bucketIndex, MIN_VALUE, RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
 
 /** The exact value at quantile q, with the sketch's rank rule: the lower value at ⌊q (n − 1)⌋. */
 function exact(sorted: number[], q: number): number {
@@ -106,5 +106,118 @@ describe('Sketch', () => {
     expect(() => Sketch.from({ ...s.toJSON(), offset: 1e9 })).toThrow();
     expect(() => Sketch.from(null as never)).toThrow();
     expect(Sketch.from(new Sketch().toJSON()).count).toBe(0);
+  });
+});
+
+describe('Sketch.subtract: a window drops its oldest second', () => {
+  const sketchOf = (values: number[]) => {
+    const s = new Sketch();
+    for (const v of values) s.add(v);
+    return s;
+  };
+
+  test('merging seconds in and subtracting the oldest answers what a sketch of the seconds left answers, within 1 % of exact', () => {
+    fc.assert(
+      fc.property(fc.array(durations, { minLength: 2, maxLength: 10 }), fc.integer({ min: 1, max: 4 }), (seconds, width) => {
+        const window = new Sketch();
+        const parts = seconds.map(sketchOf);
+        for (let t = 0; t < parts.length; t++) {
+          window.merge(parts[t]!);
+          if (t >= width) window.subtract(parts[t - width]!);
+          const inside = seconds.slice(Math.max(0, t - width + 1), t + 1).flat();
+          const fresh = sketchOf(inside);
+          const sorted = [...inside].sort((a, b) => a - b);
+          // The same buckets as a sketch made of the values left, exactly.
+          const [w, f] = [window.toJSON(), fresh.toJSON()];
+          if (window.count !== inside.length || w.zero !== f.zero) return false;
+          if (f.counts.length > 0 && (w.offset !== f.offset || w.counts.join() !== f.counts.join())) return false;
+          // Min and max are bounds now, not values: every quantile is still within 1 % of exact.
+          for (const q of QUANTILES) {
+            const got = window.quantile(q);
+            const want = exact(sorted, q);
+            if (!within(got, want) && !(want <= MIN_VALUE && got === 0)) return false;
+          }
+          // The bounds still bound what is left.
+          if (window.min > sorted[0]! || window.max < sorted.at(-1)!) return false;
+        }
+        return true;
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('what was merged and subtracted again leaves the sketch as it was', () => {
+    const base = sketchOf([1, 2, 3, 40, 500]);
+    const before = QUANTILES.map((q) => base.quantile(q));
+    // Inside its range: min and max were never another's, and stay exact.
+    const inside = sketchOf([3, 7, 300, 300]);
+    base.merge(inside).subtract(inside);
+    expect(QUANTILES.map((q) => base.quantile(q))).toEqual(before);
+    expect([base.count, base.min, base.max]).toEqual([5, 1, 500]);
+    expect(base.sum).toBeCloseTo(546, 9);
+    // Beyond it: the bounds are the edges of the buckets of 1 and 500, every quantile still within 1 %.
+    const beyond = sketchOf([0, 0.3, 9000, 9000]);
+    base.merge(beyond).subtract(beyond);
+    expect(base.count).toBe(5);
+    expect(base.min).toBeLessThanOrEqual(1);
+    expect(base.max).toBeGreaterThanOrEqual(500);
+    const sorted = [1, 2, 3, 40, 500];
+    for (const q of QUANTILES) expect(within(base.quantile(q), exact(sorted, q))).toBe(true);
+  });
+
+  test('min and max become the edges of the buckets left when their values go', () => {
+    const low = sketchOf([1]);
+    const high = sketchOf([5000]);
+    const s = sketchOf([100, 200]).merge(low).merge(high);
+    s.subtract(low).subtract(high);
+    const gamma = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+    expect(s.min).toBeCloseTo(gamma ** (bucketIndex(100) - 1), 9);
+    expect(s.min).toBeLessThanOrEqual(100);
+    expect(s.min).toBeGreaterThan(100 / gamma);
+    expect(s.max).toBeGreaterThanOrEqual(200);
+    expect(s.max).toBeLessThan(200 * gamma);
+    expect(within(s.quantile(0.5), 100)).toBe(true);
+  });
+
+  test('subtracting everything empties it as new; only zeros left answer 0', () => {
+    const values = sketchOf([0, 0, 12, 30]);
+    const s = new Sketch().merge(values);
+    s.subtract(values);
+    expect([s.count, s.sum, s.summary()]).toEqual([0, 0, null]);
+    expect(Number.isNaN(s.quantile(0.5))).toBe(true);
+    s.add(7);
+    expect(s.summary()).toEqual({ count: 1, p50: 7, p90: 7, p99: 7, max: 7 });
+    const zeros = sketchOf([0, 0, 50]);
+    zeros.subtract(sketchOf([50]));
+    expect([zeros.count, zeros.quantile(0.99)]).toEqual([2, 0]);
+    expect(zeros.max).toBeLessThanOrEqual(MIN_VALUE);
+  });
+
+  test('values it never held are not taken: no bucket below zero, the count what was taken', () => {
+    const s = sketchOf([10, 10, 20]);
+    s.subtract(sketchOf([10, 10, 10, 1e6, 0.001, 0]));
+    expect(s.count).toBe(1);
+    expect(within(s.quantile(0.5), 20)).toBe(true);
+    expect(s.toJSON().counts.every((n) => n >= 0)).toBe(true);
+    expect(new Sketch().subtract(sketchOf([1])).count).toBe(0);
+    expect(sketchOf([1]).subtract(new Sketch()).count).toBe(1);
+  });
+});
+
+describe('bucketIndex', () => {
+  const sketchOf = (values: number[]) => {
+    const s = new Sketch();
+    for (const v of values) s.add(v);
+    return s;
+  };
+
+  test('a duration falls in the bucket (γ^(i−1), γ^i], the one add counts it in', () => {
+    const gamma = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
+    for (const ms of [0.001, 0.5, 1, 1.0203, 499.9, 500, 3_600_000]) {
+      const i = bucketIndex(ms);
+      expect(gamma ** (i - 1)).toBeLessThan(ms * (1 + 1e-12));
+      expect(gamma ** i).toBeGreaterThanOrEqual(ms * (1 - 1e-12));
+      expect(sketchOf([ms]).toJSON().offset).toBe(i);
+    }
   });
 });
