@@ -52,20 +52,38 @@ function showWindow() {
   $('series-threshold').setAttribute('y2', y);
 }
 
+/** A table row of text cells. */
+function row(cells) {
+  const tr = document.createElement('tr');
+  for (const value of cells) {
+    const td = document.createElement('td');
+    text(td, value);
+    tr.append(td);
+  }
+  return tr;
+}
+
+/** A latency line (`p50 12 ms · …`, formatted by the monitor), hidden when the interval had no timed line. */
+function showLatency(id, value) {
+  $(id).hidden = !value;
+  text($(`${id}-text`), value ?? '');
+}
+
 function showStats() {
-  const rows = model.sections.map(([section, hits]) => {
-    const tr = document.createElement('tr');
-    const a = document.createElement('td');
-    const b = document.createElement('td');
-    text(a, section);
-    text(b, hits);
-    tr.append(a, b);
-    return tr;
-  });
-  $('sections-body').replaceChildren(...rows);
+  // A p99 column only when a section was timed: a log without durations shows the table it always did.
+  const timed = model.sections.some((s) => s.length > 2);
+  $('p99-head').hidden = !timed;
+  $('sections-body').replaceChildren(
+    ...model.sections.map(([section, hits, p99]) => row(timed ? [section, hits, p99 ?? ''] : [section, hits])),
+  );
+  const vhosts = model.vhosts ?? [];
+  $('vhosts').hidden = vhosts.length === 0;
+  $('vhosts-body').replaceChildren(...vhosts.map(([vhost, hits]) => row([vhost, hits])));
   const last = model.last;
   // Times come formatted by the monitor (ISO-8601, its zone), as its terminal prints them.
   text($('interval'), last ? `${last.from} → ${last.to.slice(11)} · ${last.hits} hits · ${last.invalid} invalid` : '');
+  showLatency('latency', last?.latency);
+  showLatency('upstream', last?.upstream);
 }
 
 function showHistory() {
@@ -115,6 +133,7 @@ function apply(update) {
       break;
     case 'stats':
       model.sections = update.sections;
+      model.vhosts = update.vhosts;
       model.last = update.last;
       showStats();
       break;

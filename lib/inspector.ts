@@ -1,7 +1,8 @@
 /**
  * `--inspect`: a page on 127.0.0.1 that shows the alert statechart with its current state, the
  * window's average against the threshold, req/s over the window, the last interval's top
- * sections and the alert history, updated live with Server-Sent Events.
+ * sections (with each timed section's p99), virtual hosts, latency and upstream latency, and the
+ * alert history, updated live with Server-Sent Events.
  *
  * It listens to the actor system's inspection events (`createActor(root, { inspect })`): the alert
  * machine's snapshots and the messages the reporter receives. Nothing polls; every asset is the
@@ -13,6 +14,7 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { IntervalStats, ReporterMessage } from '../actors/messages';
 import { alertMessage, recoveryMessage } from '../actors/reporter';
 import { localIso } from './format';
+import { latencyText, msText } from './latency-text';
 import { printable } from './printable';
 
 /** The page's files: beside the sources, or embedded in the executable (`npm run build`, `--asset ./inspector`). */
@@ -41,9 +43,14 @@ export interface InspectorModel {
   windowHits: number;
   series: number[];
   at: number;
-  /** The last interval that had traffic (an empty one, like a replay's final second, leaves it as it was). */
-  sections: [string, number][];
-  last: (Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> & { from: string; to: string }) | null;
+  /**
+   * The last interval that had traffic (an empty one, like a replay's final second, leaves it as
+   * it was): its top sections, a timed section with its p99 as the terminal prints it (`210 ms`).
+   */
+  sections: InspectorSection[];
+  /** Its virtual hosts (none when the log format has no virtual host). */
+  vhosts: [string, number][];
+  last: InspectorLast | null;
   /** The last `historyLimit` alerts and recoveries, newest first. */
   history: { type: 'alert' | 'recovered'; at: number; message: string }[];
   historyLimit: number;
@@ -51,10 +58,20 @@ export interface InspectorModel {
   active: { key: string; at: number; message: string }[];
 }
 
+export type InspectorSection = [section: string, hits: number, p99?: string];
+
+export type InspectorLast = Pick<IntervalStats, 'start' | 'end' | 'hits' | 'invalid' | 'late'> & {
+  from: string;
+  to: string;
+  /** The latency and upstream lines as the terminal prints them (`p50 12 ms · … · max 1.2 s`), when the interval had timed lines. */
+  latency?: string;
+  upstream?: string;
+};
+
 export type InspectorUpdate =
   | { type: 'state'; state: string }
   | { type: 'window'; at: number; hits: number; series: number[] }
-  | { type: 'stats'; sections: [string, number][]; last: InspectorModel['last'] }
+  | { type: 'stats'; sections: InspectorSection[]; vhosts: [string, number][]; last: InspectorLast }
   | { type: 'history'; entry: InspectorModel['history'][number]; active: InspectorModel['active'] };
 
 /** The id the root gave the actor an inspection event is about (`alert`, `reporter`, …). */
@@ -79,12 +96,27 @@ export function reduce(model: InspectorModel, ev: InspectionEvent): InspectorUpd
     case 'stats': {
       const s = message.stats;
       if (s.hits === 0 && s.invalid === 0) return null;
-      // Sections come from the log: shown printable, as the terminal shows them.
-      model.sections = s.sections.map(([section, hits]) => [printable(section), hits]);
-      // ISO-8601 in the monitor's zone, as its other outputs print them (the page does not format times).
+      // Sections and virtual hosts come from the log: shown printable, as the terminal shows them.
+      const p99 = new Map(s.sectionLatency?.map(([section, l]) => [section, msText(l.p99)]));
+      model.sections = s.sections.map(([section, hits]): InspectorSection => {
+        const q = p99.get(section);
+        return q === undefined ? [printable(section), hits] : [printable(section), hits, q];
+      });
+      model.vhosts = s.vhosts.map(([vhost, hits]) => [printable(vhost), hits]);
+      // ISO-8601 in the monitor's zone, as its other outputs print them (the page formats neither times nor durations).
       const [from, to] = [localIso(s.start), localIso(s.end)];
-      model.last = { start: s.start, end: s.end, from, to, hits: s.hits, invalid: s.invalid, late: s.late };
-      return { type: 'stats', sections: model.sections, last: model.last };
+      model.last = {
+        start: s.start,
+        end: s.end,
+        from,
+        to,
+        hits: s.hits,
+        invalid: s.invalid,
+        late: s.late,
+        ...(s.latency ? { latency: latencyText(s.latency, s.hits) } : {}),
+        ...(s.upstream ? { upstream: latencyText(s.upstream, s.hits) } : {}),
+      };
+      return { type: 'stats', sections: model.sections, vhosts: model.vhosts, last: model.last };
     }
     case 'alert':
     case 'recovered': {
@@ -145,6 +177,7 @@ export function startInspector(o: InspectorOptions): Inspector {
     series: [],
     at: 0,
     sections: [],
+    vhosts: [],
     last: null,
     history: [],
     historyLimit: HISTORY_LIMIT,

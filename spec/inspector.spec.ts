@@ -5,7 +5,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium } from 'playwright-core';
 import * as net from 'node:net';
+import type { IntervalStats } from '../actors/messages';
 import { BACKLOG_LIMIT, CSP, HISTORY_LIMIT, type Inspector, type InspectorModel, isLoopbackHost, reduce, startInspector } from '../lib/inspector';
+import { latencyText, msText } from '../lib/latency-text';
+import { Sketch } from '../lib/sketch';
 
 const ROOT = path.join(import.meta.dir, '..');
 const BUN = path.join(ROOT, 'node_modules/.bin/bun');
@@ -145,10 +148,64 @@ describe('inspector page, in a real browser', () => {
   }, 30_000);
 });
 
+/** A sketch of these durations (ms). */
+const sketchOf = (values: number[]) => {
+  const sk = new Sketch();
+  for (const v of values) sk.add(v);
+  return sk;
+};
+const T = Date.UTC(2026, 0, 1, 12, 0, 0);
+const all = sketchOf(Array.from({ length: 40 }, (_, k) => 0.3 + k * k));
+const api = sketchOf(Array.from({ length: 30 }, (_, k) => 5 + k * 7));
+/** An interval of a log with durations, upstream times and virtual hosts. */
+const timedStats: IntervalStats = {
+  start: T, end: T + 5_000, hits: 40, invalid: 0, late: 0, sections: [['/api', 30], ['/static', 10]], users: [], hosts: [], methods: [],
+  vhosts: [['shop.example', 25], ['\x1b[2Japi.example', 15]],
+  status: { '1xx': 0, '2xx': 40, '3xx': 0, '4xx': 0, '5xx': 0, other: 0 }, bytes: 0, approximate: [], unique: { hosts: 0, users: 0, sections: 0 },
+  latency: all.summary()!, upstream: { count: 30, p50: 4.2, p90: 40, p99: 230, max: 1500 }, sectionLatency: [['/api', api.summary()!]], final: false,
+};
+const statsEvent = (stats: IntervalStats) =>
+  ({ type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: { type: 'stats', stats } }) as never;
+
+describe('inspector page: latency and virtual hosts, in a real browser', () => {
+  test("the latest interval's latency and upstream lines, each timed section's p99 and the vhosts; a log without them shows none", async () => {
+    const inspector = startInspector({ port: 0, files: ['a.log'], threshold: 2, windowSeconds: 4, svg: '<svg/>' });
+    const browser = await launchBrowser();
+    try {
+      inspector.observe(statsEvent(timedStats));
+      const page = await browser.newPage();
+      await page.goto(inspector.url);
+      await page.waitForSelector('#connection.online', { timeout: 10_000 });
+      await page.waitForFunction(() => document.querySelector('#interval')?.textContent !== '', undefined, { timeout: 10_000 });
+      expect(await page.locator('#latency').isVisible()).toBe(true);
+      expect(await page.locator('#latency-text').textContent()).toBe(latencyText(all.summary()!, 40));
+      expect(await page.locator('#latency-text').textContent()).toContain(`p99 ${msText(all.quantile(0.99))}`);
+      expect(await page.locator('#upstream-text').textContent()).toBe('p50 4.2 ms · p90 40 ms · p99 230 ms · max 1.5 s · 30 of 40 timed');
+      const cells = async (body: string) => page.locator(`${body} tr`).evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
+      expect(await page.locator('#p99-head').isVisible()).toBe(true);
+      expect(await cells('#sections-body')).toEqual([['/api', '30', msText(api.quantile(0.99))], ['/static', '10', '']]);
+      expect(await page.locator('#vhosts').isVisible()).toBe(true);
+      expect(await cells('#vhosts-body')).toEqual([['shop.example', '25'], ['\\x1b[2Japi.example', '15']]);
+
+      // The next interval, from a log with none of them (live, over the open page): all hidden again.
+      inspector.observe(statsEvent({ ...timedStats, start: T + 5_000, end: T + 10_000, hits: 7, vhosts: [], latency: undefined, upstream: undefined, sectionLatency: undefined, sections: [['/pages', 7]] }));
+      await page.waitForFunction(() => document.querySelector('#sections-body')?.textContent?.includes('/pages'), undefined, { timeout: 10_000 });
+      expect(await page.locator('#latency').isVisible()).toBe(false);
+      expect(await page.locator('#upstream').isVisible()).toBe(false);
+      expect(await page.locator('#vhosts').isVisible()).toBe(false);
+      expect(await page.locator('#p99-head').isVisible()).toBe(false);
+      expect(await cells('#sections-body')).toEqual([['/pages', '7']]);
+    } finally {
+      await browser.close();
+      inspector.stop();
+    }
+  }, 30_000);
+});
+
 describe('inspector model', () => {
   test('alert snapshots and reporter messages become updates; anything else is ignored', () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], vhosts: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const ref = (id: string) => ({ id }) as never;
     expect(reduce(model, { type: '@xstate.snapshot', actorRef: ref('alert'), rootId: 'x', event: { type: 'x' }, snapshot: { value: 'alerting' } as never })).toEqual({ type: 'state', state: 'alerting' });
@@ -162,7 +219,7 @@ describe('inspector model', () => {
 
   test('an interval with traffic becomes the last one, its times ISO-8601; an empty one leaves it as it was', () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], vhosts: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const T = Date.UTC(2026, 0, 1, 12, 0, 0);
     const stats = (start: number, end: number, hits: number, invalid = 0) => reduce(model, {
@@ -186,7 +243,7 @@ describe('inspector model', () => {
 
   test("the rules' alerts going on are listed until their recovery, a group each; the traffic state is theirs alone", () => {
     const model: InspectorModel = {
-      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: 100, active: [],
+      files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], vhosts: [], last: null, history: [], historyLimit: 100, active: [],
     };
     const event = (e: unknown) => reduce(model, { type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: e as never });
     const rule = (key: string) => ({ name: 'one-client', kind: 'rate' as const, group: { by: 'host' as const, key }, value: 4 });
@@ -206,7 +263,7 @@ describe('inspector model', () => {
 
 describe('inspector model, bounded and printable', () => {
   const blank = (): InspectorModel => ({
-    files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], last: null, history: [], historyLimit: HISTORY_LIMIT, active: [],
+    files: ['a.log'], threshold: 2, windowSeconds: 4, state: 'normal', windowHits: 0, series: [], at: 0, sections: [], vhosts: [], last: null, history: [], historyLimit: HISTORY_LIMIT, active: [],
   });
   const event = (model: InspectorModel, e: unknown) =>
     reduce(model, { type: '@xstate.event', actorRef: { id: 'reporter' } as never, rootId: 'x', sourceRef: undefined, event: e as never });
@@ -238,6 +295,21 @@ describe('inspector model, bounded and printable', () => {
     });
     // Markup stays as it is: the page sets it as text.
     expect(model.sections).toEqual([['/\\x1b[2J', 2], ['/<img src=x>', 1]]);
+  });
+
+  test("a timed interval: the latency lines as the terminal prints them, each timed section's p99, the vhosts printable", () => {
+    const model = blank();
+    const update = event(model, { type: 'stats', stats: timedStats });
+    expect(model.last).toMatchObject({ latency: latencyText(all.summary()!, 40), upstream: latencyText(timedStats.upstream!, 40) });
+    expect(model.sections).toEqual([['/api', 30, msText(api.quantile(0.99))], ['/static', 10]]);
+    expect(model.vhosts).toEqual([['shop.example', 25], ['\\x1b[2Japi.example', 15]]);
+    expect(update).toMatchObject({ type: 'stats', vhosts: model.vhosts, sections: model.sections, last: { latency: model.last!.latency } });
+    // An interval of a log without durations: no latency key at all, sections as they always were.
+    event(model, { type: 'stats', stats: { ...timedStats, vhosts: [], latency: undefined, upstream: undefined, sectionLatency: undefined } });
+    expect(Object.keys(model.last!)).not.toContain('latency');
+    expect(Object.keys(model.last!)).not.toContain('upstream');
+    expect(model.sections).toEqual([['/api', 30], ['/static', 10]]);
+    expect(model.vhosts).toEqual([]);
   });
 
   test('the page sets what it shows as text, never as markup', () => {
