@@ -1,5 +1,7 @@
 /**
- * `generate`: append synthetic access-log lines to a file, live or all at once (--backfill).
+ * `generate`: append synthetic access-log lines to a file, live or all at once (--backfill), in
+ * the formats the monitor reads (`--format`: CLF, combined, nginx with request times, Caddy's and
+ * Traefik's JSON).
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -12,6 +14,8 @@ import {
   type GenerateProgress,
   type LineOptions,
   type Phase,
+  TRAFFIC_FORMATS,
+  type TrafficFormat,
   backfillChunks,
   live,
   parseOffset,
@@ -24,7 +28,7 @@ import {
 
 export const USAGE =
   `usage: ${PROGRAM} generate [-f FILE] (-r REQ_PER_S -d SECONDS | --profile RxS,...) ` +
-  '[--backfill [--start TIME]] [--seed N] [--format clf|combined]';
+  `[--backfill [--start TIME]] [--seed N] [--format ${TRAFFIC_FORMATS.join('|')}]`;
 
 /**
  * The numeric flags' ranges (the descriptions below say the same). A rate up to what the live
@@ -45,7 +49,15 @@ const generateArgs = {
   backfill: { type: 'boolean', description: 'Write the whole profile at once, no sleeping' },
   start: { type: 'string', valueHint: 'TIME', description: 'Backfill start: ISO-8601 or Unix seconds, 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z (default: now minus the profile)' },
   seed: { type: 'string', valueHint: 'N', description: 'Seed for repeatable output, a whole number from 0 to 4294967295 (default: random)' },
-  format: { type: 'enum', options: ['clf', 'combined'], default: 'clf', description: 'Common or combined log format' },
+  format: {
+    type: 'enum',
+    options: [...TRAFFIC_FORMATS],
+    default: 'clf',
+    description:
+      'Common or combined log format; nginx-timed: combined and "$request_time $upstream_response_time $host"; ' +
+      "caddy, traefik: their JSON access logs. The same seed and profile write the same requests in combined, " +
+      'nginx-timed, caddy and traefik',
+  },
   offset: { type: 'string', default: '+0000', valueHint: '+HHMM', description: 'Timezone offset written in timestamps, -2359 to +2359' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
@@ -84,9 +96,9 @@ export function parseGenerateArgs(rawArgs: string[]): GenerateOptions | null {
     { rate: numberInRange(args.rate, '-r/--rate', RATE), seconds: numberInRange(args.duration, '-d/--duration', SECONDS) },
   ];
   }
-  const format = String(args.format);
-  if (format !== 'clf' && format !== 'combined') {
-  throw new UsageError(`--format must be clf or combined, got '${format}'`);
+  const format = String(args.format) as TrafficFormat;
+  if (!TRAFFIC_FORMATS.includes(format)) {
+  throw new UsageError(`--format must be one of ${TRAFFIC_FORMATS.join(', ')}, got ${shown(format)}`);
   }
   if (args.start !== undefined && !args.backfill) throw new UsageError('--start needs --backfill');
   const file = String(args.file);

@@ -13,10 +13,16 @@ export interface Phase {
   seconds: number;
 }
 
-export type LogFormat = 'clf' | 'combined';
+/**
+ * What the lines look like: Common Log Format, combined (referer and user agent), `nginx-timed`
+ * (combined and `$request_time $upstream_response_time $host`: NGINX_TIMED_FORMAT), and Caddy's
+ * and Traefik's JSON access logs.
+ */
+export type TrafficFormat = 'clf' | 'combined' | 'nginx-timed' | 'caddy' | 'traefik';
+export const TRAFFIC_FORMATS: readonly TrafficFormat[] = ['clf', 'combined', 'nginx-timed', 'caddy', 'traefik'];
 
 export interface LineOptions {
-  format: LogFormat;
+  format: TrafficFormat;
   /** Offset written in timestamps, in minutes east of UTC (+0530 is 330). */
   offsetMinutes: number;
 }
@@ -236,17 +242,22 @@ function bytesFor(rng: Rng, method: string, status: number, target: string): str
   return String(Math.floor(Math.exp(4 + rng() * (5 + big / 2)))); // ~55 B .. ~8 kB (static: ~500 kB)
 }
 
-let stampSecond = NaN;
-let stampOffset = NaN;
-let stamp = '';
+/** What every format says of a request, drawn in the order `clf` and `combined` always drew it. */
+interface Request {
+  host: string;
+  user: string;
+  method: string;
+  target: string;
+  proto: string;
+  status: number;
+  /** `-` for a response without a body. */
+  bytes: string;
+  /** Drawn only for the formats that write them (`clf` draws neither): `-` otherwise. */
+  referer: string;
+  agent: string;
+}
 
-/** One access-log line (with trailing newline) stamped with `epochSecond`. */
-export function makeLine(rng: Rng, epochSecond: number, opts: LineOptions): string {
-  if (epochSecond !== stampSecond || opts.offsetMinutes !== stampOffset) {
-    stamp = formatTimestamp(epochSecond, opts.offsetMinutes);
-    stampSecond = epochSecond;
-    stampOffset = opts.offsetMinutes;
-  }
+function drawRequest(rng: Rng, browser: boolean): Request {
   const host = pickHost(rng);
   const user = pickUser(rng);
   const target = pickTarget(rng)(rng);
@@ -254,9 +265,289 @@ export function makeLine(rng: Rng, epochSecond: number, opts: LineOptions): stri
   const created = (method === 'POST' && rng() < 0.4) || (method === 'DELETE' && rng() < 0.5);
   const status = created ? (method === 'POST' ? 201 : 204) : pickStatus(rng);
   const bytes = bytesFor(rng, method, status, target);
-  const line = `${host} - ${user} [${stamp}] "${method} ${target} ${pickProto(rng)}" ${status} ${bytes}`;
-  if (opts.format !== 'combined') return `${line}\n`;
-  return `${line} "${pickReferer(rng)(rng)}" "${pickAgent(rng)}"\n`;
+  const proto = pickProto(rng);
+  if (!browser) return { host, user, method, target, proto, status, bytes, referer: '-', agent: '-' };
+  const referer = pickReferer(rng)(rng);
+  return { host, user, method, target, proto, status, bytes, referer, agent: pickAgent(rng) };
+}
+
+let stampSecond = NaN;
+let stampOffset = NaN;
+let stamp = '';
+
+/** `09/May/2018:16:00:39 +0000`, made once a second: most lines share their second with the last. */
+function clfStamp(epochSecond: number, offsetMinutes: number): string {
+  if (epochSecond !== stampSecond || offsetMinutes !== stampOffset) {
+    stamp = formatTimestamp(epochSecond, offsetMinutes);
+    stampSecond = epochSecond;
+    stampOffset = offsetMinutes;
+  }
+  return stamp;
+}
+
+/**
+ * Where a line of a timed format falls: its place among its second's lines (for the sub-second
+ * times of the JSON formats, increasing through the second), the run's line count (Traefik's
+ * `RequestCount`) and the generator of what the timed formats add.
+ */
+export interface LinePlace {
+  timing: Rng;
+  index: number;
+  count: number;
+  sequence: number;
+}
+
+/**
+ * One access-log line (with trailing newline) stamped with `epochSecond`. The request comes from
+ * `rng`; a timed format's durations, upstream times, virtual host and ports from `place.timing`
+ * (without `place`, from `rng` as well: a valid line, but not the requests `combined` would
+ * write with that generator).
+ */
+export function makeLine(rng: Rng, epochSecond: number, opts: LineOptions, place?: LinePlace): string {
+  const format = opts.format;
+  const request = drawRequest(rng, format !== 'clf');
+  if (format === 'clf' || format === 'combined') {
+    const { host, user, method, target, proto, status, bytes } = request;
+    const line = `${host} - ${user} [${clfStamp(epochSecond, opts.offsetMinutes)}] "${method} ${target} ${proto}" ${status} ${bytes}`;
+    return format === 'clf' ? `${line}\n` : `${line} "${request.referer}" "${request.agent}"\n`;
+  }
+  const timing = drawTiming(request, place ?? { timing: rng, index: 0, count: 1, sequence: 1 });
+  if (format === 'nginx-timed') return nginxTimedLine(request, timing, clfStamp(epochSecond, opts.offsetMinutes));
+  if (format === 'caddy') return caddyLine(request, timing, epochSecond);
+  return traefikLine(request, timing, epochSecond, opts.offsetMinutes, place?.sequence ?? 1);
+}
+
+/**
+ * The line maker of a run: requests from `mulberry32(seed)`, the stream `clf` and `combined` have
+ * always used; what the timed formats add from a second stream of the same seed. So `combined`,
+ * `nginx-timed`, `caddy` and `traefik` written with one seed and profile are the same requests
+ * (hosts, users, targets, statuses, sizes, referers, agents, in the same seconds), and the timed
+ * three the same durations and virtual hosts: a benchmark compares formats on the same traffic.
+ * Lines are asked for in order: `index` of `count` lines in `epochSecond`.
+ */
+export function lineMaker(seed: number, opts: LineOptions): (epochSecond: number, index: number, count: number) => string {
+  const rng = mulberry32(seed);
+  if (opts.format === 'clf' || opts.format === 'combined') return (second) => makeLine(rng, second, opts);
+  const place: LinePlace = { timing: mulberry32(seed ^ TIMING_STREAM), index: 0, count: 1, sequence: 0 };
+  return (second, index, count) => {
+    place.index = index;
+    place.count = count;
+    place.sequence++;
+    return makeLine(rng, second, opts, place);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timed formats: nginx with $request_time, Caddy's and Traefik's JSON access logs
+
+/** What the timed formats add to a request. */
+interface Timing {
+  /** Seconds from the request's first byte to its log line, whole nanoseconds. */
+  duration: number;
+  /** The part of `duration` that was the server's own (reading the request, sending the answer), s. */
+  overhead: number;
+  /** Each upstream attempt's time (s), adding up to duration − overhead; null: the server sent a file itself. */
+  upstream: number[] | null;
+  /** nginx writes `, ` between the attempts of a retry, ` : ` between the groups of an internal redirect. */
+  separator: string;
+  retries: number;
+  vhost: string;
+  port: number;
+  https: boolean;
+  /** Bytes of the request's body. */
+  bodyIn: number;
+  /** When the line is written: nanoseconds into its second. */
+  nanos: number;
+  /** A rotation of Caddy's request headers (Go writes a map in no fixed order). */
+  headerTurn: number;
+}
+
+/** Seeds the timing stream apart from the requests' (any constant that is not 0 will do). */
+const TIMING_STREAM = 0x5bd1e995;
+
+/** The usual duration of a request, s: static files from the page cache, APIs, reports that compute. */
+function typicalSeconds({ target, method, status }: Request): number {
+  if (status === 503) return 0.001; // shed at once
+  if (status === 502) return 0.004; // the upstream refused the connection
+  if (isAsset(target)) return 0.0006;
+  const section = /^\/([^/?]*)/.exec(target)?.[1] ?? '';
+  let s = SECTION_SECONDS[section] ?? 0.015;
+  if (status === 304 || status === 401 || status === 403) s *= 0.4;
+  else if (status === 404 || (status >= 300 && status < 400)) s *= 0.5;
+  else if (status === 500) s *= 2;
+  if (method === 'HEAD') s *= 0.6;
+  else if (method === 'POST' || method === 'PUT') s *= 1.5;
+  return s;
+}
+
+const SECTION_SECONDS: Record<string, number> = {
+  '': 0.012, api: 0.035, pages: 0.045, report: 0.18, login: 0.09, logout: 0.02, blog: 0.025,
+  admin: 0.06, docs: 0.02, search: 0.12,
+};
+
+/**
+ * Thirteen draws a line whatever the request, so every timed format reads the stream alike.
+ * Durations are log-normal around the section's usual time (σ 0.8: p99 about 6× the median), one
+ * line in a hundred slow (3 to 55 times), one in a thousand stuck (5 to 30 s), at most 60 s (a
+ * proxy's timeout).
+ */
+function drawTiming(request: Request, place: LinePlace): Timing {
+  const t = place.timing;
+  const at = (place.index + t()) / place.count;
+  const z = Math.sqrt(-2 * Math.log(1 - t())) * Math.cos(2 * Math.PI * t());
+  let duration = typicalSeconds(request) * Math.exp(0.8 * z);
+  const tail = t();
+  const size = t();
+  if (tail < 0.001) duration = 5 + 25 * size;
+  else if (tail < 0.011) duration *= Math.exp(1 + 3 * size);
+  duration = Math.max(1e-6, Math.round(Math.min(60, duration) * 1e9) / 1e9);
+  const overhead = Math.round(Math.min(duration, 0.00005 + duration * 0.05 * t()) * 1e9) / 1e9;
+  const shape = t();
+  const split = t();
+  const upstreamTotal = duration - overhead;
+  let upstream: number[] | null = [upstreamTotal];
+  let separator = ', ';
+  let retries = 0;
+  if (isAsset(request.target)) upstream = null;
+  else if (shape < 0.01) {
+    // A retry: the first upstream refused (fast) or timed out (slow), the next one answered.
+    const first = upstreamTotal * (0.02 + 0.5 * split);
+    upstream = [first, upstreamTotal - first];
+    retries = 1;
+  } else if (shape < 0.012) {
+    upstream = [upstreamTotal * split, upstreamTotal * (1 - split)];
+    separator = ' : ';
+  }
+  const vhost = vhostFor(request.target, t());
+  const port = 1024 + Math.floor(t() * 64_512);
+  const https = t() < 0.8 || request.proto === 'HTTP/2.0';
+  const body = t();
+  const bodyIn = request.method === 'POST' || request.method === 'PUT' ? 40 + Math.floor(body * 2000) : 0;
+  const headerTurn = Math.floor(t() * 4);
+  const nanos = Math.min(999_999_000, Math.floor(at * 1e9));
+  return { duration, overhead, upstream, separator, retries, vhost, port, https, bodyIn, nanos, headerTurn };
+}
+
+/** A few virtual hosts, by what is asked: the API, a CDN name for assets, the blog, the site (and its IP). */
+function vhostFor(target: string, u: number): string {
+  if (target.startsWith('/api/')) return u < 0.95 ? 'api.example.com' : 'www.example.com';
+  if (target.startsWith('/static/') || target.startsWith('/images/')) return u < 0.7 ? 'cdn.example.com' : 'www.example.com';
+  if (target.startsWith('/blog/')) return 'blog.example.com';
+  return u < 0.8 ? 'www.example.com' : u < 0.96 ? 'example.com' : '203.0.113.10';
+}
+
+/**
+ * The nginx `log_format` of `nginx-timed`: combined, then the request's time, the upstream's and
+ * the virtual host. `$body_bytes_sent` is `0` for an empty body (combined's `-` is Apache's).
+ */
+export const NGINX_TIMED_FORMAT =
+  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" ' +
+  '"$http_user_agent" $request_time $upstream_response_time $host';
+
+function nginxTimedLine(r: Request, t: Timing, stamp: string): string {
+  const upstream = t.upstream ? t.upstream.map((s) => s.toFixed(3)).join(t.separator) : '-';
+  const bytes = r.bytes === '-' ? '0' : r.bytes;
+  return (
+    `${r.host} - ${r.user} [${stamp}] "${r.method} ${r.target} ${r.proto}" ${r.status} ${bytes} ` +
+    `"${r.referer}" "${r.agent}" ${t.duration.toFixed(3)} ${upstream} ${t.vhost}\n`
+  );
+}
+
+const json = (s: string) => JSON.stringify(s);
+const size = (bytes: string) => (bytes === '-' ? 0 : Number(bytes));
+
+/** What a browser, an app or a crawler accepts for this target. */
+function acceptFor(target: string, agent: string): string {
+  if (!agent.startsWith('Mozilla/')) return '*/*';
+  if (target.startsWith('/api/')) return 'application/json';
+  if (target.endsWith('.css')) return 'text/css,*/*;q=0.1';
+  if (/\.(png|jpg|ico)$/.test(target)) return 'image/avif,image/webp,image/apng,*/*;q=0.8';
+  if (isAsset(target)) return '*/*';
+  return 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+}
+
+function contentTypeFor(target: string): string {
+  if (target.startsWith('/api/')) return 'application/json';
+  const ext = /\.(\w+)$/.exec(target.split('?')[0]!)?.[1];
+  return CONTENT_TYPES[ext ?? ''] ?? 'text/html; charset=utf-8';
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  css: 'text/css; charset=utf-8', js: 'text/javascript; charset=utf-8', png: 'image/png', jpg: 'image/jpeg',
+  woff2: 'font/woff2', ico: 'image/vnd.microsoft.icon', txt: 'text/plain; charset=utf-8',
+};
+
+/**
+ * Caddy 2.6's access log (`log` in a site block, JSON encoder): `ts` is when the line was written
+ * (float seconds), `duration` float seconds, the level `error` from status 400 on, the request's
+ * headers in no fixed order, `tls` on HTTPS.
+ */
+function caddyLine(r: Request, t: Timing, second: number): string {
+  const headers: string[] = [`"User-Agent":[${json(r.agent)}]`, `"Accept":[${json(acceptFor(r.target, r.agent))}]`];
+  if (r.agent.startsWith('Mozilla/')) headers.push('"Accept-Encoding":["gzip, deflate, br"]');
+  if (r.referer !== '-') headers.push(`"Referer":[${json(r.referer)}]`);
+  const turned = [...headers.slice(t.headerTurn % headers.length), ...headers.slice(0, t.headerTurn % headers.length)];
+  const tls = t.https
+    ? `,"tls":{"resumed":${t.port % 5 === 0},"version":772,"cipher_suite":4865,"proto":"${r.proto === 'HTTP/2.0' ? 'h2' : r.proto === 'HTTP/1.1' ? 'http/1.1' : ''}","server_name":"${t.vhost}"}`
+    : '';
+  const resp = ['"Server":["Caddy"]'];
+  if (r.bytes !== '-') resp.push(`"Content-Type":[${json(contentTypeFor(r.target))}]`);
+  if (r.status === 301 || r.status === 302) resp.push(`"Location":[${json(`https://${t.vhost}${r.target}`)}]`);
+  return (
+    `{"level":"${r.status >= 400 ? 'error' : 'info'}","ts":${second + t.nanos / 1e9},"logger":"http.log.access.log0",` +
+    `"msg":"handled request","request":{"remote_ip":${json(r.host)},"remote_port":"${t.port}","proto":"${r.proto}",` +
+    `"method":"${r.method}","host":"${t.vhost}","uri":${json(r.target)},"headers":{${turned.join(',')}}${tls}},` +
+    `"bytes_read":${t.bodyIn},"user_id":${json(r.user === '-' ? '' : r.user)},"duration":${t.duration},` +
+    `"size":${size(r.bytes)},"status":${r.status},"resp_headers":{${resp.join(',')}}}\n`
+  );
+}
+
+/** A string as Go's encoding/json writes it: `<`, `>` and `&` escaped too. */
+const goJson = (s: string) => JSON.stringify(s).replace(/[<>&]/g, (c) => `\\u00${c.charCodeAt(0).toString(16)}`);
+
+/** `2026-01-01T00:00:00.5Z`, or at an offset `2026-01-01T05:30:00.5+05:30` (Go's RFC 3339, nanoseconds without trailing zeros). */
+function rfc3339(second: number, nanos: number, offsetMinutes: number): string {
+  const local = new Date((second + offsetMinutes * 60) * 1000).toISOString().slice(0, 19);
+  const fraction = nanos ? `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}` : '';
+  if (!offsetMinutes) return `${local}${fraction}Z`;
+  const abs = Math.abs(offsetMinutes);
+  return `${local}${fraction}${offsetMinutes < 0 ? '-' : '+'}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+const SERVICES: Record<string, [name: string, addr: string]> = {
+  'api.example.com': ['api', '10.0.1.11:8080'],
+  'cdn.example.com': ['assets', '10.0.1.21:80'],
+  'blog.example.com': ['blog', '10.0.1.31:2368'],
+};
+
+/**
+ * Traefik's JSON access log (`accessLog.format: json`, logrus): keys in Go's sorted order,
+ * `Duration` and `OriginDuration` in nanoseconds, `StartUTC` when the request began (its line is
+ * written when it ends, so a slow request's start is seconds before the lines around it), `time`
+ * when the line was written, at the log's offset.
+ */
+function traefikLine(r: Request, t: Timing, second: number, offsetMinutes: number, sequence: number): string {
+  const durationNs = Math.round(t.duration * 1e9);
+  const overheadNs = Math.round(t.overhead * 1e9);
+  const fromEnd = t.nanos - durationNs;
+  const startSecond = second + Math.floor(fromEnd / 1e9);
+  const startNanos = fromEnd - Math.floor(fromEnd / 1e9) * 1e9;
+  const [service, addr] = SERVICES[t.vhost] ?? ['web', '10.0.1.41:3000'];
+  const client = r.host.includes(':') ? `[${r.host}]:${t.port}` : `${r.host}:${t.port}`;
+  const bytes = size(r.bytes);
+  const tls = t.https ? '"TLSCipher":"TLS_AES_128_GCM_SHA256","TLSVersion":"1.3",' : '';
+  return (
+    `{"ClientAddr":${json(client)},"ClientHost":${json(r.host)},"ClientPort":"${t.port}","ClientUsername":${json(r.user)},` +
+    `"DownstreamContentSize":${bytes},"DownstreamStatus":${r.status},"Duration":${durationNs},` +
+    `"OriginContentSize":${bytes},"OriginDuration":${durationNs - overheadNs},"OriginStatus":${r.status},"Overhead":${overheadNs},` +
+    `"RequestAddr":"${t.vhost}","RequestContentSize":${t.bodyIn},"RequestCount":${sequence},"RequestHost":"${t.vhost}",` +
+    `"RequestMethod":"${r.method}","RequestPath":${goJson(r.target)},"RequestPort":"-","RequestProtocol":"${r.proto}",` +
+    `"RequestScheme":"${t.https ? 'https' : 'http'}","RetryAttempts":${t.retries},"RouterName":"${service}@docker",` +
+    `"ServiceAddr":"${addr}","ServiceName":"${service}@docker","ServiceURL":{"Scheme":"http","Opaque":"","User":null,` +
+    `"Host":"${addr}","Path":"","RawPath":"","OmitHost":false,"ForceQuery":false,"RawQuery":"","Fragment":"","RawFragment":""},` +
+    `"StartLocal":"${rfc3339(startSecond, startNanos, offsetMinutes)}","StartUTC":"${rfc3339(startSecond, startNanos, 0)}",${tls}` +
+    `"entryPointName":"${t.https ? 'websecure' : 'web'}","level":"info","msg":"","time":"${rfc3339(second, 0, offsetMinutes)}"}\n`
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,7 +589,7 @@ export function* backfillChunks(
   opts: LineOptions,
   onProgress?: (p: GenerateProgress) => void,
 ): Generator<string> {
-  const rng = mulberry32(seed);
+  const line = lineMaker(seed, opts);
   const seconds = profileSeconds(profile);
   const phaseOf = phaseCursor(profile);
   let second = startSecond;
@@ -306,7 +597,7 @@ export function* backfillChunks(
   let lines = 0;
   for (const n of secondCounts(profile)) {
     for (let i = 0; i < n; i++) {
-      chunk += makeLine(rng, second, opts);
+      chunk += line(second, i, n);
       lines++;
       if (chunk.length >= CHUNK_CHARS) {
         const phase = phaseOf(second - startSecond);
@@ -401,7 +692,7 @@ export async function live(
   signal?: AbortSignal,
   onProgress?: (p: GenerateProgress) => void,
 ): Promise<number> {
-  const rng = mulberry32(seed);
+  const line = lineMaker(seed, opts);
   const t0 = Math.floor(clock.now() / 1000);
   const seconds = profileSeconds(profile);
   const phaseOf = phaseCursor(profile);
@@ -422,7 +713,7 @@ export async function live(
       if (g > 0) await clock.sleepUntil(begin + ((from + 1000 - begin) * g) / groups, signal);
       const upto = Math.round((n * (g + 1)) / groups);
       let text = '';
-      for (; done < upto; done++) text += makeLine(rng, second, opts);
+      for (; done < upto; done++) text += line(second, done, n);
       await write(text);
       progress(total + done);
     }

@@ -6,8 +6,11 @@ import { UsageError } from '../lib/cli-args';
 import {
   type Clock,
   type GenerateProgress,
+  NGINX_TIMED_FORMAT,
+  TRAFFIC_FORMATS,
   backfillChunks,
   formatTimestamp,
+  lineMaker,
   live,
   makeLine,
   mulberry32,
@@ -329,6 +332,213 @@ describe('progress line', () => {
       expect(p.phase).toBe(p.second <= 5 ? 1 : 2);
       expect(p.rate).toBe(p.second <= 5 ? 3000 : 6000);
       expect(p.lines).toBeLessThanOrEqual(p.second <= 5 ? 3000 * p.second : 15_000 + 6000 * (p.second - 5));
+    }
+  });
+});
+
+describe('timed formats: nginx-timed, caddy, traefik', () => {
+  const generated = new Map<string, string[]>();
+  /** 4,000 lines a second for 5 s (20,000 lines) in `format`, seed 11, from START at +0530; written once a format. */
+  async function linesIn(format: string): Promise<string[]> {
+    if (!generated.has(format)) {
+      const file = tmp();
+      const r = await run('-f', file, '-r', '4000', '-d', '5', '--backfill', '--start', START, '--seed', '11', '--format', format, '--offset', '+0530');
+      expect(r).toEqual({ code: 0, out: [], err: [`wrote 20000 lines to ${file}`] });
+      generated.set(format, linesOf(file));
+    }
+    return generated.get(format)!;
+  }
+
+  /** `$request_time $upstream_response_time $host` after a combined line whose size is never `-`. */
+  const TIMED = /^(.* \d{3} \d+ "[^"]*" "[^"]*") (\d+\.\d{3}) (-|\d+\.\d{3}(?:(?:, | : )\d+\.\d{3})*) ([a-z0-9.-]+)$/;
+  interface Timed extends Parsed {
+    requestTime: string;
+    upstream: string;
+    vhost: string;
+  }
+  function parseTimed(line: string): Timed {
+    const m = TIMED.exec(line);
+    if (!m) throw new Error(`not an nginx-timed line: ${line}`);
+    return { ...parse(m[1]!), requestTime: m[2]!, upstream: m[3]!, vhost: m[4]! };
+  }
+  const quantile = (sorted: number[], q: number) => sorted[Math.ceil(q * sorted.length) - 1]!;
+  const isAsset = (target: string) => /^\/(static|images)\/|^\/(favicon\.ico|robots\.txt)$/.test(target);
+
+  test('the nginx format string names the combined fields, then the three timed ones', () => {
+    expect(NGINX_TIMED_FORMAT).toBe(
+      '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time $host',
+    );
+    expect(TRAFFIC_FORMATS).toEqual(['clf', 'combined', 'nginx-timed', 'caddy', 'traefik']);
+  });
+
+  test('nginx-timed: combined with a long-tailed request time, the upstream\'s (`-` for static files, lists for retries) and a few vhosts', async () => {
+    const lines = (await linesIn('nginx-timed')).map(parseTimed);
+    const times = lines.map((l) => Number(l.requestTime)).sort((a, b) => a - b);
+    const p50 = quantile(times, 0.5);
+    expect(p50).toBeGreaterThanOrEqual(0.005);
+    expect(p50).toBeLessThanOrEqual(0.1);
+    expect(quantile(times, 0.99)).toBeGreaterThan(8 * p50);
+    expect(times.at(-1)!).toBeGreaterThan(3);
+    expect(times.at(-1)!).toBeLessThanOrEqual(60);
+    expect(times.filter((t) => t === 0).length).toBeGreaterThan(0); // a static file from the page cache: 0.000
+    for (const l of lines) {
+      expect(l.upstream === '-').toBe(isAsset(l.target));
+      if (l.upstream === '-') continue;
+      const parts = l.upstream.split(/, | : /).map(Number);
+      // Each part is rounded to the millisecond: together at most that much over the request's time.
+      expect(parts.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(Number(l.requestTime) + 0.0005 * parts.length + 1e-9);
+    }
+    const retries = lines.filter((l) => l.upstream.includes(', ')).length;
+    expect(retries / lines.length).toBeGreaterThan(0.003);
+    expect(retries / lines.length).toBeLessThan(0.02);
+    expect(lines.some((l) => l.upstream.includes(' : '))).toBe(true);
+    const vhosts = new Set(lines.map((l) => l.vhost));
+    expect(vhosts.size).toBeGreaterThanOrEqual(4);
+    expect(vhosts.size).toBeLessThanOrEqual(8);
+    expect(lines.filter((l) => l.target.startsWith('/api/')).every((l) => l.vhost.endsWith('example.com'))).toBe(true);
+  });
+
+  test('nginx-timed writes the requests combined writes with the same seed, its empty bodies as 0', async () => {
+    const combined = await linesIn('combined');
+    const timed = await linesIn('nginx-timed');
+    expect(timed).toHaveLength(combined.length);
+    timed.forEach((line, i) => {
+      expect(TIMED.exec(line)![1]).toBe(combined[i]!.replace(/ (\d{3}) - "/, ' $1 0 "'));
+    });
+    expect(combined.some((l) => / \d{3} - "/.test(l))).toBe(true);
+  });
+
+  test('caddy: one JSON object a line, Caddy 2.6\'s keys, the same requests and durations as nginx-timed', async () => {
+    const timed = (await linesIn('nginx-timed')).map(parseTimed);
+    const lines = await linesIn('caddy');
+    let lastTs = 0;
+    lines.forEach((line, i) => {
+      const o = JSON.parse(line);
+      const t = timed[i]!;
+      expect(Object.keys(o)).toEqual(['level', 'ts', 'logger', 'msg', 'request', 'bytes_read', 'user_id', 'duration', 'size', 'status', 'resp_headers']);
+      expect(o.level).toBe(o.status >= 400 ? 'error' : 'info');
+      expect(o.logger).toBe('http.log.access.log0');
+      expect(o.msg).toBe('handled request');
+      // Written as the request ends: in its second, increasing through the file.
+      expect(Math.floor(o.ts)).toBe(t.second);
+      expect(o.ts).toBeGreaterThanOrEqual(lastTs);
+      lastTs = o.ts;
+      const r = o.request;
+      expect(Object.keys(r).slice(0, 7)).toEqual(['remote_ip', 'remote_port', 'proto', 'method', 'host', 'uri', 'headers']);
+      expect(r.remote_ip).toBe(t.host);
+      expect(r.remote_port).toMatch(/^\d{4,5}$/);
+      expect(r.method).toBe(t.method);
+      expect(r.uri).toBe(t.target);
+      expect(r.host).toBe(t.vhost);
+      expect(r.headers['User-Agent']).toEqual([expect.any(String)]);
+      expect(Object.values(r.headers).every((v) => Array.isArray(v))).toBe(true);
+      if (r.tls) expect(r.tls.server_name).toBe(t.vhost);
+      expect(o.user_id).toBe(t.user === '-' ? '' : t.user);
+      expect(o.status).toBe(t.status);
+      expect(o.size).toBe(Number(t.bytes));
+      expect(typeof o.duration).toBe('number');
+      expect(o.duration.toFixed(3)).toBe(t.requestTime);
+      expect(o.resp_headers.Server).toEqual(['Caddy']);
+    });
+    const parsed = lines.map((l) => JSON.parse(l));
+    expect(parsed.some((o) => o.request.tls) && parsed.some((o) => !o.request.tls)).toBe(true);
+    expect(parsed.some((o) => o.request.headers.Referer)).toBe(true);
+    expect(new Set(parsed.map((o) => Object.keys(o.request.headers).join())).size).toBeGreaterThan(3); // Go's map order
+    expect(parsed.some((o) => o.duration < 0.001)).toBe(true);
+  });
+
+  test('traefik: sorted keys as Go writes them, durations in ns, StartUTC when the request began, the same traffic', async () => {
+    const timed = (await linesIn('nginx-timed')).map(parseTimed);
+    const caddy = (await linesIn('caddy')).map((l) => JSON.parse(l));
+    const lines = await linesIn('traefik');
+    const keys = [
+      'ClientAddr', 'ClientHost', 'ClientPort', 'ClientUsername', 'DownstreamContentSize', 'DownstreamStatus', 'Duration',
+      'OriginContentSize', 'OriginDuration', 'OriginStatus', 'Overhead', 'RequestAddr', 'RequestContentSize', 'RequestCount',
+      'RequestHost', 'RequestMethod', 'RequestPath', 'RequestPort', 'RequestProtocol', 'RequestScheme', 'RetryAttempts',
+      'RouterName', 'ServiceAddr', 'ServiceName', 'ServiceURL', 'StartLocal', 'StartUTC',
+    ];
+    let before = 0;
+    lines.forEach((line, i) => {
+      const o = JSON.parse(line);
+      const t = timed[i]!;
+      const names = Object.keys(o);
+      expect(names).toEqual([...names].sort());
+      expect(names.filter((k) => !k.startsWith('TLS')).slice(0, keys.length)).toEqual(keys);
+      expect(names.slice(-4)).toEqual(['entryPointName', 'level', 'msg', 'time']);
+      expect(o.ClientHost).toBe(t.host);
+      expect(o.ClientAddr).toBe(t.host.includes(':') ? `[${t.host}]:${o.ClientPort}` : `${t.host}:${o.ClientPort}`);
+      expect(o.ClientUsername).toBe(t.user);
+      expect(o.RequestMethod).toBe(t.method);
+      expect(o.RequestPath).toBe(t.target);
+      expect(o.RequestHost).toBe(t.vhost);
+      expect(o.DownstreamStatus).toBe(t.status);
+      expect(o.DownstreamContentSize).toBe(Number(t.bytes));
+      expect(o.RequestCount).toBe(i + 1);
+      expect(Number.isInteger(o.Duration)).toBe(true);
+      expect(o.Duration).toBe(Math.round(caddy[i].duration * 1e9));
+      expect(o.OriginDuration + o.Overhead).toBe(o.Duration);
+      expect(o.OriginDuration).toBeGreaterThanOrEqual(0);
+      expect(o.RetryAttempts).toBe(t.upstream.includes(', ') ? 1 : 0);
+      // The line is written when the request ends, in the second the other formats give it.
+      const start = Date.parse(o.StartUTC);
+      expect(Date.parse(o.StartLocal)).toBe(start);
+      expect(o.StartLocal).toEndWith('+05:30');
+      expect(o.time).toBe(`${new Date((t.second + 330 * 60) * 1000).toISOString().slice(0, 19)}+05:30`);
+      expect(Math.floor((start + o.Duration / 1e6) / 1000)).toBeLessThanOrEqual(t.second);
+      expect(Math.floor((start + o.Duration / 1e6 + 1) / 1000)).toBeGreaterThanOrEqual(t.second);
+      if (start < before) expect(o.Duration).toBeGreaterThan(0); // out of order only because it took time
+      before = Math.max(before, start);
+      if (t.target.includes('&')) expect(line).toContain('\\u0026');
+    });
+    expect(lines.some((l) => l.includes('\\u0026'))).toBe(true);
+    expect(lines.some((l) => l.includes('"ClientAddr":"[2001:db8::1]:'))).toBe(true);
+    // Slow requests began seconds before the requests logged around them.
+    const early = lines.map((l) => JSON.parse(l)).filter((o, i) => Date.parse(o.StartUTC) / 1000 < timed[i]!.second - 1);
+    expect(early.length).toBeGreaterThan(0);
+  });
+
+  for (const format of ['nginx-timed', 'caddy', 'traefik']) {
+    test(`${format}: the same seed writes the same bytes, another seed others`, async () => {
+      const [a, b, c] = [tmp(), tmp(), tmp()];
+      const args = ['--profile', '50x3,200x2', '--backfill', '--start', START, '--format', format];
+      await run('-f', a, ...args, '--seed', '123');
+      await run('-f', b, ...args, '--seed', '123');
+      await run('-f', c, ...args, '--seed', '124');
+      expect(linesOf(a)).toHaveLength(550);
+      expect(readFileSync(a)).toEqual(readFileSync(b));
+      expect(readFileSync(a, 'utf8')).not.toBe(readFileSync(c, 'utf8'));
+    });
+  }
+
+  test('live writes what backfill writes for the same seed, each second during that second', async () => {
+    const backfilled = tmp();
+    await run('-f', backfilled, '--profile', '30x2,5x1', '--backfill', '--start', START, '--seed', '4', '--format', 'caddy');
+    let ms = START_S * 1000;
+    const clock: Clock = { now: () => ms, sleepUntil: async (to) => void (ms = Math.max(ms, to)) };
+    const written: string[] = [];
+    await live([{ rate: 30, seconds: 2 }, { rate: 5, seconds: 1 }], 4, { format: 'caddy', offsetMinutes: 0 }, (text) => {
+      for (const line of text.split('\n').slice(0, -1)) {
+        expect(Math.floor(JSON.parse(line).ts)).toBe(Math.floor(ms / 1000));
+        written.push(line);
+      }
+    }, clock);
+    expect(written).toEqual(linesOf(backfilled));
+  });
+
+  test('makeLine alone (no line place) still writes a well-formed line in every format', () => {
+    const rng = mulberry32(5);
+    for (let i = 0; i < 200; i++) {
+      parseTimed(makeLine(rng, START_S, { format: 'nginx-timed', offsetMinutes: 0 }).trimEnd());
+      expect(Math.floor(JSON.parse(makeLine(rng, START_S, { format: 'caddy', offsetMinutes: 0 })).ts)).toBe(START_S);
+      expect(JSON.parse(makeLine(rng, START_S, { format: 'traefik', offsetMinutes: 0 })).time).toBe('2026-01-01T00:00:00Z');
+    }
+  });
+
+  test('clf and combined lines from lineMaker are makeLine\'s with one generator, as they always were', () => {
+    for (const format of ['clf', 'combined'] as const) {
+      const rng = mulberry32(77);
+      const line = lineMaker(77, { format, offsetMinutes: 0 });
+      for (let i = 0; i < 300; i++) expect(line(START_S, i, 300)).toBe(makeLine(rng, START_S, { format, offsetMinutes: 0 }));
     }
   });
 });
