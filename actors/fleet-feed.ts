@@ -7,6 +7,12 @@
  * clock back (said once, and again when it is back); its lines, when they come, are late lines.
  * After a restart of the centre, the stream's last minutes rebuild the window and the alert
  * state with the reporter muted, so that nothing printed before is printed again.
+ *
+ * Segments go on as the agents sent them, their sketches (durations) with them: the aggregator
+ * merges the sketches of all agents into the interval's, so the fleet's p99 is the p99 of every
+ * request. A segment marked `printed` keeps its sketches too; the aggregator skips it whole, so
+ * its durations count once, in the run that printed them. Version 1 messages (agents not yet
+ * upgraded) come decoded with no sketches and no vhosts: their hits count, untimed.
  */
 import { fromCallback } from 'xstate';
 import type { CountsMessage } from '../lib/wire';

@@ -25,7 +25,8 @@ export class SegmentMerge {
   add(source: string, segments: Segment[]) {
     const q = this.queue(source);
     for (const s of segments) {
-      // Kept until every source has caught up, past the scan that packed its keys.
+      // Kept until every source has caught up, past the scan that packed its keys. Its sketches
+      // are the segment's own (never reused by a scanner): kept as they are, with it.
       q.segments.push({ ...s, keys: ownKeys(s.keys) });
       if (s.second > q.last) q.last = s.second;
     }

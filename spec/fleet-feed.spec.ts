@@ -11,8 +11,12 @@ import { createActor, SimulatedClock, toPromise } from 'xstate';
 import { ClfScanner } from '../actors/clf-scanner';
 import { firstSecond } from '../actors/replay-clock';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
+import { emptySegment } from '../actors/messages';
+import { packMaps } from '../lib/byte-keys';
+import { latencyRecord } from '../lib/latency-text';
 import { parseRules } from '../lib/rules';
-import { type CountsMessage, decode, encode } from '../lib/wire';
+import { Sketch } from '../lib/sketch';
+import { type CountsMessage, decode, encode, type Segment, WIRE_VERSION, WireError } from '../lib/wire';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-feed-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -366,6 +370,15 @@ async function liveCentre(extra: Partial<MonitorInput> = {}) {
       deliver(decode(encode(m)));
       await turn();
     },
+    /** A message the edge could not decode. */
+    async deliverError(e: Error) {
+      deliver(e);
+      await turn();
+    },
+    /** Runs the summary of unreadable messages (the second timer). */
+    report() {
+      watches[1]!();
+    },
     async at(ms: number) {
       wall = ms;
       watches[0]!();
@@ -462,5 +475,162 @@ describe('the fleet centre on its own clock', () => {
     expect(twins.length).toBeGreaterThanOrEqual(1);
     expect(twins.length).toBeLessThanOrEqual(2);
     expect(stats.at(-1)!.agents.reporting).toEqual(['web', 'web#instance']);
+  });
+});
+
+/** Durations (ms) of `n` requests, log-uniform from `lo` to `hi`, from a fixed seed. */
+function spread(n: number, lo: number, hi: number, seed: number): number[] {
+  let x = seed >>> 0;
+  const next = () => (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  return Array.from({ length: n }, () => lo * (hi / lo) ** next());
+}
+const sketchOf = (values: number[]) => {
+  const s = new Sketch();
+  for (const v of values) s.add(v);
+  return s;
+};
+
+/** A segment of `second` with these durations, as a timed format's scanner makes it: overall, by section, vhost and class. */
+function timedSegment(agent: string, second: number, durations: number[]): Segment {
+  const n = durations.length;
+  return {
+    ...emptySegment(second),
+    hits: n,
+    perSecond: new Map([[second, n]]),
+    status: [0, 0, n, 0, 0, 0],
+    codes: new Map([[200, n]]),
+    bytes: 100 * n,
+    keys: packMaps({ sections: new Map([['/api', n]]), hosts: new Map([[agent, n]]), methods: new Map([['GET', n]]), vhosts: new Map([[`${agent}.example`, n]]) }),
+    latency: sketchOf(durations),
+    sectionLatency: new Map([['/api', sketchOf(durations)]]),
+    vhostLatency: new Map([[`${agent}.example`, sketchOf(durations)]]),
+    classLatency: [undefined, undefined, sketchOf(durations)],
+  };
+}
+
+/**
+ * A timed agent: for each second from T0, its durations (`perSecond(second)`), in `chunks`
+ * segments a second (the polls of that second), one message a second with its clock there; then
+ * idle messages past the last second. `v: 1` makes it an agent of before durations: the same
+ * hits and keys, no sketches, no vhosts.
+ */
+function timedAgent(agent: string, seconds: number, perSecond: (second: number) => number[], o: { chunks?: number; v?: 1 } = {}) {
+  const messages: CountsMessage[] = [];
+  const durations: { second: number; ms: number }[] = [];
+  let seq = 1;
+  for (let i = 0; i < seconds; i++) {
+    const second = T0 + i;
+    const all = perSecond(second);
+    for (const ms of all) durations.push({ second, ms });
+    const chunks = o.chunks ?? 1;
+    const size = Math.ceil(all.length / chunks);
+    const segments = Array.from({ length: chunks }, (_, c) => timedSegment(agent, second, all.slice(c * size, (c + 1) * size))).filter((seg) => seg.hits > 0);
+    const shipped = o.v === 1 ? segments.map((seg) => ({ ...emptySegment(second), hits: seg.hits, perSecond: seg.perSecond, status: seg.status, codes: seg.codes, bytes: seg.bytes, keys: packMaps({ sections: new Map([['/api', seg.hits]]), hosts: new Map([[agent, seg.hits]]), methods: new Map([['GET', seg.hits]]) }) })) : segments;
+    messages.push({ v: o.v ?? WIRE_VERSION, agent, seq: seq++, clock: second, segments: shipped, files: [] });
+  }
+  for (let s = 0; s < 3; s++) messages.push({ v: o.v ?? WIRE_VERSION, agent, seq: seq++, clock: T0 + seconds + s, segments: [], files: [] });
+  return { messages, durations };
+}
+
+interface LatencyStats {
+  type: string;
+  start: string;
+  end: string;
+  hits: number;
+  final?: boolean;
+  latency?: { count: number; p50: number; p90: number; p99: number; max: number };
+  sections: { section: string; hits: number; latency?: { count: number; p99: number } }[];
+  vhosts?: { vhost: string; hits: number }[];
+}
+
+const vhostsOf = (r: LatencyStats) => Object.fromEntries((r.vhosts ?? []).map((v) => [v.vhost, v.hits]));
+
+/** The durations of the seconds in a stats record's interval. */
+const within = (durations: { second: number; ms: number }[], r: LatencyStats) =>
+  durations.filter((d) => d.second * 1000 >= Date.parse(r.start) && d.second * 1000 < Date.parse(r.end)).map((d) => d.ms);
+/** The exact value at quantile q, with the sketch's rank rule (the lower value at ⌊q (n − 1)⌋). */
+const exactAt = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!;
+
+describe('the fleet centre: durations', () => {
+  test("two agents, one fast and busy, one slow and quiet: the centre's p99 is the p99 of every request (the merge of their sketches is a sketch of everything), not an average of the agents' p99s", async () => {
+    // web-fast: 200 requests a second, 1–30 ms, in 3 segments a second; web-slow: 5 a second, 0.3–4 s.
+    const fast = timedAgent('web-fast', 30, (s) => spread(200, 1, 30, s), { chunks: 3 });
+    const slow = timedAgent('web-slow', 30, (s) => spread(5, 300, 4000, s * 7), {});
+    const records = (await centreOf([fast.messages, slow.messages], { quiet: false })) as LatencyStats[];
+    const stats = records.filter((r) => r.type === 'stats' && r.hits > 0);
+    expect(stats).toHaveLength(3);
+    const everything = [...fast.durations, ...slow.durations];
+    for (const r of stats) {
+      const all = within(everything, r);
+      expect(all).toHaveLength(10 * 205);
+      // Exactly what one sketch of every request of the interval says.
+      expect(r.latency).toEqual(latencyRecord(sketchOf(all).summary()!));
+      expect(r.latency!.count).toBe(r.hits);
+      const exact = exactAt(all, 0.99);
+      expect(Math.abs(r.latency!.p99 - exact)).toBeLessThanOrEqual(0.01 * exact + 0.001);
+      // An average of the agents' own p99s would be far off: the test tells them apart.
+      const averaged = (exactAt(within(fast.durations, r), 0.99) + exactAt(within(slow.durations, r), 0.99)) / 2;
+      expect(Math.abs(averaged - exact) / exact).toBeGreaterThan(0.2);
+      // A section's own p99 across both agents, and each agent's vhost.
+      const api = r.sections.find((x) => x.section === '/api')!;
+      expect(api.latency!.count).toBe(all.length);
+      expect(Math.abs(api.latency!.p99 - exact)).toBeLessThanOrEqual(0.01 * exact + 0.001);
+      expect(vhostsOf(r)).toEqual({ 'web-fast.example': 2000, 'web-slow.example': 50 });
+    }
+  });
+
+  test('a rolling upgrade: an agent still on version 1 and one on version 2 at one centre, every hit counted, the durations of the one that has them', async () => {
+    const old = timedAgent('web-old', 20, (s) => spread(20, 1, 30, s), { v: 1 });
+    const upgraded = timedAgent('web-new', 20, (s) => spread(10, 50, 500, s), {});
+    expect(JSON.parse(Buffer.from(encode(old.messages[0]!)).toString()).v).toBe(1);
+    const records = (await centreOf([old.messages, upgraded.messages], { quiet: false })) as LatencyStats[];
+    const stats = records.filter((r) => r.type === 'stats' && r.hits > 0);
+    expect(stats.reduce((n, r) => n + r.hits, 0)).toBe(20 * 30);
+    expect(stats.reduce((n, r) => n + (r.latency?.count ?? 0), 0)).toBe(20 * 10);
+    for (const r of stats) {
+      expect(r.latency).toEqual(latencyRecord(sketchOf(within(upgraded.durations, r)).summary()!));
+      expect(vhostsOf(r)).toEqual({ 'web-new.example': 100 });
+    }
+  });
+
+  test('a message of a version the centre does not know is counted as unreadable and said; the others are counted', async () => {
+    const c = await liveCentre();
+    const body = (m: CountsMessage) => {
+      const json = JSON.parse(Buffer.from(encode(m)).toString());
+      json.v = 3;
+      return Buffer.from(JSON.stringify(json));
+    };
+    let failure: unknown;
+    try {
+      decode(body(tick('a', T0, 4, 1)));
+    } catch (e) {
+      failure = e;
+    }
+    expect(failure).toEqual(new WireError('unknown version 3'));
+    for (let s = 0; s < 6; s++) {
+      await c.send(tick('a', T0 + s, 2, 2 * s + 1));
+      await c.deliverError(failure as Error);
+      await c.at((T0 + s + 1.5) * 1000);
+    }
+    c.report();
+    await c.stop();
+    expect(c.said.filter((l) => l.includes('could not be read'))).toEqual(['warn: 6 messages could not be read (unknown version 3)']);
+    expect(c.records().filter((r) => r.type === 'stats').reduce((n, r) => n + r.hits, 0)).toBe(12);
+  });
+
+  test("a restarted centre's printed marking: every timed request in exactly one printed interval's latency, none lost, none twice", async () => {
+    const a = timedAgent('p-1', 40, (s) => spread(7, 2, 900, s), { chunks: 2 });
+    const b = timedAgent('p-2', 40, (s) => spread(3, 100, 3000, s * 3), {});
+    const messages = inStream([a.messages, b.messages]);
+    const anchor = (T0 + 3) * 1000;
+    const first = await centreRun(messages, { intervals: { anchor, from: anchor }, printedBefore: { seq: Infinity, at: anchor }, crashAfter: Math.floor((messages.length * 2) / 3) });
+    const record = first.records.at(-1)!;
+    const second = await centreRun(messages, { intervals: { anchor, from: record.at }, printedBefore: { seq: record.seq, at: record.at } });
+    const printed = [...first.stats, ...second.stats] as unknown as LatencyStats[];
+    // Both runs printed durations: the second's history held segments the first had printed.
+    for (const run of [first, second]) expect((run.stats as unknown as LatencyStats[]).some((r) => (r.latency?.count ?? 0) > 0)).toBe(true);
+    const everything = [...a.durations, ...b.durations];
+    expect(printed.reduce((n, r) => n + (r.latency?.count ?? 0), 0)).toBe(everything.filter((d) => d.second * 1000 >= anchor).length);
+    for (const r of printed.filter((x) => x.hits > 0)) expect(r.latency).toEqual(latencyRecord(sketchOf(within(everything, r)).summary()!));
   });
 });

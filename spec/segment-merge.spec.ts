@@ -1,6 +1,9 @@
 import { describe, expect, test } from 'bun:test';
 import { emptySegment } from '../actors/messages';
 import { SegmentMerge } from '../actors/segment-merge';
+import { ClfScanner } from '../actors/clf-scanner';
+import { unpack } from '../lib/byte-keys';
+import { Sketch } from '../lib/sketch';
 
 const seg = (second: number) => emptySegment(second);
 const seconds = (list: { second: number }[]) => list.map((s) => s.second);
@@ -47,5 +50,30 @@ describe('SegmentMerge', () => {
     expect(m.take()).toEqual([]);
     m.advance('web-2', 11); // a clock never goes back
     expect(m.watermark()).toBe(11);
+  });
+});
+
+describe('SegmentMerge: what a segment carries', () => {
+  test('a segment held back keeps its own copy of borrowed keys and its sketches, also when its source is forgotten', () => {
+    const sketch = (...ms: number[]) => {
+      const s = new Sketch();
+      for (const v of ms) s.add(v);
+      return s;
+    };
+    // A borrowing scanner packs every scan into one buffer: the next scan overwrites the keys.
+    const scanner = new ClfScanner({ borrowKeys: true });
+    const line = (path: string) => `10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET ${path} HTTP/1.1" 200 5\n`;
+    const [scanned] = scanner.scan(Buffer.from(line('/first'))).segments;
+    const timed = { ...scanned!, latency: sketch(12, 40), sectionLatency: new Map([['/first', sketch(12, 40)]]), classLatency: [undefined, undefined, sketch(12, 40)] };
+    const m = new SegmentMerge(['a', 'b']);
+    m.add('a', [timed]);
+    scanner.scan(Buffer.from(line('/other')));
+    m.forget('b');
+    m.forget('a');
+    const [out] = m.take();
+    expect(Object.fromEntries(unpack(out!.keys, 'sections'))).toEqual({ '/first': 1 });
+    expect(out!.latency!.summary()).toEqual(sketch(12, 40).summary());
+    expect(out!.sectionLatency!.get('/first')!.count).toBe(2);
+    expect(out!.classLatency![2]!.max).toBe(40);
   });
 });
