@@ -9,16 +9,30 @@
  * query strings with slashes, a fifth of the lines combined, some with escaped quotes. `sparse`
  * is a quiet site: one line a second, so a replay steps the statecharts through 100,000 seconds
  * of log for few lines (a chunk holds thousands of seconds).
+ *
+ * Issue 19's formats, from the generator with the seed and profile of `combined 10M`, so the same
+ * requests: `nginx-timed 10M` (combined and `$request_time $upstream_response_time $host`, read
+ * with that nginx `log_format` string), the same file read with a string whose two durations are
+ * skipped variables (`durations skipped`: what the latency sketches cost is the difference),
+ * `caddy 2M` (Caddy's JSON, its first 2 M requests) and, asked for by name only, `traefik 1M`.
  */
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { NGINX_TIMED_FORMAT, type TrafficFormat } from '../lib/generator';
 import { fail, run } from './measure';
 
 export interface Input {
   name: string;
   path: string;
   lines: number;
+  /** The monitor's arguments for this input's format (`--log-format …`); none: CLF/combined, the default. */
+  args?: string[];
+  /** Whether every line has a duration the monitor reads (its stats' `latency` counts every line), or none does. */
+  timed?: boolean;
 }
+
+/** The nginx-timed lines read with their two durations skipped (nginx variables the monitor does not read). */
+export const NGINX_UNTIMED_FORMAT = NGINX_TIMED_FORMAT.replace('$request_time $upstream_response_time', '$request_length $connection');
 
 const START = '2026-01-01T00:00:00Z';
 const SEED = '42';
@@ -31,8 +45,8 @@ interface Context {
 
 const elapsed = (began: number) => ((performance.now() - began) / 1000).toFixed(1);
 
-/** Made by the product's generator (`entry.ts generate`, a profile of rate × seconds). */
-const generated = (rate: number, seconds: number, format: 'clf' | 'combined') => async (name: string, { dir, bun, root }: Context): Promise<Input> => {
+/** Made by the product's generator (`entry.ts generate`, a profile of rate × seconds), read with `read`. */
+const generated = (rate: number, seconds: number, format: TrafficFormat, read: Pick<Input, 'args' | 'timed'> = {}) => async (name: string, { dir, bun, root }: Context): Promise<Input> => {
   const path = join(dir, `${format}-${rate}x${seconds}-seed${SEED}.log`);
   if (!existsSync(path)) {
     const tmp = `${path}.partial`;
@@ -44,7 +58,7 @@ const generated = (rate: number, seconds: number, format: 'clf' | 'combined') =>
     renameSync(tmp, path);
     console.error(`bench: generated ${path} in ${elapsed(began)} s`);
   }
-  return { name, path, lines: rate * seconds };
+  return { name, path, lines: rate * seconds, ...read };
 };
 
 /** Written here, by `write`. */
@@ -64,25 +78,34 @@ const written = (file: string, lines: number, write: (path: string, lines: numbe
   return { name, path, lines };
 };
 
-/** Every input, in the order of the table. */
-const CATALOGUE: [string, (name: string, context: Context) => Promise<Input> | Input][] = [
-  ['1M', generated(2000, 500, 'clf')],
-  ['10M', generated(2000, 5000, 'clf')],
-  ['combined 10M', generated(2000, 5000, 'combined')],
-  ['high-card 1M', written('high-cardinality-1M.log', 1_000_000, writeHighCardinality)],
-  ['high-card 5M', written('high-cardinality-5M.log', 5_000_000, writeHighCardinality)],
-  ['realistic 1M', written(`realistic-seed${SEED}-1M.log`, 1_000_000, writeRealistic)],
-  ['realistic 10M', written(`realistic-seed${SEED}-10M.log`, 10_000_000, writeRealistic)],
-  ['sparse 100k', written('sparse-100k.log', 100_000, writeSparse)],
+/** Every input, in the order of the table; `optIn` ones run only when BENCH_INPUTS names them. */
+const CATALOGUE: { name: string; make: (name: string, context: Context) => Promise<Input> | Input; optIn?: boolean }[] = [
+  { name: '1M', make: generated(2000, 500, 'clf') },
+  { name: '10M', make: generated(2000, 5000, 'clf') },
+  { name: 'combined 10M', make: generated(2000, 5000, 'combined') },
+  { name: 'nginx-timed 10M', make: generated(2000, 5000, 'nginx-timed', { args: ['--log-format', NGINX_TIMED_FORMAT], timed: true }) },
+  { name: 'nginx-timed 10M (durations skipped)', make: generated(2000, 5000, 'nginx-timed', { args: ['--log-format', NGINX_UNTIMED_FORMAT], timed: false }) },
+  { name: 'caddy 2M', make: generated(2000, 1000, 'caddy', { args: ['--log-format', 'caddy'], timed: true }) },
+  { name: 'traefik 1M', make: generated(2000, 500, 'traefik', { args: ['--log-format', 'traefik'], timed: true }), optIn: true },
+  { name: 'high-card 1M', make: written('high-cardinality-1M.log', 1_000_000, writeHighCardinality) },
+  { name: 'high-card 5M', make: written('high-cardinality-5M.log', 5_000_000, writeHighCardinality) },
+  { name: 'realistic 1M', make: written(`realistic-seed${SEED}-1M.log`, 1_000_000, writeRealistic) },
+  { name: 'realistic 10M', make: written(`realistic-seed${SEED}-10M.log`, 10_000_000, writeRealistic) },
+  { name: 'sparse 100k', make: written('sparse-100k.log', 100_000, writeSparse) },
 ];
 
-export const INPUT_NAMES = CATALOGUE.map(([name]) => name);
+export const INPUT_NAMES = CATALOGUE.map(({ name }) => name);
 
-/** The inputs whose names `wanted` accepts (all by default), in the order of the table. */
-export async function prepareInputs(dir: string, bun: string, root: string, wanted: (name: string) => boolean = () => true): Promise<Input[]> {
+/**
+ * The inputs whose names `wanted` accepts, in the order of the table; without `wanted`, all but
+ * the opt-in ones.
+ */
+export async function prepareInputs(dir: string, bun: string, root: string, wanted?: (name: string) => boolean): Promise<Input[]> {
   mkdirSync(dir, { recursive: true });
   const inputs: Input[] = [];
-  for (const [name, make] of CATALOGUE) if (wanted(name)) inputs.push(await make(name, { dir, bun, root }));
+  for (const { name, make, optIn } of CATALOGUE) {
+    if (wanted ? wanted(name) : !optIn) inputs.push(await make(name, { dir, bun, root }));
+  }
   return inputs;
 }
 

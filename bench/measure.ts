@@ -3,6 +3,7 @@
  * when it exists, otherwise by polling VmHWM in /proc/PID/status every 20 ms. With `smaps`, the
  * command is spawned itself (no /usr/bin/time, so the PID polled is the command's) and
  * /proc/PID/smaps_rollup is polled too, to split the peak into anonymous and file-backed memory.
+ * `inTurn` runs commands in turn (A B A B …), for a comparison on a machine others use too.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,6 +88,18 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
 export async function repeat(times: number, cmd: string[], opts: RunOptions = {}): Promise<Run[]> {
   const runs: Run[] = [];
   for (let i = 0; i < times; i++) runs.push(await run(cmd, opts));
+  return runs;
+}
+
+/**
+ * Runs each command `times` times, taking turns (A B A B …), so that whatever else the machine is
+ * doing falls on all of them alike; the runs of each, in the order given.
+ */
+export async function inTurn(times: number, commands: { cmd: string[]; opts?: RunOptions }[]): Promise<Run[][]> {
+  const runs: Run[][] = commands.map(() => []);
+  for (let i = 0; i < times; i++) {
+    for (const [k, { cmd, opts }] of commands.entries()) runs[k]!.push(await run(cmd, opts));
+  }
   return runs;
 }
 

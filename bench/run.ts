@@ -8,15 +8,22 @@
  * nats-server is absent).
  *
  * Inputs (bench/inputs.ts), in the table's order: 1M and 10M from the product's generator, combined
- * 10M (the same profile in the combined format), high-card 1M and 5M (every line a new section,
- * user and host), realistic 1M and 10M (issue 13: many clients, deeper paths, some combined lines),
- * sparse 100k (one line a second: the statecharts stepped through 100,000 s of log).
+ * 10M (the same profile in the combined format), nginx-timed 10M (issue 19: the same requests with
+ * request time, upstream time and vhost, read with `--log-format` and that nginx string), the same
+ * file with its durations skipped, caddy 2M (Caddy's JSON), high-card 1M and 5M (every line a new
+ * section, user and host), realistic 1M and 10M (issue 13: many clients, deeper paths, some
+ * combined lines), sparse 100k (one line a second: the statecharts stepped through 100,000 s of
+ * log); traefik 1M only when BENCH_INPUTS names it. The formats' table (issue 19) compares them.
  *
  * Env: BENCH_DIR (inputs, reused; default /tmp/hlm-bench), BENCH_INSTALL=1 (apt-get GoAccess),
  * BENCH_ONLY=fleet (only the fleet rows, ~2.5 min: printed, bench/results/latest.md left as it is),
  * BENCH_INPUTS=realistic,combined (only the throughput rows, on the inputs whose names start with
  * one of those comma-separated words, e.g. `realistic` or `realistic 10M`; the GoAccess and pinned
- * rows when their input, 1M or 10M, is among them; printed, latest.md left as it is).
+ * rows when their input, 1M or 10M, is among them; printed, latest.md left as it is),
+ * BENCH_RUNS=3 (timed runs a measurement; default 5), BENCH_BASE=/path/to/another/checkout (each
+ * CLF/combined replay measured there too, run for run in turn with this one, as rows "… at
+ * COMMIT": what a change cost, on the same machine at the same moment; the other checkout needs
+ * its node_modules).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,13 +32,15 @@ import { join } from 'node:path';
 import { fleetBench, fleetTables } from './fleet';
 import { followLatency, idleCpu, type LatencyResult, startupFollow } from './follow';
 import { INPUT_NAMES, type Input, prepareInputs } from './inputs';
-import { clockTicks, fail, hasGnuTime, median, repeat, run, type Run } from './measure';
+import { clockTicks, fail, hasGnuTime, inTurn, median, repeat, run, type Run } from './measure';
 
 const ROOT = join(import.meta.dir, '..');
 const BUN = process.execPath;
 const DIR = process.env.BENCH_DIR || '/tmp/hlm-bench';
-const RUNS = 5;
+const RUNS = Number(process.env.BENCH_RUNS) || 5;
+const BASE = process.env.BENCH_BASE || '';
 const log = (message: string) => console.error(`bench: ${message}`);
+const REPLAY = 'monitor `--replay --json`';
 
 /** A hash of the product's sources, to tell whether they changed while the benchmark ran. */
 function productHash(): string {
@@ -42,9 +51,9 @@ function productHash(): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-function gitCommit(): string {
+function gitCommit(root = ROOT): string {
   try {
-    const out = Bun.spawnSync(['git', '-C', ROOT, 'log', '-1', '--format=%h']);
+    const out = Bun.spawnSync(['git', '-C', root, 'log', '-1', '--format=%h']);
     return out.exitCode === 0 ? out.stdout.toString().trim() : 'unknown';
   } catch {
     return 'unknown';
@@ -84,6 +93,8 @@ interface Row {
   ceiling?: number;
   /** One extra run after the timed ones, sampling /proc/PID/smaps_rollup (anon vs file-backed). */
   smaps?: Run;
+  /** The commit of BENCH_BASE's checkout, for its rows. */
+  base?: string;
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -98,20 +109,28 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
 }
 
-/** Checks a replay's NDJSON: the stats intervals add up to every line of the input. */
+/**
+ * Checks a replay's NDJSON: the stats intervals add up to every line of the input, and for an input
+ * read with a format, its latency to every line (timed) or to none (durations skipped).
+ */
 function checkReplay(input: Input, ndjson: string) {
   let hits = 0;
   let invalid = 0;
+  let timed = 0;
   for (const line of ndjson.split('\n')) {
     if (!line.startsWith('{')) continue;
-    const o = JSON.parse(line) as { type?: string; hits?: number; invalid?: number };
+    const o = JSON.parse(line) as { type?: string; hits?: number; invalid?: number; latency?: { count?: number } };
     if (o.type === 'stats') {
       hits += o.hits ?? 0;
       invalid += o.invalid ?? 0;
+      timed += o.latency?.count ?? 0;
     }
   }
   if (hits !== input.lines || invalid !== 0) {
     fail(`the monitor's replay of ${input.path} counted ${hits} hits and ${invalid} invalid, expected ${input.lines} hits`);
+  }
+  if (input.timed !== undefined && timed !== (input.timed ? input.lines : 0)) {
+    fail(`the monitor's replay of ${input.name} timed ${timed} requests, expected ${input.timed ? input.lines : 0}`);
   }
 }
 
@@ -155,7 +174,13 @@ async function throughputRows(inputs: Input[], notes: string[]): Promise<Row[]> 
 
   // The ceiling: newline counting, on every input (its ratio column is 1 by definition).
   const ceilings = new Map<Input, number>();
+  const byPath = new Map<string, number>();
   for (const input of inputs) {
+    const known = byPath.get(input.path);
+    if (known !== undefined) {
+      ceilings.set(input, known); // the same file read with another format: its ceiling is measured
+      continue;
+    }
     log(`newline loop on ${input.name}`);
     const out = join(DIR, 'newline.out');
     await run([BUN, join(ROOT, 'bench/newline.ts'), input.path], { stdout: out });
@@ -163,6 +188,7 @@ async function throughputRows(inputs: Input[], notes: string[]): Promise<Row[]> 
     if (counted !== input.lines) fail(`${input.path} has ${counted} lines, expected ${input.lines}: delete it to regenerate`);
     const runs = await repeat(RUNS, [BUN, join(ROOT, 'bench/newline.ts'), input.path]);
     ceilings.set(input, rate(input, Math.min(...runs.map((r) => r.ms))));
+    byPath.set(input.path, ceilings.get(input)!);
     const smaps = await run([BUN, join(ROOT, 'bench/newline.ts'), input.path], { smaps: true });
     rows.push({ what: 'newline loop (ceiling)', input, runs, ceiling: ceilings.get(input), smaps });
   }
@@ -177,15 +203,26 @@ async function throughputRows(inputs: Input[], notes: string[]): Promise<Row[]> 
     rows.push({ what: 'GoAccess', input: small, runs, ceiling: ceilings.get(small) });
   }
 
+  const baseCommit = BASE && gitCommit(BASE);
   for (const input of inputs) {
     log(`monitor --replay --json on ${input.name}`);
-    const cmd = [BUN, 'entry.ts', '--replay', '--json', '-f', input.path];
+    const cmd = [BUN, 'entry.ts', '--replay', '--json', ...(input.args ?? []), '-f', input.path];
     const out = join(DIR, 'replay.ndjson');
     await run(cmd, { cwd: ROOT, stdout: out }); // warm-up, and a check that it counts every line
     checkReplay(input, readFileSync(out, 'utf8'));
+    if (BASE && !input.args) {
+      // The other checkout on the same input, its runs in turn with these: the machine's moods hit both alike.
+      log(`monitor --replay --json on ${input.name} at ${baseCommit} (${BASE}), in turn`);
+      await run(cmd, { cwd: BASE, stdout: out });
+      checkReplay(input, readFileSync(out, 'utf8'));
+      const [runs, baseRuns] = await inTurn(RUNS, [{ cmd, opts: { cwd: ROOT } }, { cmd, opts: { cwd: BASE } }]);
+      rows.push({ what: `${REPLAY} at ${baseCommit} (BENCH_BASE)`, input, runs: baseRuns!, ceiling: ceilings.get(input), base: baseCommit });
+      rows.push({ what: REPLAY, input, runs: runs!, ceiling: ceilings.get(input), smaps: await run(cmd, { cwd: ROOT, smaps: true }) });
+      continue;
+    }
     const runs = await repeat(RUNS, cmd, { cwd: ROOT });
     const smaps = await run(cmd, { cwd: ROOT, smaps: true });
-    rows.push({ what: 'monitor `--replay --json`', input, runs, ceiling: ceilings.get(input), smaps });
+    rows.push({ what: REPLAY, input, runs, ceiling: ceilings.get(input), smaps });
   }
 
   // The same replay pinned to one core: JSC compiles and collects on threads of its own, which
@@ -197,6 +234,10 @@ async function throughputRows(inputs: Input[], notes: string[]): Promise<Row[]> 
     const runs = await repeat(RUNS, [taskset, '-c', '0', BUN, 'entry.ts', '--replay', '--json', '-f', big.path], { cwd: ROOT });
     rows.push({ what: 'monitor `--replay --json`, pinned to one core (`taskset -c 0`)', input: big, runs, ceiling: ceilings.get(big) });
   } else if (!taskset) notes.push('taskset not found: the pinned-to-one-core row is skipped.');
+  if (inputs.some((i) => i.args)) {
+    notes.push('Formats (issue 19): an input with a format is replayed with its `--log-format` (the nginx string for nginx-timed, `caddy`); its check also asks that the stats time every line (its durations skipped: none).');
+  }
+  if (BASE) notes.push(`BENCH_BASE: the rows "at ${baseCommit}" ran ${BASE}'s \`entry.ts\` on the same files, its runs in turn with this checkout's (A B A B …), after a checked warm-up of each.`);
   notes.push(
     `Throughput: best and median of ${RUNS} runs after one warm-up run (whose output is checked: every line counted); wall time of the whole process, stdout to /dev/null. Peak RSS: ${hasGnuTime ? '`/usr/bin/time -f %M`' : 'VmHWM polled every 20 ms'}, max over the runs.`,
     'Peak anon / file-backed MB: one extra run per input after the timed runs (not timed), the command spawned directly (no /usr/bin/time) and its /proc/PID/smaps_rollup sampled every 20 ms; anon = `Anonymous:`, file-backed = `Rss:` − `Anonymous:`, each its own maximum (so they need not add up to the peak RSS, and a run under ~0.1 s gets only a few samples). File-backed: pages of the Bun executable and other mapped files, shared and reclaimable; anon: the process\'s own memory (JS heap, JIT code, allocator).',
@@ -225,6 +266,48 @@ function throughputTable(rows: Row[]): string {
   );
 }
 
+const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %`;
+
+/**
+ * Issue 19's targets from the throughput rows that are there: a custom nginx format at ≥ 0.8 × the
+ * combined path's lines/s on the same requests, Caddy's JSON at ≥ 1 M lines/s, the latency
+ * sketches (durations read and counted) ≤ 10 % of a timed replay's time, and with BENCH_BASE, the
+ * CLF and combined paths within 3 % of the other checkout. Best runs, and medians in brackets.
+ */
+function formatsTable(rows: Row[]): string | null {
+  const replay = (name: string) => rows.find((r) => r.what === REPLAY && r.input.name === name);
+  const best = (r: Row) => Math.min(...r.runs.map((x) => x.ms));
+  const mid = (r: Row) => median(r.runs.map((x) => x.ms));
+  const lines: string[][] = [];
+  const [combined, timed, untimed, caddy] = ['combined 10M', 'nginx-timed 10M', 'nginx-timed 10M (durations skipped)', 'caddy 2M'].map(replay);
+  // Same requests, same number of lines: the ratio of lines/s is the inverse ratio of the times.
+  if (combined && timed) {
+    const r = best(combined) / best(timed);
+    lines.push(['nginx-timed 10M ÷ combined 10M, lines/s', `${r.toFixed(2)} (${(mid(combined) / mid(timed)).toFixed(2)})`, '≥ 0.80', r >= 0.8 ? 'yes' : '**no**']);
+  }
+  if (caddy) {
+    const r = rate(caddy.input, best(caddy));
+    lines.push(['caddy 2M, lines/s', `${fmt(r)} (${fmt(rate(caddy.input, mid(caddy)))})`, '≥ 1,000,000', r >= 1e6 ? 'yes' : '**no**']);
+  }
+  if (timed && untimed) {
+    const x = best(timed) / best(untimed) - 1;
+    lines.push(['latency sketches: nginx-timed 10M against its durations skipped, wall time', `${pct(x)} (${pct(mid(timed) / mid(untimed) - 1)})`, '≤ +10 %', x <= 0.1 ? 'yes' : '**no**']);
+  }
+  for (const row of rows.filter((r) => r.base)) {
+    const now = replay(row.input.name);
+    if (!now) continue;
+    const x = best(row) / best(now) - 1; // lines/s now against then
+    lines.push([`${row.input.name}: lines/s against ${row.base}`, `${pct(x)} (${pct(mid(row) / mid(now) - 1)})`, '≥ −3 %', x >= -0.03 ? 'yes' : '**no**']);
+  }
+  return lines.length ? table(['issue 19', 'best (median)', 'target', 'met'], lines) : null;
+}
+
+/** The throughput table, and the formats' targets under it when their rows are there. */
+function throughputPart(rows: Row[]): string[] {
+  const formats = formatsTable(rows);
+  return [throughputTable(rows), '', ...(formats ? ['### Log formats and latency (issue 19)', '', formats, ''] : [])];
+}
+
 /** Throughput rows on some inputs only (BENCH_INPUTS): printed with the machine, latest.md left alone. */
 async function inputsOnly(words: string[]) {
   const began = Date.now();
@@ -234,7 +317,7 @@ async function inputsOnly(words: string[]) {
   if (!INPUT_NAMES.some(wanted)) fail(`BENCH_INPUTS=${words.join(',')} matches no input; the inputs are ${INPUT_NAMES.join(', ')}`);
   const notes: string[] = [];
   const rows = await throughputRows(await prepareInputs(DIR, BUN, ROOT, wanted), notes);
-  printPart(['## Throughput (replay)', '', throughputTable(rows), ''], notes, machineLines(began, hashBefore, commit));
+  printPart(['## Throughput (replay)', '', ...throughputPart(rows)], notes, machineLines(began, hashBefore, commit));
 }
 
 async function main() {
@@ -276,7 +359,7 @@ async function main() {
   const fleet = await fleetWithFloor(clk, fleetNotes);
 
   // Tables.
-  const throughput = throughputTable(rows);
+  const throughput = throughputPart(rows).join('\n');
   const follow = table(
     ['follow, 50,000 lines/s for 10 s', 'p50 ms', 'p99 ms', 'max ms', 'kept up', 'max backlog (lines)', 'counted / written', 'peak RSS MB', 'idle CPU % of a core'],
     modes.map(({ name, latency: l, idle }) => [
