@@ -60,6 +60,12 @@ export interface Interval {
   upstream: Sketch | null;
   /** Durations by section (the scanner's decoded key, as the sections table names it); bounded by SECTION_SKETCHES. */
   sectionLatency: Map<string, Sketch>;
+  /**
+   * The sections whose sketch in `sectionLatency` is still a segment's own, kept as it is (a
+   * section timed in one segment only: most of a flood of new paths); it is copied before
+   * anything is added to it.
+   */
+  borrowed: Set<string>;
 }
 
 /**
@@ -87,14 +93,15 @@ export function newInterval(start: number, before?: Interval): Interval {
       latency: null,
       upstream: null,
       sectionLatency: new Map(),
+      borrowed: new Set(),
     };
   }
   for (const u of Object.values(before.unique)) u.clear();
   for (const kind of KEY_KINDS) before[kind].clear();
-  // The sketches are made anew: a handful an interval (one a timed section), nothing a profile shows.
-  const sectionLatency = before.sectionLatency;
-  sectionLatency.clear();
-  return { ...before, start, hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0, latency: null, upstream: null, sectionLatency };
+  // The sketches themselves are made anew: a few an interval (one a section timed twice or more).
+  before.sectionLatency.clear();
+  before.borrowed.clear();
+  return { ...before, start, hits: 0, invalid: 0, late: 0, status: [0, 0, 0, 0, 0, 0], bytes: 0, latency: null, upstream: null };
 }
 
 /** Adds a batch to the interval in place (intervals are private to the store). */
@@ -115,12 +122,23 @@ export function addBatch(interval: Interval, batch: Batch, late: number): Interv
   return interval;
 }
 
+/**
+ * Merges a segment's sketches by section into the interval's. A section new to the interval keeps
+ * the segment's sketch as it is (no copy: a flood of paths seen once allocates nothing here); a
+ * second segment's sketch for it is merged into a copy of the first.
+ */
 function addSectionLatency(interval: Interval, bySection: Map<string, Sketch>) {
-  const mine = interval.sectionLatency;
+  const { sectionLatency: mine, borrowed } = interval;
   for (const [section, sketch] of bySection) {
     const into = mine.get(section);
-    if (into) into.merge(sketch);
-    else mine.set(section, new Sketch().merge(sketch));
+    if (!into) {
+      mine.set(section, sketch);
+      borrowed.add(section);
+    } else if (borrowed.delete(section)) {
+      mine.set(section, new Sketch().merge(into).merge(sketch));
+    } else {
+      into.merge(sketch);
+    }
   }
   // The segment's sections are in the table already (addKeys came first), so a new busy one stays.
   if (mine.size > SECTION_SKETCHES) keepTopSections(interval);
@@ -129,7 +147,11 @@ function addSectionLatency(interval: Interval, bySection: Map<string, Sketch>) {
 /** Drops the section sketches of every section outside the table's top TABLE_CAPACITY. */
 export function keepTopSections(interval: Interval) {
   const keep = new Set(interval.sections.top(TABLE_CAPACITY).map(([section]) => section));
-  for (const section of interval.sectionLatency.keys()) if (!keep.has(section)) interval.sectionLatency.delete(section);
+  for (const section of interval.sectionLatency.keys()) {
+    if (keep.has(section)) continue;
+    interval.sectionLatency.delete(section);
+    interval.borrowed.delete(section);
+  }
 }
 
 /**

@@ -251,6 +251,30 @@ describe('section aggregator: latency', () => {
     expect(summarize(i, 1, 10).latency!.count).toBe(100);
   });
 
+  test("a section timed in one segment keeps that segment's sketch as it is; a second segment's is merged into a copy, never into it", () => {
+    const first = timed([{ section: '/a', ms: 3 }, { section: '/a', ms: 4 }, { section: '/once', ms: 7 }]);
+    const second = timed([{ section: '/a', ms: 300 }]);
+    const third = timed([{ section: '/a', ms: 30 }]);
+    const i = newInterval(0);
+    addBatch(i, first, 0);
+    expect(i.sectionLatency.get('/a')).toBe(first.segments[0]!.sectionLatency!.get('/a')!);
+    addBatch(i, second, 0);
+    addBatch(i, third, 0);
+    // The segments' sketches are as they were made.
+    expect([first, second, third].map((b) => b.segments[0]!.sectionLatency!.get('/a')!.count)).toEqual([2, 1, 1]);
+    const stats = summarize(i, 1, 10);
+    expect(stats.sectionLatency).toEqual([
+      ['/a', sketchOf([3, 4, 300, 30]).summary()!],
+      ['/once', { count: 1, p50: 7, p90: 7, p99: 7, max: 7 }],
+    ]);
+    // The next interval alike: a sketch it kept from the last one's segment is copied before a merge.
+    const next = newInterval(10_000, i);
+    addBatch(next, third, 0);
+    addBatch(next, third, 0);
+    expect(third.segments[0]!.sectionLatency!.get('/a')!.count).toBe(1);
+    expect(summarize(next, 20_000, 10).sectionLatency).toEqual([['/a', sketchOf([30, 30]).summary()!]]);
+  });
+
   test('each interval times its own lines: the next one starts empty', () => {
     const store = createIntervalStore(0, 10);
     const out: IntervalStats[] = [];
