@@ -7,14 +7,18 @@
  * (the traffic rule of -t counts each line in its own second; the two differ only for lines
  * written out of order). Counts are the segments' own: hits, hits by status class and code, and
  * the keys by field, so that a rule matches one field and groups by one field, and the centre of
- * a fleet evaluates rules on what the agents already ship.
+ * a fleet evaluates rules on what the agents already ship. A latency rule reads the segments'
+ * duration sketches instead (all timed lines, by section, by virtual host, by status class),
+ * into a `LatencyWindow`: a second's durations a slot, and a running sketch of the window that
+ * takes a second in and gives the oldest back (`Sketch.subtract`), never a merge of W sketches.
  */
 import { fromCallback } from 'xstate';
 import { decodeKey, eachKey, KEY_KINDS, type KeyKind } from '../lib/byte-keys';
-import type { GroupField, MatchField, Rule } from '../lib/rules';
+import { type GroupField, LATENCY_CEILING_MS, LATENCY_FLOOR_MS, type MatchField, type Rule } from '../lib/rules';
+import { bucketIndex, MIN_VALUE, Sketch } from '../lib/sketch';
 import { decimalFraction, exceeds, type RuleCheck, type RuleSample } from '../machines/alert';
 import { lateBefore } from './hit-window';
-import type { BatchMessage, Segment } from './messages';
+import type { BatchMessage, RuleAlert, Segment } from './messages';
 
 /** The most a second's slot holds in 4 bytes; a second past it (4.3 billion hits) widens its ring. */
 const MAX_SLOT = 0xffff_ffff;
@@ -102,11 +106,172 @@ export class CountWindow {
   }
 }
 
+/** The durations of one second, clamped to the latency range: counts over the buckets it saw. */
+class SecondDurations {
+  zero = 0;
+  /** Bucket index of counts[0]. */
+  offset = 0;
+  counts: Uint32Array | Float64Array = EMPTY_COUNTS;
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  /** Adds a segment's sketch, its buckets clamped to [FLOOR_BUCKET, CEILING_BUCKET]. */
+  add(sketch: Sketch) {
+    const data = sketch.toJSON();
+    if (data.count === 0) return;
+    this.zero += data.zero;
+    this.count += data.count;
+    if (Number.isFinite(data.sum)) this.sum += data.sum;
+    this.min = Math.min(this.min, clampMs(data.min));
+    this.max = Math.max(this.max, clampMs(data.max));
+    const n = data.counts.length;
+    if (n === 0) return;
+    const lo = Math.min(Math.max(data.offset, FLOOR_BUCKET), CEILING_BUCKET);
+    const hi = Math.min(Math.max(data.offset + n - 1, FLOOR_BUCKET), CEILING_BUCKET);
+    this.cover(lo, hi);
+    for (let j = 0; j < n; j++) {
+      const c = data.counts[j]!;
+      if (c === 0) continue;
+      const index = Math.min(Math.max(data.offset + j, FLOOR_BUCKET), CEILING_BUCKET);
+      const slot = index - this.offset;
+      const total = this.counts[slot]! + c;
+      // A bucket past 4,294,967,295 durations in one second: its second's counts widen.
+      if (total > MAX_SLOT && this.counts instanceof Uint32Array) this.counts = Float64Array.from(this.counts);
+      this.counts[slot] = total;
+    }
+  }
+
+  /** The counts cover buckets lo..hi, exactly (a second is written a few times; its memory is what it saw). */
+  private cover(lo: number, hi: number) {
+    const length = this.counts.length;
+    if (length > 0 && lo >= this.offset && hi < this.offset + length) return;
+    const from = length === 0 ? lo : Math.min(lo, this.offset);
+    const to = length === 0 ? hi : Math.max(hi, this.offset + length - 1);
+    const counts = this.counts instanceof Float64Array ? new Float64Array(to - from + 1) : new Uint32Array(to - from + 1);
+    counts.set(this.counts, this.offset - from);
+    this.counts = counts;
+    this.offset = from;
+  }
+
+  /** As a sketch, to go into (or out of) the window's running sketch. */
+  sketch(): Sketch {
+    return Sketch.from({ zero: this.zero, offset: this.offset, counts: Array.from(this.counts), count: this.count, sum: this.sum, min: this.min, max: this.max });
+  }
+}
+
+const EMPTY_COUNTS = new Uint32Array(0);
+const FLOOR_BUCKET = bucketIndex(LATENCY_FLOOR_MS);
+const CEILING_BUCKET = bucketIndex(LATENCY_CEILING_MS);
+/** A duration as the window keeps it: zeros stay zero, the rest within 1 µs .. 1 h. */
+const clampMs = (ms: number) => (ms <= MIN_VALUE ? ms : Math.min(Math.max(ms, LATENCY_FLOOR_MS), LATENCY_CEILING_MS));
+
+/**
+ * A latency rule's window (one group's): W + 2 one-second slots of durations, as `CountWindow`
+ * keeps counts, and `sketch`, the running sketch of the seconds [from, to): an evaluation moves it
+ * on, merging the seconds that came in and subtracting those that left, so it costs what those
+ * seconds hold, whatever W. A second of no timed hit holds nothing.
+ *
+ * The invariant: `sketch` holds exactly the slots of the seconds in [from, to) that the ring
+ * still holds. Seconds before `from` have left every window still to come: their slots are
+ * dropped, and a duration for them is late (refused).
+ */
+export class LatencyWindow {
+  private readonly ring: (SecondDurations | undefined)[];
+  private readonly slots: number;
+  /** The slots hold the seconds (head − slots, head]. */
+  private head = -Infinity;
+  private from = -Infinity;
+  private to = -Infinity;
+  /** The durations of [from, to): read it through `at`. */
+  private readonly sketch = new Sketch();
+
+  constructor(readonly size: number) {
+    this.slots = size + 2;
+    this.ring = new Array(this.slots).fill(undefined);
+  }
+
+  /** Adds a second's durations (a future second counts at now); false when it is too old for the window (late). */
+  add(second: number, durations: Sketch, nowSecond: number): boolean {
+    const at = Math.min(second, nowSecond);
+    if (at < lateBefore(nowSecond, this.size) || at < this.from || at <= this.head - this.slots) return false;
+    if (durations.count === 0) return true;
+    if (at > this.head) this.moveTo(at);
+    const slot = this.slotOf(at);
+    const into = (this.ring[slot] ??= new SecondDurations());
+    if (at >= this.to) {
+      into.add(durations);
+      return true;
+    }
+    // A second already in the running sketch (a timer that fired late): into both.
+    const alone = new SecondDurations();
+    alone.add(durations);
+    into.add(durations);
+    this.sketch.merge(alone.sketch());
+    return true;
+  }
+
+  /**
+   * The durations of the W whole seconds before `second`: [second − W, second), as a sketch (the
+   * window's own: read it, do not keep it). Seconds that leave are dropped for good, so a clock
+   * gone back finds the window no older than it was.
+   */
+  at(second: number): Sketch {
+    const from = Math.max(second - this.size, this.from);
+    const to = Math.max(second, from);
+    // Out: the seconds that left, and any past `to` (a clock gone back). In: those that came.
+    this.take(this.from, Math.min(this.to, from), 'subtract');
+    this.take(Math.max(to, this.from), this.to, 'subtract');
+    this.take(Math.max(from, this.to), to, 'merge');
+    const oldest = this.head - this.slots + 1;
+    if (this.head !== -Infinity) for (let s = Math.max(this.from, oldest); s < from && s <= this.head; s++) this.ring[this.slotOf(s)] = undefined;
+    this.from = from;
+    this.to = to;
+    return this.sketch;
+  }
+
+  /** Every timed hit it holds: the window's, and those of the seconds after it (for choosing the quietest group). */
+  held(): number {
+    let n = this.sketch.count;
+    if (this.head !== -Infinity) for (let s = Math.max(this.to, this.head - this.slots + 1); s <= this.head; s++) n += this.ring[this.slotOf(s)]?.count ?? 0;
+    return n;
+  }
+
+  /** Merges or subtracts the held slots of the seconds [a, b) into the running sketch. */
+  private take(a: number, b: number, how: 'merge' | 'subtract') {
+    if (this.head === -Infinity) return;
+    const last = Math.min(b - 1, this.head);
+    for (let s = Math.max(a, this.head - this.slots + 1); s <= last; s++) {
+      const durations = this.ring[this.slotOf(s)];
+      if (durations) this.sketch[how](durations.sketch());
+    }
+  }
+
+  /** The ring moves on to `second`: the slots it takes over held seconds now out of every window. */
+  private moveTo(second: number) {
+    // The seconds (head − slots, second − slots] give their slots up; those of the running sketch leave it.
+    const last = Math.min(second - this.slots, this.head);
+    if (this.head !== -Infinity) for (let s = this.head - this.slots + 1; s <= last; s++) {
+      const slot = this.slotOf(s);
+      const durations = this.ring[slot];
+      if (durations && s >= this.from && s < this.to) this.sketch.subtract(durations.sketch());
+      this.ring[slot] = undefined;
+    }
+    this.head = second;
+  }
+
+  private slotOf(second: number): number {
+    return ((second % this.slots) + this.slots) % this.slots;
+  }
+}
+
 const KIND_OF: Record<GroupField | Exclude<MatchField, 'status'>, number> = {
   section: KEY_KINDS.indexOf('sections' satisfies KeyKind),
   user: KEY_KINDS.indexOf('users' satisfies KeyKind),
   host: KEY_KINDS.indexOf('hosts' satisfies KeyKind),
   method: KEY_KINDS.indexOf('methods' satisfies KeyKind),
+  vhost: KEY_KINDS.indexOf('vhosts' satisfies KeyKind),
 };
 
 const encoder = new TextEncoder();
@@ -144,13 +309,42 @@ function matcher(rule: Rule): (seg: Segment) => number {
   };
 }
 
-/** One rule's counts: the matching hits (and all hits, for a ratio), or the hits of each group. */
+/** The durations of a segment a latency rule without `by` takes: all timed lines, or its match's. */
+function timedOf(rule: Rule): (seg: Segment) => (Sketch | undefined)[] {
+  const match = rule.match;
+  if (!match) return (seg) => [seg.latency];
+  // Any of the values matches: a value listed twice counts once (the loader lets only classes through for status).
+  const values = [...new Set(match.values.map((v) => (match.field === 'status' ? v.toLowerCase() : v)))];
+  switch (match.field) {
+    case 'status': {
+      const classes = values.map((v) => Number(v[0]));
+      return (seg) => classes.map((c) => seg.classLatency?.[c]);
+    }
+    case 'vhost':
+      return (seg) => values.map((v) => seg.vhostLatency?.get(v));
+    default:
+      return (seg) => values.map((v) => seg.sectionLatency?.get(v));
+  }
+}
+
+/** A group's window: hits for a rate rule, durations for a latency rule. */
+type GroupWindow = CountWindow | LatencyWindow;
+
+/** What a group holds, for choosing the quietest: its hits up to now (timed hits, for latency). */
+const heldHits = (window: GroupWindow, nowSecond: number) => (window instanceof CountWindow ? window.sumBefore(nowSecond + 1) : window.held());
+
+/**
+ * One rule's window: the matching hits (and all hits, for a ratio) or the matching durations (a
+ * latency rule), or those of each group.
+ */
 export class RuleWindow {
-  private readonly matched: CountWindow;
+  private readonly matched: CountWindow | null;
   private readonly all: CountWindow | null;
+  private readonly durations: LatencyWindow | null;
   private readonly take: (seg: Segment) => number;
+  private readonly timed: (seg: Segment) => (Sketch | undefined)[];
   /** A grouped rule's groups (at most `rule.groups`), with what holds them (an instance). */
-  readonly groups = new Map<string, CountWindow>();
+  readonly groups = new Map<string, GroupWindow>();
   private readonly held = new Set<string>();
   private readonly startSecond: number;
 
@@ -159,51 +353,85 @@ export class RuleWindow {
     /** When the monitor started, ms: a silence rule waits for a whole window first. */
     startedAt: number,
   ) {
-    this.matched = new CountWindow(rule.windowSeconds);
+    const latency = rule.kind === 'latency';
+    // A grouped rule's windows are its groups'.
+    this.matched = latency || rule.by ? null : new CountWindow(rule.windowSeconds);
     this.all = rule.kind === 'ratio' ? new CountWindow(rule.windowSeconds) : null;
+    this.durations = latency && !rule.by ? new LatencyWindow(rule.windowSeconds) : null;
     this.take = matcher(rule);
+    this.timed = latency ? timedOf(rule) : () => [];
     this.startSecond = Math.floor(startedAt / 1000);
   }
 
   record(segments: Segment[], nowSecond: number) {
     const by = this.rule.by;
+    const latency = this.rule.kind === 'latency';
     for (const seg of segments) {
+      if (latency) {
+        this.recordDurations(seg, nowSecond);
+        continue;
+      }
       // A segment with keys and no hits is one of an agent's split second's key-only parts: its keys count.
       if (seg.hits === 0 && seg.keys.bytes.length === 0) continue;
       if (by) this.recordGroups(seg, KIND_OF[by], nowSecond);
       else {
         const n = this.take(seg);
-        if (n > 0) this.matched.add(seg.second, n, nowSecond);
+        if (n > 0) this.matched!.add(seg.second, n, nowSecond);
         this.all?.add(seg.second, seg.hits, nowSecond);
       }
     }
   }
 
-  /**
-   * The busiest groups: a new key comes in while there is room, or in place of the quietest group
-   * not held by an alert when it has more hits in this segment than that group has in its window.
-   */
+  /** A latency rule's: the segment's matching durations, or each group's (by section or vhost). */
+  private recordDurations(seg: Segment, nowSecond: number) {
+    const by = this.rule.by;
+    if (!by) {
+      for (const sketch of this.timed(seg)) if (sketch && sketch.count > 0) this.durations!.add(seg.second, sketch, nowSecond);
+      return;
+    }
+    const timed = by === 'vhost' ? seg.vhostLatency : seg.sectionLatency;
+    if (!timed) return;
+    const admit = this.admitter(nowSecond);
+    for (const [key, sketch] of timed) {
+      if (sketch.count === 0) continue;
+      const window = admit(key, sketch.count);
+      if (window instanceof LatencyWindow) window.add(seg.second, sketch, nowSecond);
+    }
+  }
+
   private recordGroups(seg: Segment, kind: number, nowSecond: number) {
-    let floor = -1;
-    let quietest = '';
+    const admit = this.admitter(nowSecond);
     eachKey(seg.keys, (k, bytes, start, end, count) => {
       if (k !== kind) return;
-      const key = decodeKey(bytes, start, end);
+      const window = admit(decodeKey(bytes, start, end), count);
+      if (window instanceof CountWindow) window.add(seg.second, count, nowSecond);
+    });
+  }
+
+  /**
+   * The busiest groups, for one segment's keys: a new key comes in while there is room, or in place
+   * of the quietest group not held by an alert when it has more hits in this segment than that
+   * group has in its window. Returns the key's window, or nothing when it is turned away.
+   */
+  private admitter(nowSecond: number) {
+    let floor = -1;
+    let quietest = '';
+    return (key: string, count: number): GroupWindow | undefined => {
       let window = this.groups.get(key);
       if (!window) {
         if (this.groups.size >= this.rule.groups) {
           if (floor < 0) [floor, quietest] = this.quietest(nowSecond);
-          if (quietest === '' || count <= floor) return;
+          if (quietest === '' || count <= floor) return undefined;
           this.groups.delete(quietest);
           floor = -1;
         }
-        window = new CountWindow(this.rule.windowSeconds);
+        window = this.rule.kind === 'latency' ? new LatencyWindow(this.rule.windowSeconds) : new CountWindow(this.rule.windowSeconds);
         this.groups.set(key, window);
       }
-      window.add(seg.second, count, nowSecond);
-      // The quietest group just got hits: it may be the quietest no more.
+      // The quietest group gets hits: it may be the quietest no more.
       if (key === quietest) floor = -1;
-    });
+      return window;
+    };
   }
 
   private quietest(nowSecond: number): [number, string] {
@@ -211,7 +439,7 @@ export class RuleWindow {
     let quietest = '';
     for (const [key, window] of this.groups) {
       if (this.held.has(key)) continue;
-      const n = window.sumBefore(nowSecond + 1);
+      const n = heldHits(window, nowSecond);
       if (n < floor) [floor, quietest] = [n, key];
     }
     return [floor, quietest];
@@ -225,26 +453,34 @@ export class RuleWindow {
 
   /** Groups with nothing in the window at `second` and no instance: forgotten. */
   forgetQuiet(second: number) {
-    for (const [key, window] of this.groups) if (!this.held.has(key) && window.sumBefore(second) === 0) this.groups.delete(key);
+    for (const [key, window] of this.groups) {
+      if (this.held.has(key)) continue;
+      const quiet = window instanceof CountWindow ? window.sumBefore(second) === 0 : window.at(second).count === 0 && window.held() === 0;
+      if (quiet) this.groups.delete(key);
+    }
   }
 
   /** How an instance of the alert statechart samples this rule (one group of it). */
   check(group?: string): RuleCheck {
     const { rule } = this;
     const by = rule.by;
-    return {
-      rule: { name: rule.name, kind: rule.kind, ...(by && group !== undefined ? { group: { by, key: group } } : {}) },
-      recover: rule.recover,
-      sample: (second) => this.sample(second, group),
+    // A latency rule's alerts say which quantile they compared (the reporter prints p99).
+    const alert: Pick<RuleAlert, 'name' | 'kind' | 'group' | 'quantile'> = {
+      name: rule.name,
+      kind: rule.kind,
+      ...(by && group !== undefined ? { group: { by, key: group } } : {}),
+      ...(rule.quantile !== undefined ? { quantile: rule.quantile } : {}),
     };
+    return { rule: alert, recover: rule.recover, sample: (second) => this.sample(second, group) };
   }
 
   /** The rule's window (one group's, for a grouped rule) at the evaluation of `second`. */
   sample(second: number, group?: string): RuleSample {
-    const window = group === undefined ? this.matched : this.groups.get(group);
+    const window = group === undefined ? (this.matched ?? this.durations) : this.groups.get(group);
     const { rule } = this;
+    if (rule.kind === 'latency') return this.sampleDurations(window instanceof LatencyWindow ? window.at(second) : undefined);
     const W = rule.windowSeconds;
-    const hits = window?.sumBefore(second) ?? 0;
+    const hits = window instanceof CountWindow ? window.sumBefore(second) : 0;
     switch (rule.kind) {
       case 'rate': {
         const over = exceeds(hits, rule.threshold, W);
@@ -271,6 +507,21 @@ export class RuleWindow {
         return { hits, value: hits, over, clear };
       }
     }
+  }
+
+  /**
+   * A latency rule: the quantile of the window's timed hits (within the sketch's 1 %) against the
+   * latency, with at least min_hits timed hits; with fewer, not firing, and an alert ends (as a
+   * ratio's does). The value of an empty window is 0.
+   */
+  private sampleDurations(window: Sketch | undefined): RuleSample {
+    const { rule } = this;
+    const hits = window?.count ?? 0;
+    const value = hits > 0 ? window!.quantile(rule.quantile!) : 0;
+    const enough = hits >= rule.minHits && hits > 0;
+    const over = enough && value > rule.threshold;
+    const clear = !enough || value <= (rule.recover ?? rule.threshold);
+    return { hits, value, over, clear };
   }
 }
 

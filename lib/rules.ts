@@ -3,20 +3,27 @@
  *
  * The types below are the contract the rest of the program uses; the loader turns a YAML or TOML
  * file into them, or fails with the file, line and field of the first error.
+ *
+ * Counting rules (rate, ratio, silence) count hits; a latency rule reads the request durations
+ * the log format gives (ms), which the segments keep as sketches for all timed lines, by
+ * section, by virtual host and by status class only: so a latency rule matches and groups by
+ * those fields, and is refused any other at its line.
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { type LineOf, type Path, type Read, readToml, readYaml, SyntaxErrorAt } from './config-text';
+import { bucketIndex } from './sketch';
 
 /** The fields a rule can match on. Counts are kept per field (marginals), never jointly. */
-export type MatchField = 'status' | 'section' | 'method' | 'host' | 'user';
-export type GroupField = 'section' | 'host' | 'user';
+export type MatchField = 'status' | 'section' | 'method' | 'host' | 'user' | 'vhost';
+export type GroupField = 'section' | 'host' | 'user' | 'vhost';
 
 export interface RuleMatch {
   field: MatchField;
   /**
    * Any of these values matches. `status`: a class `'5xx'` (1xx..5xx) or a code `'404'` (100..599);
-   * `section`: `/api`, as the stats show sections; `method`: `GET`; `host`, `user`: as in the log.
+   * `section`: `/api`, as the stats show sections; `method`: `GET`; `host` (the client), `user` and
+   * `vhost` (the virtual host): as in the log.
    */
   values: string[];
 }
@@ -24,28 +31,35 @@ export interface RuleMatch {
 export interface Rule {
   /** Unique in the file; names the rule in every line, record and notification. */
   name: string;
-  kind: 'rate' | 'ratio' | 'silence';
+  kind: 'rate' | 'ratio' | 'silence' | 'latency';
   /**
    * Fires when, over the window:
    * - rate: matching hits > threshold × W (a threshold in req/s, compared exactly as -t is);
    * - ratio: matching hits / all hits > threshold (0 < threshold ≤ 1), with all hits ≥ minHits;
-   * - silence: matching hits < threshold (a whole number of hits ≥ 1).
+   * - silence: matching hits < threshold (a whole number of hits ≥ 1);
+   * - latency: the `quantile` of the matching timed hits' durations > threshold (ms), with at
+   *   least minHits timed hits.
    */
   threshold: number;
   /**
-   * Hysteresis: rate and ratio recover at or below this (≤ threshold), silence at or above it
-   * (≥ threshold). Absent: recovers as soon as the firing condition no longer holds.
+   * Hysteresis: rate, ratio and latency recover at or below this (≤ threshold), silence at or
+   * above it (≥ threshold). Absent: recovers as soon as the firing condition no longer holds.
    */
   recover?: number;
-  /** Absent: every hit. */
+  /** Absent: every hit (every timed hit, for latency). */
   match?: RuleMatch;
-  /** ratio: with fewer hits than this in the window it never fires (default 1). */
+  /**
+   * ratio: with fewer hits than this in the window it never fires, and an alert ends (default 1);
+   * latency: the same with timed hits (default 20: the p99 of a handful of requests says little).
+   */
   minHits: number;
+  /** latency only: the quantile compared, 0 < q < 1 (default 0.99). */
+  quantile?: number;
   /** W, in whole seconds (default 120). */
   windowSeconds: number;
   /** The condition must hold this long, in whole seconds, before the rule fires (0: at once). */
   forSeconds: number;
-  /** One alert per group (rate rules without `match` only); absent: one for the whole traffic. */
+  /** One alert per group (rate and latency rules without `match` only); absent: one for the whole traffic. */
   by?: GroupField;
   /** The most groups followed at once (the busiest; default 100, at most 1,000). */
   groups: number;
@@ -93,13 +107,34 @@ const BYTES_PER_SECOND = 4;
 const BYTES_PER_INSTANCE = 8192;
 
 /**
+ * A latency rule's window clamps durations to [LATENCY_FLOOR_MS, LATENCY_CEILING_MS] (1 µs to
+ * 1 h): a duration below counts as 1 µs, one above as 1 h (zeros stay zeros). So a second of it
+ * holds at most LATENCY_BUCKETS buckets of the sketch (1 % each), whatever a log says.
+ */
+export const LATENCY_FLOOR_MS = 0.001;
+export const LATENCY_CEILING_MS = 3_600_000;
+/** The buckets from 1 µs to 1 h: 1,101. */
+export const LATENCY_BUCKETS = bucketIndex(LATENCY_CEILING_MS) - bucketIndex(LATENCY_FLOOR_MS) + 1;
+/**
+ * A latency window's bytes a second, at most: a 4-byte count a bucket (actors/rule-window.ts,
+ * `LatencyWindow`: a second's counts over the buckets it saw), and the second's object and array
+ * (about 200 bytes measured).
+ */
+const LATENCY_BYTES_PER_SECOND = 4 * LATENCY_BUCKETS + 256;
+/** The running sketch of a latency window: 8 bytes a bucket, the 1,101 and room to grow by. */
+const LATENCY_WINDOW_BYTES = 8 * (LATENCY_BUCKETS + 128) + 256;
+
+/**
  * The most memory a rule's counts can take, in bytes: a ring of W + 2 seconds for its matching hits
  * (and one for all hits, for a ratio), for each of its `groups` when grouped, with an instance of
- * the alert statechart each. A ring is allocated whole when its rule or group is first seen.
+ * the alert statechart each. A ring is allocated whole when its rule or group is first seen. A
+ * latency rule's ring holds each second's durations (at most 4.4 kB a second, by the buckets its
+ * durations fall in; nothing for a second of no timed hit) and the window's running sketch.
  */
 export function ruleCost(rule: Rule): number {
-  const rings = rule.kind === 'ratio' ? 2 : 1;
   const followed = rule.by ? rule.groups : 1;
+  if (rule.kind === 'latency') return followed * (LATENCY_BYTES_PER_SECOND * (rule.windowSeconds + 2) + LATENCY_WINDOW_BYTES + BYTES_PER_INSTANCE);
+  const rings = rule.kind === 'ratio' ? 2 : 1;
   return followed * (rings * BYTES_PER_SECOND * (rule.windowSeconds + 2) + BYTES_PER_INSTANCE);
 }
 
@@ -145,10 +180,11 @@ export function parseRules(text: string, file: string): Rule[] {
 
 /**
  * One line for `--check-rules` and the docs:
- * `server-errors: 5xx / all hits > 5 % over 2m (≥ 50 hits) for 30s, recovers at ≤ 2 %`.
+ * `server-errors: 5xx / all hits > 5 % over 2m (≥ 50 hits) for 30s, recovers at ≤ 2 %`,
+ * `slow-api: p99 of /api > 500 ms over 2m (≥ 20 timed hits), recovers at ≤ 400 ms`.
  */
 export function describeRule(rule: Rule): string {
-  const subject = rule.match ? describeMatch(rule.match) : 'all hits';
+  const subject = rule.match ? describeMatch(rule.match) : rule.kind === 'latency' ? 'all timed hits' : 'all hits';
   const over = ` over ${duration(rule.windowSeconds)}`;
   const hold = rule.forSeconds > 0 ? ` for ${duration(rule.forSeconds)}` : '';
   const { threshold, recover } = rule;
@@ -168,15 +204,40 @@ export function describeRule(rule: Rule): string {
       const back = recover === undefined ? '' : `, recovers at ≥ ${hits(recover)}`;
       return `${rule.name}: ${subject} < ${hits(threshold)}${over}${hold}${back}`;
     }
+    case 'latency': {
+      const of = rule.by ? ` per ${rule.by}` : ` of ${subject}`;
+      const atLeast = ` (≥ ${rule.minHits} timed ${rule.minHits === 1 ? 'hit' : 'hits'})`;
+      const back = recover === undefined ? '' : `, recovers at ≤ ${ms(recover)}`;
+      const busiest = rule.by ? `, busiest ${rule.groups} ${rule.by}s` : '';
+      return `${rule.name}: ${quantileName(rule.quantile ?? DEFAULT_QUANTILE)}${of} > ${ms(threshold)}${over}${atLeast}${hold}${back}${busiest}`;
+    }
   }
+}
+
+/** 0.99 → `p99`, 0.999 → `p99.9`, 0.5 → `p50`. */
+export function quantileName(q: number): string {
+  return `p${Number((q * 100).toPrecision(12))}`;
 }
 
 // ---- internal: the one validator, for both formats ----
 
-const RULE_KEYS = ['name', 'rate', 'ratio', 'silence', 'recover', 'match', 'min_hits', 'window', 'for', 'by', 'groups'];
-const KINDS = ['rate', 'ratio', 'silence'] as const;
-const MATCH_FIELDS: readonly MatchField[] = ['status', 'section', 'method', 'host', 'user'];
-const GROUP_FIELDS: readonly GroupField[] = ['section', 'host', 'user'];
+const RULE_KEYS = ['name', 'rate', 'ratio', 'silence', 'latency', 'quantile', 'recover', 'match', 'min_hits', 'window', 'for', 'by', 'groups'];
+const KINDS = ['rate', 'ratio', 'silence', 'latency'] as const;
+const KIND_LIST = 'rate, ratio, silence or latency';
+const MATCH_FIELDS: readonly MatchField[] = ['status', 'section', 'method', 'host', 'user', 'vhost'];
+const GROUP_FIELDS: readonly GroupField[] = ['section', 'host', 'user', 'vhost'];
+/** The fields request durations are kept by (lib/wire.ts: `sectionLatency`, `vhostLatency`, `classLatency`). */
+const LATENCY_MATCH_FIELDS: readonly MatchField[] = ['section', 'vhost', 'status'];
+const LATENCY_GROUP_FIELDS: readonly GroupField[] = ['section', 'vhost'];
+const DEFAULT_QUANTILE = 0.99;
+const LATENCY_MIN_HITS = 20;
+/** `500ms`, `1.5s`, `250us`, `2m`: a number and a unit; a plain YAML/TOML number is milliseconds. */
+const LATENCY = /^(\d+(?:\.\d+)?)\s?(us|µs|ms|s|m)$/;
+/** The unit's exponent or factor: µs → ms is 10^-3, s → ms 10^3, m → ms 60 × 10^3. */
+const LATENCY_UNIT: Record<string, [exponent: number, factor: number]> = { us: [-3, 1], µs: [-3, 1], ms: [0, 1], s: [3, 1], m: [3, 60] };
+/** The longest latency a rule may name: 10 minutes, well inside what its window keeps (1 h). */
+const MAX_LATENCY_MS = 600_000;
+const QUANTILE_NAME = /^p(\d+(?:\.\d+)?)$/i;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/;
 const PERCENT = /^(\d+(?:\.\d+)?)\s?%$/;
 const DURATION = /^(\d+)(s|m|h)$/;
@@ -231,7 +292,7 @@ type Fail = (path: Path, detail: string) => never;
 
 function readRule(raw: unknown, at: Path, fail: Fail, lineOf: LineOf): Rule {
   if (!isPlainObject(raw)) {
-    return fail(at, `expected a rule (a mapping with a name and rate, ratio or silence), got ${shown(raw)}`);
+    return fail(at, `expected a rule (a mapping with a name and ${KIND_LIST}), got ${shown(raw)}`);
   }
   const path = (...steps: (string | number)[]) => [...at, ...steps];
   for (const key of Object.keys(raw)) {
@@ -248,14 +309,17 @@ function readRule(raw: unknown, at: Path, fail: Fail, lineOf: LineOf): Rule {
 
   const kinds = KINDS.filter(has);
   const kind = kinds[0];
-  if (kind === undefined) return fail(at, 'a rule needs one of rate, ratio or silence');
-  if (kinds.length > 1) fail(path(kinds[1]!), `a rule takes one of rate, ratio or silence, not both ${kinds[0]} and ${kinds[1]}`);
+  if (kind === undefined) return fail(at, `a rule needs one of ${KIND_LIST}`);
+  if (kinds.length > 1) fail(path(kinds[1]!), `a rule takes one of ${KIND_LIST}, not both ${kinds[0]} and ${kinds[1]}`);
   const threshold = readThreshold(kind, raw[kind], path(kind), fail);
+  if (has('quantile') && kind !== 'latency') fail(path('quantile'), `quantile is for latency rules only, not ${kind}`);
+  const quantile = has('quantile') ? readQuantile(raw.quantile, path('quantile'), fail) : DEFAULT_QUANTILE;
   const recover = has('recover') ? readRecover(kind, threshold, raw.recover, path('recover'), fail) : undefined;
   const match = has('match') ? readMatch(raw.match, path('match'), fail) : undefined;
+  if (match && kind === 'latency') latencyMatch(match, path('match'), fail);
 
-  if (has('min_hits') && kind !== 'ratio') fail(path('min_hits'), `min_hits is for ratio rules only, not ${kind}`);
-  const minHits = has('min_hits') ? whole(raw.min_hits, path('min_hits'), fail, 1, Infinity) : 1;
+  if (has('min_hits') && kind !== 'ratio' && kind !== 'latency') fail(path('min_hits'), `min_hits is for ratio and latency rules only, not ${kind}`);
+  const minHits = has('min_hits') ? whole(raw.min_hits, path('min_hits'), fail, 1, Infinity) : kind === 'latency' ? LATENCY_MIN_HITS : 1;
   const windowSeconds = has('window') ? seconds(raw.window, path('window'), fail, 1) : 120;
   const forSeconds = has('for') ? seconds(raw.for, path('for'), fail, 0) : 0;
 
@@ -264,9 +328,13 @@ function readRule(raw: unknown, at: Path, fail: Fail, lineOf: LineOf): Rule {
     const field = raw.by;
     if (!GROUP_FIELDS.includes(field as GroupField)) fail(path('by'), `expected ${GROUP_FIELDS.join(', ')}, got ${shown(field)}`);
     by = field as GroupField;
-    if (kind !== 'rate') fail(path('by'), `by is for rate rules only, not ${kind}`);
+    if (kind !== 'rate' && kind !== 'latency') fail(path('by'), `by is for rate and latency rules only, not ${kind}`);
+    if (kind === 'latency' && !LATENCY_GROUP_FIELDS.includes(by)) {
+      fail(path('by'), `a latency rule groups by section or vhost: request durations are kept by those, not by ${by}`);
+    }
     if (match) {
-      const why = `grouped counts are the hits by ${by}, and a filter on top would need joint counts`;
+      const what = kind === 'latency' ? 'durations' : 'hits';
+      const why = `grouped counts are the ${what} by ${by}, and a filter on top would need joint counts`;
       fail(path('by'), `by cannot go with match: ${why}`);
     }
   }
@@ -274,6 +342,7 @@ function readRule(raw: unknown, at: Path, fail: Fail, lineOf: LineOf): Rule {
   const groups = has('groups') ? whole(raw.groups, path('groups'), fail, 1, 1000) : 100;
 
   const rule: Rule = { name: name as string, kind, threshold, minHits, windowSeconds, forSeconds, groups, line: lineOf(at) };
+  if (kind === 'latency') rule.quantile = quantile;
   if (recover !== undefined) rule.recover = recover;
   if (match) rule.match = match;
   if (by) rule.by = by;
@@ -288,10 +357,52 @@ function readThreshold(kind: Rule['kind'], value: unknown, at: Path, fail: Fail)
       return above0(fraction(value, at, fail), at, fail, 1);
     case 'silence':
       return whole(value, at, fail, 1, MAX_COUNT);
+    case 'latency': {
+      const n = milliseconds(value, at, fail);
+      if (n < LATENCY_FLOOR_MS || n > MAX_LATENCY_MS) fail(at, `must be from 1µs to 10m, got ${shown(value)}`);
+      return n;
+    }
+  }
+}
+
+/** A duration in ms: `500ms`, `1.5s`, `250us`, `2m`, or a plain number of milliseconds. */
+function milliseconds(value: unknown, at: Path, fail: Fail): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  const unit = typeof value === 'string' ? LATENCY.exec(value.trim()) : null;
+  if (!unit) return fail(at, `expected a duration such as 500ms, 1.5s or 250 (milliseconds), got ${shown(value)}`);
+  const [exponent, factor] = LATENCY_UNIT[unit[2]!]!;
+  // Moving the decimal point in the text, so "1.1s" is exactly 1100.
+  return Number(`${unit[1]}e${exponent}`) * factor;
+}
+
+/** 0.99, or `p99` / `p99.9`: strictly between 0 and 1. */
+function readQuantile(value: unknown, at: Path, fail: Fail): number {
+  const named = typeof value === 'string' ? QUANTILE_NAME.exec(value.trim()) : null;
+  const q = named ? Number(`${named[1]}e-2`) : typeof value === 'number' && Number.isFinite(value) ? value : undefined;
+  if (q === undefined || !(q > 0 && q < 1)) return fail(at, `expected a quantile such as 0.99 or p99, more than 0 and less than 1, got ${shown(value)}`);
+  return q;
+}
+
+/** A latency rule matches what durations are kept by: a section, a virtual host, a status class. */
+function latencyMatch(match: RuleMatch, at: Path, fail: Fail) {
+  const { field, values } = match;
+  if (!LATENCY_MATCH_FIELDS.includes(field)) {
+    fail([...at, field], `a latency rule matches section, vhost or status class: request durations are kept by those, not by ${field}`);
+  }
+  const code = field === 'status' ? values.findIndex((v) => !v.endsWith('xx')) : -1;
+  if (code >= 0) {
+    const where = values.length > 1 ? [...at, field, code] : [...at, field];
+    fail(where, `a latency rule matches a status class such as 5xx, not a code (${values[code]}): durations are kept by class`);
   }
 }
 
 function readRecover(kind: Rule['kind'], threshold: number, value: unknown, at: Path, fail: Fail): number {
+  if (kind === 'latency') {
+    const n = milliseconds(value, at, fail);
+    if (n < 0) fail(at, `must be at least 0, got ${shown(value)}`);
+    if (n > threshold) fail(at, `must be at most the latency (${ms(threshold)}), got ${shown(value)}`);
+    return n;
+  }
   if (kind === 'silence') {
     const n = whole(value, at, fail, 0, MAX_COUNT);
     if (n < threshold) fail(at, `must be at least the silence threshold (${threshold}), got ${n}`);
@@ -327,6 +438,7 @@ const MATCH_SHAPES: Record<MatchField, string> = {
   method: 'a method such as GET (letters only)',
   host: 'a host without spaces',
   user: 'a user without spaces',
+  vhost: 'a virtual host without spaces',
 };
 
 function matchValue(field: MatchField, item: unknown, at: Path, fail: Fail): string {
@@ -348,6 +460,7 @@ function normalised(field: MatchField, text: string): string | undefined {
       return /^[A-Za-z]+$/.test(text) ? text.toUpperCase() : undefined;
     case 'host':
     case 'user':
+    case 'vhost':
       return /^\S+$/.test(text) ? text : undefined;
   }
 }
@@ -421,7 +534,7 @@ function readFailure(error: unknown): string {
 
 function describeMatch({ field, values }: RuleMatch): string {
   const list = values.join(' or ');
-  return field === 'host' || field === 'user' ? `${field} ${list}` : list;
+  return field === 'host' || field === 'user' || field === 'vhost' ? `${field} ${list}` : list;
 }
 
 /** 120 → `2m`, 90 → `90s`. */
@@ -433,6 +546,11 @@ function duration(s: number): string {
 
 function percent(fraction: number): string {
   return `${Number((fraction * 100).toPrecision(12))} %`;
+}
+
+/** 500 → `500 ms`, 1500 → `1500 ms`, 0.25 → `0.25 ms`: milliseconds, as the alert lines say them. */
+function ms(n: number): string {
+  return `${Number(n.toPrecision(12))} ms`;
 }
 
 function hits(n: number): string {

@@ -165,7 +165,8 @@ describe('RuleWindow: what a rule matches', () => {
     const second = packMaps({ sections: new Map([['/api', 3]]) });
     // Two packings of one kind laid end to end: /api twice.
     const bytes = new Uint8Array([...first.bytes, ...second.bytes]);
-    const entries = new Int32Array([2, 0, 0, 0, 4, 2, 8, 3]);
+    // One count a key kind (KEY_KINDS: sections, users, hosts, methods, vhosts), then end and count a key.
+    const entries = new Int32Array([2, 0, 0, 0, 0, 4, 2, 8, 3]);
     seg.keys = { bytes, entries };
     r.record(now, seg);
     expect(r.sample(now + 1).hits).toBe(5);

@@ -194,9 +194,9 @@ describe('YAML errors name the line and field', () => {
   });
 
   test('unknown keys, in a rule or in match, are named with the allowed ones', () => {
-    const keys = 'name, rate, ratio, silence, recover, match, min_hits, window, for, by, groups';
+    const keys = 'name, rate, ratio, silence, latency, quantile, recover, match, min_hits, window, for, by, groups';
     expectError(oneRule('rate: 1', 'windw: 60'), 4, 'rules[0].windw', `unknown key "windw"; a rule takes ${keys}`);
-    const fields = 'status, section, method, host, user';
+    const fields = 'status, section, method, host, user, vhost';
     expectError(oneRule('rate: 1', 'match:', '  code: 500'), 5, 'rules[0].match.code', `unknown field "code"; match takes one of ${fields}`);
   });
 
@@ -211,7 +211,7 @@ describe('YAML errors name the line and field', () => {
   });
 
   test('exactly one of rate, ratio, silence, each in its range', () => {
-    expectError(oneRule('window: 60'), 2, 'rules[0]', 'a rule needs one of rate, ratio or silence');
+    expectError(oneRule('window: 60'), 2, 'rules[0]', 'a rule needs one of rate, ratio, silence or latency');
     expectError(oneRule('rate: 1', 'silence: 2'), 4, 'rules[0].silence', 'not both rate and silence');
     expectError(oneRule('rate: 0'), 3, 'rules[0].rate', 'must be more than 0, got 0');
     expectError(oneRule('rate: 2e9'), 3, 'rules[0].rate', 'must be at most 1000000000, got 2000000000');
@@ -248,15 +248,15 @@ describe('YAML errors name the line and field', () => {
   });
 
   test('min_hits, window, for, by and groups', () => {
-    expectError(oneRule('rate: 1', 'min_hits: 5'), 4, 'rules[0].min_hits', 'min_hits is for ratio rules only, not rate');
+    expectError(oneRule('rate: 1', 'min_hits: 5'), 4, 'rules[0].min_hits', 'min_hits is for ratio and latency rules only, not rate');
     expectError(oneRule('ratio: 0.1', 'min_hits: 0'), 4, 'rules[0].min_hits', 'must be at least 1');
     expectError(oneRule('rate: 1', 'window: 0'), 4, 'rules[0].window', 'must be from 1 to 86400 seconds (24h), got 0');
     expectError(oneRule('rate: 1', 'window: 25h'), 4, 'rules[0].window', 'got "25h"');
     expectError(oneRule('rate: 1', 'for: -1'), 4, 'rules[0].for', 'must be from 0 to 86400 seconds');
     expectError(oneRule('rate: 1', 'for: 1.5m'), 4, 'rules[0].for', 'expected a duration such as 30');
     expectError(oneRule('rate: 1', 'window: "60"'), 4, 'rules[0].window', 'got "60"');
-    expectError(oneRule('rate: 1', 'by: status'), 4, 'rules[0].by', 'expected section, host, user, got "status"');
-    expectError(oneRule('ratio: 0.1', 'by: host'), 4, 'rules[0].by', 'by is for rate rules only');
+    expectError(oneRule('rate: 1', 'by: status'), 4, 'rules[0].by', 'expected section, host, user, vhost, got "status"');
+    expectError(oneRule('ratio: 0.1', 'by: host'), 4, 'rules[0].by', 'by is for rate and latency rules only, not ratio');
     expectError(oneRule('rate: 1', 'match: { status: 5xx }', 'by: host'), 5, 'rules[0].by', 'grouped counts are the hits by host');
     expectError(oneRule('rate: 1', 'groups: 10'), 4, 'rules[0].groups', 'groups goes with by only');
     expectError(oneRule('rate: 1', 'by: user', 'groups: 1001'), 5, 'rules[0].groups', 'must be at most 1000');
@@ -296,7 +296,7 @@ describe('TOML errors name the line and field', () => {
   });
 
   test('a field that is not written falls back to its header; top-level keys to their own line', () => {
-    expectError('[[rules]]\nname = "a"\nrate = 1\n\n[[rules]]\nname = "b"\n', 5, 'rules[1]', 'a rule needs one of rate, ratio or silence', 'r.toml');
+    expectError('[[rules]]\nname = "a"\nrate = 1\n\n[[rules]]\nname = "b"\n', 5, 'rules[1]', 'a rule needs one of rate, ratio, silence or latency', 'r.toml');
     expectError('title = "x"\n[[rules]]\nname = "a"\nrate = 1\n', 1, 'title', 'unknown key "title"', 'r.toml');
     expectError('[[rules]]\nname = "a"\nrate = 1\n\n[extra]\nx = 1\n', 5, 'extra', 'unknown key "extra"', 'r.toml');
     expectError('# empty\n', 1, 'rules', 'no rules', 'r.toml');
