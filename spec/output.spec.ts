@@ -340,3 +340,42 @@ describe('the writer, beyond its bound', () => {
     expect(lines[1]).toStartWith('warning: 8192 lines of standard output (8388608 bytes) were dropped');
   });
 });
+
+describe('a CLF log prints what it always printed (no latency, upstream or vhosts: its format has none)', () => {
+  test('a replay as text and as NDJSON, byte for byte as before the log formats', async () => {
+    const text = spawn(['--replay', '-f', shortLog]);
+    const [out, code] = [await new Response(text.stdout).text(), await exitWithin(text, 10_000)];
+    expect(code).toBe(0);
+    const block = (from: string, to: string, bytes: string, hosts: string) =>
+      `2024-01-01T${from}+00:00 → ${to}+00:00  10 hits, 1.0 req/s, ${bytes}, 0 invalid\n` +
+      '  unique    10 hosts · 0 users · 1 sections (estimated)\n' +
+      '  sections  /api 10\n' +
+      '  status    2xx 10 · 3xx 0 · 4xx 0 · 5xx 0\n' +
+      '  methods   GET 10\n' +
+      '  users     -\n' +
+      `  hosts     ${hosts}\n`;
+    expect(out).toBe(
+      block('00:00:00', '00:00:10', '1.0 kB', '10.0.0.0 1 · 10.0.0.1 1 · 10.0.0.2 1') +
+        block('00:00:10', '00:00:20', '1.1 kB', '10.0.0.10 1 · 10.0.0.11 1 · 10.0.0.12 1') +
+        block('00:00:20', '00:00:30', '1.2 kB', '10.0.0.20 1 · 10.0.0.21 1 · 10.0.0.22 1'),
+    );
+
+    const json = spawn(['--replay', '--json', '-f', shortLog]);
+    const [lines, jsonCode] = [(await new Response(json.stdout).text()).trimEnd().split('\n'), await exitWithin(json, 10_000)];
+    expect(jsonCode).toBe(0);
+    expect(lines).toHaveLength(4);
+    const hosts = Array.from({ length: 10 }, (_, i) => `{"host":"10.0.0.${i}","hits":1}`).join(',');
+    expect(lines[0]).toBe(
+      '{"type":"stats","start":"2024-01-01T00:00:00.000Z","end":"2024-01-01T00:00:10.000Z","hits":10,"invalid":0,"late":0,"rps":1,' +
+        '"sections":[{"section":"/api","hits":10}],"status":{"1xx":0,"2xx":10,"3xx":0,"4xx":0,"5xx":0,"other":0},"bytes":1045,"users":[],' +
+        `"hosts":[${hosts}],"methods":[{"method":"GET","hits":10}],"approximate":[],"unique":{"hosts":10,"users":0,"sections":1,"estimated":true},"final":false}`,
+    );
+    const keys = ['type', 'start', 'end', 'hits', 'invalid', 'late', 'rps', 'sections', 'status', 'bytes', 'users', 'hosts', 'methods', 'approximate', 'unique', 'final'];
+    for (const line of lines) expect(Object.keys(JSON.parse(line))).toEqual(keys);
+    expect(lines[3]).toBe(
+      '{"type":"stats","start":"2024-01-01T00:00:30.000Z","end":"2024-01-01T00:00:30.000Z","hits":0,"invalid":0,"late":0,"rps":0,"sections":[],' +
+        '"status":{"1xx":0,"2xx":0,"3xx":0,"4xx":0,"5xx":0,"other":0},"bytes":0,"users":[],"hosts":[],"methods":[],"approximate":[],' +
+        '"unique":{"hosts":0,"users":0,"sections":0,"estimated":true},"final":true}',
+    );
+  });
+});
