@@ -150,7 +150,7 @@ class SecondDurations {
     const from = length === 0 ? lo : Math.min(lo, this.offset);
     const to = length === 0 ? hi : Math.max(hi, this.offset + length - 1);
     const counts = this.counts instanceof Float64Array ? new Float64Array(to - from + 1) : new Uint32Array(to - from + 1);
-    counts.set(this.counts, this.offset - from);
+    if (length > 0) counts.set(this.counts, this.offset - from);
     this.counts = counts;
     this.offset = from;
   }

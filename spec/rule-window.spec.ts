@@ -1,9 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
 import type { Segment } from '../actors/messages';
-import { CountWindow, RuleWindow } from '../actors/rule-window';
+import { CountWindow, LatencyWindow, RuleWindow } from '../actors/rule-window';
 import { packMaps } from '../lib/byte-keys';
-import { ruleCost } from '../lib/rules';
+import { LATENCY_CEILING_MS, LATENCY_FLOOR_MS, ruleCost } from '../lib/rules';
+import { RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
 import { type Lines, rule, START, segmentAt } from './support/rule-segments';
 
 /** A rule's window fed at `now` (a second) with segments, sampled at the next evaluation. */
@@ -425,5 +426,308 @@ describe('a second an agent split over several segments', () => {
     const matching = new RuleWindow(rule('{ name: m, rate: 1, match: { section: /api }, window: 10 }'), START * 1000);
     matching.record([counts, keysOnly], now);
     expect(matching.sample(now + 1).hits).toBe(7);
+  });
+});
+
+// ---- latency rules ----
+
+const sketchOf = (durations: readonly number[]) => {
+  const s = new Sketch();
+  for (const ms of durations) s.add(ms);
+  return s;
+};
+
+/** A segment of timed lines, as a scanner of a format with durations sends it (`hits` counts the untimed too). */
+interface Timed {
+  /** Durations (ms) of every timed line; by default the concatenation of the parts below. */
+  all?: number[];
+  sections?: Record<string, number[]>;
+  vhosts?: Record<string, number[]>;
+  /** By status class, 1..5 for 1xx..5xx. */
+  classes?: Partial<Record<1 | 2 | 3 | 4 | 5, number[]>>;
+  /** Lines without a duration. */
+  untimed?: number;
+}
+
+function timedAt(second: number, t: Timed): Segment {
+  const all = t.all ?? [...Object.values(t.sections ?? {}), ...Object.values(t.vhosts ?? {}), ...Object.values(t.classes ?? {})].flat();
+  const seg = segmentAt(second, { hits: all.length + (t.untimed ?? 0) });
+  const counts = (parts?: Record<string, number[]>) => new Map(Object.entries(parts ?? {}).map(([k, v]) => [k, v.length]));
+  seg.keys = packMaps({ sections: counts(t.sections), vhosts: counts(t.vhosts) });
+  if (all.length > 0) seg.latency = sketchOf(all);
+  if (t.sections) seg.sectionLatency = new Map(Object.entries(t.sections).map(([k, v]) => [k, sketchOf(v)]));
+  if (t.vhosts) seg.vhostLatency = new Map(Object.entries(t.vhosts).map(([k, v]) => [k, sketchOf(v)]));
+  if (t.classes) {
+    seg.classLatency = [];
+    for (const [c, v] of Object.entries(t.classes)) seg.classLatency[Number(c)] = sketchOf(v);
+  }
+  return seg;
+}
+
+/** `n` durations of `ms` each. */
+const times = (n: number, ms: number) => Array.from({ length: n }, () => ms);
+const exactQuantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.floor(q * (values.length - 1))]!;
+const within1 = (got: number, want: number) => Math.abs(got - want) <= RELATIVE_ACCURACY * want + 1e-9;
+
+describe('LatencyWindow', () => {
+  type Op = { op: 'advance'; by: number } | { op: 'add'; offset: number; durations: number[] } | { op: 'query'; ahead: boolean };
+  const duration = fc.oneof(
+    fc.double({ min: 0.001, max: 60_000, noNaN: true }),
+    fc.double({ min: 1, max: 2000, noNaN: true }),
+    fc.constantFrom(0, 0.5, 250, 500, 501, 1000),
+  );
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('advance' as const), by: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('advance' as const), by: fc.integer({ min: 3, max: 25 }) }) },
+    { weight: 5, arbitrary: fc.record({ op: fc.constant('add' as const), offset: fc.integer({ min: -2, max: 0 }), durations: fc.array(duration, { minLength: 1, maxLength: 30 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('add' as const), offset: fc.integer({ min: -14, max: 5 }), durations: fc.array(duration, { minLength: 1, maxLength: 30 }) }) },
+    { weight: 3, arbitrary: fc.record({ op: fc.constant('query' as const), ahead: fc.boolean() }) },
+  );
+
+  test("as seconds come and expire, the window's quantiles are within 1 % of the exact quantiles of the durations in [second − W, second)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 10 }), fc.array(op, { maxLength: 250 }), (W, ops) => {
+        const window = new LatencyWindow(W);
+        const accepted: [number, number[]][] = [];
+        let now = START;
+        let lastQuery = -Infinity;
+        let addedAtNow = false;
+        for (const o of ops) {
+          if (o.op === 'advance') {
+            now += o.by;
+            if (o.by > 0) addedAtNow = false;
+          } else if (o.op === 'add') {
+            const at = Math.min(now + o.offset, now);
+            const late = at < now + 1 - W;
+            expect(window.add(now + o.offset, sketchOf(o.durations), now)).toBe(!late);
+            if (!late) accepted.push([at, o.durations]);
+            addedAtNow = true;
+          } else {
+            // As CountWindow's model: evaluations at now (before its lines) or now + 1, never back.
+            const wanted = o.ahead || addedAtNow ? now + 1 : now;
+            if (wanted < lastQuery) continue;
+            lastQuery = wanted;
+            const inside = accepted.filter(([s]) => s >= wanted - W && s < wanted).flatMap(([, d]) => d);
+            const sketch = window.at(wanted);
+            expect(sketch.count).toBe(inside.length);
+            for (const q of [0.5, 0.9, 0.99]) {
+              if (inside.length === 0) continue;
+              const want = exactQuantile(inside, q);
+              const got = sketch.quantile(q);
+              if (!(within1(got, want) || (want <= 1e-6 && got === 0))) throw new Error(`q ${q}: ${got} for ${want}`);
+            }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('durations below 1 µs count as 1 µs and above 1 h as 1 h; zeros stay zeros', () => {
+    const window = new LatencyWindow(10);
+    window.add(START, sketchOf([0, 0.0000001, 0.0004, 5e9, 1e300]), START);
+    const s = window.at(START + 1);
+    expect(s.count).toBe(5);
+    expect(s.quantile(0.1)).toBe(0); // 0 and 1e-7 (at or below 1 ns) are zeros
+    expect(within1(s.quantile(0.5), LATENCY_FLOOR_MS)).toBe(true);
+    expect(within1(s.quantile(0.9), LATENCY_CEILING_MS)).toBe(true);
+  });
+
+  test('a second in the window already (a timer that fired late) takes its durations too; a jump longer than the window empties it', () => {
+    const window = new LatencyWindow(3);
+    window.add(START, sketchOf([10, 10]), START);
+    expect(window.at(START + 1).count).toBe(2);
+    window.add(START, sketchOf([20]), START); // the evaluation of START + 1 ran before these lines of START
+    expect(window.at(START + 1).count).toBe(3);
+    expect(window.at(START + 3).count).toBe(3);
+    expect(window.at(START + 4).count).toBe(0);
+    expect(window.add(START, sketchOf([1]), START + 4)).toBe(false);
+    window.add(START + 100, sketchOf([7]), START + 100);
+    expect(window.at(START + 101).count).toBe(1);
+    expect(window.held()).toBe(1);
+  });
+
+  test('a clock gone back: the seconds past it leave the window, the window is never older than it was', () => {
+    const window = new LatencyWindow(5);
+    for (let t = 0; t < 6; t++) window.add(START + t, sketchOf([t + 1]), START + t);
+    expect(window.at(START + 6).count).toBe(5); // [1, 6)
+    expect(window.at(START + 4).count).toBe(3); // [1, 4): 0 left for good
+    expect(window.at(START + 6).count).toBe(5);
+  });
+});
+
+describe('RuleWindow: latency rules', () => {
+  const now = START + 100;
+  const sampleOf = (yaml: string, ...segments: Segment[]) => {
+    const r = windowOf(yaml);
+    r.record(now, ...segments);
+    return r.sample(now + 1);
+  };
+
+  test('over when the p99 of the timed hits is above the latency; value is the p99 (ms), hits the timed hits', () => {
+    // 1,000 durations: p99 is the 990th (0-based), 600 ms; below it all are 100 ms.
+    const slow = [...times(985, 100), ...times(15, 600)];
+    const sample = sampleOf('{ name: slow, latency: 500ms, window: 10s }', timedAt(now, { all: slow }));
+    expect(sample.over).toBe(true);
+    expect(sample.clear).toBe(false);
+    expect(sample.hits).toBe(1000);
+    expect(within1(sample.value, 600)).toBe(true);
+    const fast = sampleOf('{ name: slow, latency: 500ms, window: 10s }', timedAt(now, { all: [...times(995, 100), ...times(5, 600)] }));
+    expect(fast).toMatchObject({ hits: 1000, over: false, clear: true });
+    expect(within1(fast.value, 100)).toBe(true);
+  });
+
+  test('the quantile is the rule own: p50 of the same durations is not over', () => {
+    const durations = [...times(60, 100), ...times(40, 900)];
+    expect(sampleOf('{ name: s, latency: 500ms, quantile: 0.5, window: 10s }', timedAt(now, { all: durations })).over).toBe(false);
+    expect(sampleOf('{ name: s, latency: 500ms, quantile: p90, window: 10s }', timedAt(now, { all: durations })).over).toBe(true);
+  });
+
+  test('untimed lines are not counted: hits are the timed ones, and a window of untimed lines is never over', () => {
+    const seg = timedAt(now, { all: times(30, 900), untimed: 5000 });
+    expect(sampleOf('{ name: s, latency: 500ms, window: 10s }', seg)).toMatchObject({ hits: 30, over: true });
+    const untimed = segmentAt(now, { hits: 5000 });
+    expect(sampleOf('{ name: s, latency: 500ms, window: 10s }', untimed)).toEqual({ hits: 0, value: 0, over: false, clear: true });
+  });
+
+  test('min_hits (default 20): with fewer timed hits, never over, and clear even when slow', () => {
+    expect(sampleOf('{ name: s, latency: 500ms, window: 10s }', timedAt(now, { all: times(19, 900) }))).toMatchObject({ hits: 19, over: false, clear: true });
+    expect(sampleOf('{ name: s, latency: 500ms, window: 10s }', timedAt(now, { all: times(20, 900) }))).toMatchObject({ hits: 20, over: true, clear: false });
+    expect(sampleOf('{ name: s, latency: 500ms, min_hits: 3, window: 10s }', timedAt(now, { all: times(3, 900) })).over).toBe(true);
+  });
+
+  test('recover: clear only at or below it (hysteresis); without it, at or below the latency', () => {
+    const at = (ms: number, yaml = '{ name: s, latency: 500ms, recover: 300ms, window: 10s }') => {
+      const { over, clear } = sampleOf(yaml, timedAt(now, { all: times(50, ms) }));
+      return { over, clear };
+    };
+    expect(at(600)).toEqual({ over: true, clear: false });
+    expect(at(400)).toEqual({ over: false, clear: false });
+    expect(at(290)).toEqual({ over: false, clear: true });
+    expect(at(400, '{ name: s, latency: 500ms, window: 10s }')).toEqual({ over: false, clear: true });
+  });
+
+  test('match: a section, a virtual host or a status class takes only those durations', () => {
+    const seg = timedAt(now, {
+      all: [...times(50, 50), ...times(50, 900)],
+      sections: { '/api': times(50, 900), '/static': times(50, 50) },
+    });
+    seg.vhostLatency = new Map([
+      ['a.example', sketchOf(times(40, 900))],
+      ['b.example', sketchOf(times(60, 50))],
+    ]);
+    seg.classLatency = [undefined, undefined, sketchOf(times(70, 50)), undefined, undefined, sketchOf(times(30, 900))];
+    const of = (match: string) => {
+      const { hits, over } = sampleOf(`{ name: s, latency: 500ms, window: 10s, match: ${match} }`, seg);
+      return { hits, over };
+    };
+    expect(of('{ section: /api }')).toEqual({ hits: 50, over: true });
+    expect(of('{ section: /static }')).toEqual({ hits: 50, over: false });
+    expect(of('{ section: [/api, /static, /api] }')).toEqual({ hits: 100, over: true });
+    expect(of('{ section: /nothing }')).toEqual({ hits: 0, over: false });
+    expect(of('{ vhost: a.example }')).toEqual({ hits: 40, over: true });
+    expect(of('{ vhost: b.example }')).toEqual({ hits: 60, over: false });
+    expect(of('{ status: 5xx }')).toEqual({ hits: 30, over: true });
+    expect(of('{ status: [2xx, 2XX] }')).toEqual({ hits: 70, over: false });
+  });
+
+  test('by vhost: a window a virtual host, each with its own p99; the check names the group and the quantile', () => {
+    const r = windowOf('{ name: slow, latency: 500ms, window: 10s, by: vhost }');
+    r.record(now, timedAt(now, { vhosts: { 'a.example': times(30, 900), 'b.example': times(30, 100) } }));
+    expect(r.sample(now + 1, 'a.example')).toMatchObject({ hits: 30, over: true });
+    expect(r.sample(now + 1, 'b.example')).toMatchObject({ hits: 30, over: false });
+    expect(r.sample(now + 1, 'c.example')).toEqual({ hits: 0, value: 0, over: false, clear: true });
+    expect(r.w.check('a.example').rule).toEqual({ name: 'slow', kind: 'latency', group: { by: 'vhost', key: 'a.example' }, quantile: 0.99 });
+    const bySection = windowOf('{ name: slow, latency: 500ms, window: 10s, by: section }');
+    bySection.record(now, timedAt(now, { sections: { '/api': times(25, 700) } }));
+    expect(bySection.sample(now + 1, '/api')).toMatchObject({ hits: 25, over: true });
+  });
+
+  test('by vhost keeps at most `groups` windows: the busiest by timed hits, a held one never replaced', () => {
+    const r = windowOf('{ name: slow, latency: 500ms, window: 10s, by: vhost, groups: 2 }');
+    r.record(now, timedAt(now, { vhosts: { a: times(5, 10), b: times(3, 10) } }));
+    r.record(now, timedAt(now, { vhosts: { c: times(3, 10) } }));
+    expect([...r.w.groups.keys()].sort()).toEqual(['a', 'b']);
+    r.record(now, timedAt(now, { vhosts: { c: times(4, 10) } }));
+    expect([...r.w.groups.keys()].sort()).toEqual(['a', 'c']);
+    r.w.hold('a', true);
+    r.record(now, timedAt(now, { vhosts: { d: times(100, 10) } }));
+    expect([...r.w.groups.keys()].sort()).toEqual(['a', 'd']);
+    const flood = windowOf('{ name: slow, latency: 500ms, window: 10s, by: vhost, groups: 10 }');
+    const many = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`v${i}.example`, [i + 1]]));
+    flood.record(now, timedAt(now, { vhosts: many }));
+    expect(flood.w.groups.size).toBe(10);
+    flood.w.forgetQuiet(now + 11);
+    expect(flood.w.groups.size).toBe(0);
+  });
+
+  test('the window moves: durations leave W seconds after their second', () => {
+    const r = windowOf('{ name: s, latency: 500ms, window: 5s }');
+    r.record(now, timedAt(now, { all: times(30, 900) }));
+    r.record(now + 2, timedAt(now + 2, { all: times(30, 100) }));
+    expect(r.sample(now + 3)).toMatchObject({ hits: 60, over: true });
+    expect(r.sample(now + 5)).toMatchObject({ hits: 60, over: true });
+    expect(r.sample(now + 6)).toMatchObject({ hits: 30, over: false });
+    expect(r.sample(now + 8)).toMatchObject({ hits: 0, over: false, clear: true });
+  });
+});
+
+describe('RuleWindow: vhost for counting rules', () => {
+  const now = START + 10;
+  const vhosts = (counts: Record<string, number>) => {
+    const seg = segmentAt(now, { hits: Object.values(counts).reduce((a, b) => a + b, 0) });
+    seg.keys = packMaps({ vhosts: new Map(Object.entries(counts)), hosts: new Map([['a.example', 99]]) });
+    return seg;
+  };
+
+  test('match: { vhost } takes the hits of that virtual host, not a client of the same name', () => {
+    const r = windowOf('{ name: v, rate: 1, window: 10s, match: { vhost: a.example } }');
+    r.record(now, vhosts({ 'a.example': 11, 'b.example': 50 }));
+    expect(r.sample(now + 1)).toEqual({ hits: 11, value: 1.1, over: true, clear: false });
+    const ratio = windowOf('{ name: v, ratio: 50%, window: 10s, match: { vhost: [b.example] } }');
+    ratio.record(now, vhosts({ 'a.example': 11, 'b.example': 50 }));
+    expect(ratio.sample(now + 1)).toMatchObject({ hits: 50, total: 61, over: true });
+  });
+
+  test('by: vhost makes a group a virtual host', () => {
+    const r = windowOf('{ name: v, rate: 1, window: 10s, by: vhost }');
+    r.record(now, vhosts({ 'a.example': 11, 'b.example': 3 }));
+    expect([...r.w.groups.keys()].sort()).toEqual(['a.example', 'b.example']);
+    expect(r.sample(now + 1, 'a.example')).toMatchObject({ hits: 11, over: true });
+    expect(r.w.check('a.example').rule).toEqual({ name: 'v', kind: 'rate', group: { by: 'vhost', key: 'a.example' } });
+  });
+});
+
+describe('RuleWindow: a latency window in memory', () => {
+  function grown<T>(build: () => T): [number, T] {
+    Bun.gc(true);
+    const before = process.memoryUsage().heapUsed;
+    const built = build();
+    Bun.gc(true);
+    return [process.memoryUsage().heapUsed - before, built];
+  }
+
+  test('20 vhosts over 2m, every second timed from 1 µs to 1 h (every bucket), take no more than ruleCost', () => {
+    const r = rule('{ name: slow, latency: 500ms, window: 2m, by: vhost, groups: 20 }');
+    // Every bucket of the range in one sketch: the most a second can hold.
+    const every = new Sketch();
+    for (let ms = LATENCY_FLOOR_MS; ms <= LATENCY_CEILING_MS; ms *= 1.01) every.add(ms);
+    const [bytes, w] = grown(() => {
+      const w = new RuleWindow(r, START * 1000);
+      // Past a whole ring (122 seconds), every group sampled each second as the rule monitor does.
+      for (let t = 0; t < 150; t++) {
+        const seg = segmentAt(START + t, { hits: every.count * 20 });
+        seg.vhostLatency = new Map(Array.from({ length: 20 }, (_, i) => [`v${i}`, every]));
+        w.record([seg], START + t);
+        for (let i = 0; i < 20; i++) w.sample(START + t + 1, `v${i}`);
+      }
+      return w;
+    });
+    expect(w.groups.size).toBe(20);
+    expect(w.sample(START + 150, 'v0').hits).toBe(120 * every.count);
+    expect(bytes).toBeLessThanOrEqual(ruleCost(r));
+    // Most of it: 4 bytes a bucket a second (the instances, 8,192 bytes a group, are not made here).
+    expect(bytes).toBeGreaterThan(20 * 121 * 4 * 1100);
+    console.log(`20 × 2m latency windows, every bucket: ${(bytes / 1e6).toFixed(1)} MB of ${(ruleCost(r) / 1e6).toFixed(1)} MB`);
   });
 });
