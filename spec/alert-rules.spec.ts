@@ -1,8 +1,10 @@
 import { describe, expect, test } from 'bun:test';
 import { type AnyActorRef, createActor, fromCallback, setup, SimulatedClock, spawnChild } from 'xstate';
-import type { ReporterMessage } from '../actors/messages';
+import type { ReporterMessage, Segment } from '../actors/messages';
 import { ruleMonitor } from '../actors/rule-monitor';
 import { RuleWindow } from '../actors/rule-window';
+import { packMaps } from '../lib/byte-keys';
+import { RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
 import { alertMachine, type AlertEmitted } from '../machines/alert';
 import { type Lines, rule, START, segmentAt } from './support/rule-segments';
 
@@ -42,6 +44,13 @@ function scenario(yaml: string, { startedAt = START * 1000 } = {}) {
     },
     ticks(n: number, lines?: Lines) {
       for (let i = 0; i < n; i++) this.tick(lines);
+    },
+    /** Timed lines of the current second arrive (a segment made for it), then the clock moves on. */
+    timedTicks(n: number, timed: (second: number) => Segment) {
+      for (let i = 0; i < n; i++) {
+        window.record([timed(second())], second());
+        clock.increment(1000);
+      }
     },
     state: () => actor.getSnapshot().value,
     /** The transitions so far, with their instants in seconds after START. */
@@ -285,6 +294,88 @@ describe('for: the condition must hold a while', () => {
   });
 });
 
+/** A segment of `second` whose timed lines took these durations (ms), with `untimed` lines besides. */
+function timed(durations: number[], { untimed = 0, vhosts }: { untimed?: number; vhosts?: Record<string, number[]> } = {}) {
+  const sketchOf = (values: number[]) => {
+    const s = new Sketch();
+    for (const ms of values) s.add(ms);
+    return s;
+  };
+  return (second: number): Segment => {
+    const all = vhosts ? Object.values(vhosts).flat() : durations;
+    const seg = segmentAt(second, { hits: all.length + untimed });
+    if (all.length > 0) seg.latency = sketchOf(all);
+    if (vhosts) {
+      seg.vhostLatency = new Map(Object.entries(vhosts).map(([v, d]) => [v, sketchOf(d)]));
+      seg.keys = packMaps({ vhosts: new Map(Object.entries(vhosts).map(([v, d]) => [v, d.length])) });
+    }
+    return seg;
+  };
+}
+const times = (n: number, ms: number) => Array.from({ length: n }, () => ms);
+const near = (got: number, want: number) => Math.abs(got - want) <= RELATIVE_ACCURACY * want;
+
+describe('a latency rule', () => {
+  test('fires when the p99 of the timed hits crosses 500 ms, not before for; recovers only at or below recover', () => {
+    const s = scenario('{ name: slow, latency: 500ms, recover: 300ms, window: 10s, for: 3s }');
+    // Seconds 0..4: 100 ms; 5..14: 900 ms; 15..24: 400 ms; 25 on: 200 ms. Untimed lines beside, never counted.
+    s.timedTicks(5, timed(times(30, 100), { untimed: 1000 }));
+    expect(s.state()).toBe('normal');
+    s.timedTicks(1, timed(times(30, 900), { untimed: 1000 }));
+    expect(s.state()).toBe('pending'); // at 6: [−4, 6) holds 30 of 180 at 900 ms
+    s.timedTicks(9, timed(times(30, 900), { untimed: 1000 }));
+    s.timedTicks(10, timed(times(30, 400)));
+    // At 25 the window [15, 25) is all 400 ms: under the latency, over recover: still alerting.
+    expect(s.state()).toBe('alerting');
+    s.timedTicks(12, timed(times(30, 200)));
+    expect(s.timeline()).toEqual([
+      ['alert', 9],
+      ['recovered', 35],
+    ]);
+    const [alert, recovered] = s.events;
+    const fired = alert!.type === 'alert' ? alert!.alert : undefined;
+    // At 9: [−1, 9) holds 5 seconds of 100 ms and 4 of 900 ms, 30 timed hits each.
+    expect(fired).toMatchObject({ at: (START + 9) * 1000, hits: 270, threshold: 500, window: 10, rule: { name: 'slow', kind: 'latency', quantile: 0.99, recover: 300 } });
+    expect(near(fired!.rule!.value, 900)).toBe(true);
+    const over = recovered!.type === 'recovered' ? recovered!.recovery : undefined;
+    expect(over).toMatchObject({ hits: 300, since: (START + 9) * 1000, rule: { kind: 'latency', quantile: 0.99 } });
+    expect(near(over!.rule!.value, 200)).toBe(true);
+  });
+
+  test('without recover it recovers as soon as the p99 is at or below the latency', () => {
+    const s = scenario('{ name: slow, latency: 500ms, window: 10s }');
+    s.timedTicks(1, timed(times(30, 900)));
+    s.timedTicks(11, timed(times(30, 450)));
+    expect(s.timeline()).toEqual([
+      ['alert', 1],
+      ['recovered', 11],
+    ]);
+  });
+
+  test('never fires with fewer than min_hits timed hits, and an alert ends when too few are left, slow as they are', () => {
+    const s = scenario('{ name: slow, latency: 500ms, window: 10s }');
+    s.timedTicks(1, timed(times(15, 900), { untimed: 500 })); // 15 < 20 timed hits
+    s.ticks(2);
+    expect(s.events).toEqual([]);
+    s.timedTicks(1, timed(times(10, 900))); // 25 at 4
+    s.ticks(10);
+    // At 11 the window [1, 11) holds the 10 of second 3: still 900 ms, too few to judge.
+    expect(s.timeline()).toEqual([
+      ['alert', 4],
+      ['recovered', 11],
+    ]);
+    const recovered = s.events[1]!;
+    expect(recovered.type === 'recovered' && recovered.recovery).toMatchObject({ hits: 10 });
+    expect(recovered.type === 'recovered' && near(recovered.recovery.rule!.value, 900)).toBe(true);
+  });
+
+  test('lines with no duration at all never fire it', () => {
+    const s = scenario('{ name: slow, latency: 1ms, min_hits: 1, window: 10s }');
+    s.ticks(20, served(5000));
+    expect(s.events).toEqual([]);
+  });
+});
+
 /**
  * The rule monitor in a tiny system of its own: a fake reporter (the instances message
  * `system.get('reporter')`) and the simulated clock given once, at the root.
@@ -319,6 +410,11 @@ function monitorScenario(...yamls: string[]) {
     },
     ticks(n: number, lines?: Lines) {
       for (let i = 0; i < n; i++) this.tick(lines);
+    },
+    /** A segment made for the current second goes to every rule, then the clock moves on. */
+    timedTick(make: (second: number) => Segment) {
+      for (const w of windows) w.record([make(second())], second());
+      clock.increment(1000);
     },
     /** The ids of the alert instances the monitor runs. */
     instances: () => Object.keys((actor.system.get('rules') as AnyActorRef).getSnapshot().children).sort(),
@@ -423,5 +519,38 @@ describe('rules in the rule monitor', () => {
     expect(s.windows[0]!.groups.size).toBeLessThanOrEqual(10);
     expect(s.instances()).toEqual(['rule-0-big.example']);
     expect(s.timeline()).toEqual([['alert', 'busy', 'big.example', 11]]);
+  });
+});
+
+describe('latency rules in the rule monitor', () => {
+  test('by vhost: an instance for the slow virtual host only, its events naming the vhost, the quantile and the timed hits', () => {
+    const s = monitorScenario('{ name: slow-site, latency: 500ms, window: 10s, by: vhost }');
+    s.timedTick(timed([], { vhosts: { 'a.example': times(40, 900), 'b.example': times(40, 50) } }));
+    expect(s.instances()).toEqual(['rule-0-a.example']);
+    s.ticks(12);
+    expect(s.timeline()).toEqual([
+      ['alert', 'slow-site', 'a.example', 1],
+      ['recovered', 'slow-site', 'a.example', 11],
+    ]);
+    const first = s.messages[0]!;
+    expect(first.type === 'alert' && first.alert).toMatchObject({
+      at: (START + 1) * 1000,
+      hits: 40,
+      threshold: 500,
+      window: 10,
+      rule: { name: 'slow-site', kind: 'latency', group: { by: 'vhost', key: 'a.example' }, quantile: 0.99 },
+    });
+    expect(s.instances()).toEqual([]);
+  });
+
+  test('with match and for: pending, then fires; the rule without by has its instance from the start', () => {
+    const s = monitorScenario('{ name: slow-a, latency: 500ms, window: 10s, for: 2s, match: { vhost: a.example } }', '{ name: busy-b, rate: 1, window: 10s, match: { vhost: b.example } }');
+    expect(s.instances()).toEqual(['rule-0', 'rule-1']);
+    s.timedTick(timed([], { vhosts: { 'a.example': times(40, 900), 'b.example': times(11, 50) } }));
+    s.ticks(3);
+    expect(s.timeline()).toEqual([
+      ['alert', 'busy-b', undefined, 1],
+      ['alert', 'slow-a', undefined, 3],
+    ]);
   });
 });
