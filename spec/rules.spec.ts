@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLines, describeRule, formatBytes, loadRules, parseRules, type Rule, ruleCost, RULES_MEMORY_LIMIT, RulesError } from '../lib/rules';
+import { checkLines, describeRule, formatBytes, LATENCY_BUCKETS, loadRules, parseRules, type Rule, ruleCost, RULES_MEMORY_LIMIT, RulesError } from '../lib/rules';
 
 const dir = mkdtempSync(join(tmpdir(), 'rules-spec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -379,5 +379,129 @@ describe('what a rule costs in memory', () => {
     // Without a window written, the error is at its groups.
     const many = `rules:\n${dayOfHosts('a', 723)}  - name: hosts\n    rate: 1\n    by: host\n    groups: 1000\n`;
     expectError(many, 10, 'rules[1].groups', '2m × 1000 hosts would take 8.68 MB, 264 MB with the rules before it, more than the 256 MB limit of all rules (fewer groups or a shorter window)');
+  });
+});
+
+describe('latency rules', () => {
+  const only = (...lines: string[]) => parseRules(oneRule(...lines), 'r.yaml')[0]!;
+
+  test('defaults: p99 of every timed hit, at least 20 timed hits, over 120 s', () => {
+    expect(only('latency: 500ms')).toEqual({ name: 'r', kind: 'latency', threshold: 500, quantile: 0.99, minHits: 20, windowSeconds: 120, forSeconds: 0, groups: 100, line: 2 });
+  });
+
+  test('a latency is a duration in ms, s, µs (us) or m, or a plain number of milliseconds; decimals kept as written', () => {
+    const ms = (value: string) => only(`latency: ${value}`).threshold;
+    expect([ms('500ms'), ms('500 ms'), ms('1.5s'), ms('1.1s'), ms('250'), ms('0.5'), ms('750us'), ms('750µs'), ms('2m'), ms('"10m"')]).toEqual([
+      500, 500, 1500, 1100, 250, 0.5, 0.75, 0.75, 120_000, 600_000,
+    ]);
+    expect(only('latency: 500ms', 'recover: 0.3s').recover).toBe(300);
+    expect(only('latency: 500ms', 'recover: 0').recover).toBe(0);
+    expect(parseRules('[[rules]]\nname = "t"\nlatency = "1.5s"\nrecover = 900\n', 'r.toml')[0]).toMatchObject({ threshold: 1500, recover: 900 });
+  });
+
+  test('quantile: a fraction strictly between 0 and 1, or p99 / p99.9', () => {
+    const q = (value: string) => only('latency: 1s', `quantile: ${value}`).quantile;
+    expect([q('0.5'), q('0.999'), q('p90'), q('P99.9')]).toEqual([0.5, 0.999, 0.9, 0.999]);
+    const shape = 'expected a quantile such as 0.99 or p99, more than 0 and less than 1';
+    expectError(oneRule('latency: 1s', 'quantile: 1'), 4, 'rules[0].quantile', `${shape}, got 1`);
+    expectError(oneRule('latency: 1s', 'quantile: 0'), 4, 'rules[0].quantile', `${shape}, got 0`);
+    expectError(oneRule('latency: 1s', 'quantile: 99'), 4, 'rules[0].quantile', `${shape}, got 99`);
+    expectError(oneRule('latency: 1s', 'quantile: p100'), 4, 'rules[0].quantile', `${shape}, got "p100"`);
+    expectError(oneRule('latency: 1s', 'quantile: high'), 4, 'rules[0].quantile', 'got "high"');
+    expectError(oneRule('rate: 1', 'quantile: 0.9'), 4, 'rules[0].quantile', 'quantile is for latency rules only, not rate');
+  });
+
+  test('bad latencies and recovers name the line and the field', () => {
+    const shape = 'expected a duration such as 500ms, 1.5s or 250 (milliseconds)';
+    expectError(oneRule('latency: fast'), 3, 'rules[0].latency', `${shape}, got "fast"`);
+    expectError(oneRule('latency: "500"'), 3, 'rules[0].latency', `${shape}, got "500"`);
+    expectError(oneRule('latency: 5h'), 3, 'rules[0].latency', 'got "5h"');
+    expectError(oneRule('latency: 0'), 3, 'rules[0].latency', 'must be from 1µs to 10m, got 0');
+    expectError(oneRule('latency: 11m'), 3, 'rules[0].latency', 'must be from 1µs to 10m, got "11m"');
+    expectError(oneRule('latency: -5'), 3, 'rules[0].latency', 'got -5');
+    expectError(oneRule('latency: 500ms', 'recover: 600ms'), 4, 'rules[0].recover', 'must be at most the latency (500 ms), got "600ms"');
+    expectError(oneRule('latency: 500ms', 'recover: -1'), 4, 'rules[0].recover', 'must be at least 0, got -1');
+    expectError(oneRule('latency: 500ms', 'rate: 5'), 3, 'rules[0].latency', 'not both rate and latency');
+    expectError(oneRule('latency: 500ms', 'min_hits: 0'), 4, 'rules[0].min_hits', 'must be at least 1, got 0');
+    expect(only('latency: 500ms', 'min_hits: 1').minHits).toBe(1);
+  });
+
+  test('match: a section, a vhost or a status class; any other field, or a status code, is refused at its line', () => {
+    expect(only('latency: 1s', 'match: { section: /api }').match).toEqual({ field: 'section', values: ['/api'] });
+    expect(only('latency: 1s', 'match: { vhost: [a.example, b.example] }').match).toEqual({ field: 'vhost', values: ['a.example', 'b.example'] });
+    expect(only('latency: 1s', 'match: { status: [5XX, 4xx] }').match).toEqual({ field: 'status', values: ['5xx', '4xx'] });
+    const kept = 'a latency rule matches section, vhost or status class: request durations are kept by those, not by';
+    expectError(oneRule('latency: 1s', 'match: { host: 10.0.0.1 }'), 4, 'rules[0].match.host', `${kept} host`);
+    expectError(oneRule('latency: 1s', 'match:', '  user: alice'), 5, 'rules[0].match.user', `${kept} user`);
+    expectError(oneRule('latency: 1s', 'match: { method: GET }'), 4, 'rules[0].match.method', `${kept} method`);
+    const code = 'a latency rule matches a status class such as 5xx, not a code (404): durations are kept by class';
+    expectError(oneRule('latency: 1s', 'match: { status: 404 }'), 4, 'rules[0].match.status', code);
+    expectError(oneRule('latency: 1s', 'match:', '  status:', '    - 5xx', '    - 404'), 7, 'rules[0].match.status[1]', code);
+    // The whole message, in the rules file's error style.
+    expect(errorOf(oneRule('latency: 1s', 'match: { host: 10.0.0.1 }')).message).toBe(`rules.yaml:4: rules[0].match.host: ${kept} host`);
+  });
+
+  test('by: section or vhost; not with match; host and user refused at their line', () => {
+    expect(only('latency: 1s', 'by: vhost', 'groups: 20')).toMatchObject({ by: 'vhost', groups: 20 });
+    expect(only('latency: 1s', 'by: section').by).toBe('section');
+    const kept = 'a latency rule groups by section or vhost: request durations are kept by those, not by host';
+    expectError(oneRule('latency: 1s', 'by: host'), 4, 'rules[0].by', kept);
+    expectError(oneRule('latency: 1s', 'by: user'), 4, 'rules[0].by', 'not by user');
+    expectError(oneRule('latency: 1s', 'match: { status: 5xx }', 'by: vhost'), 5, 'rules[0].by', 'by cannot go with match: grouped counts are the durations by vhost');
+    // The same in TOML, at its own line.
+    expectError('[[rules]]\nname = "a"\nlatency = "1s"\nby = "host"\n', 4, 'rules[0].by', kept, 'r.toml');
+  });
+
+  test('described for --check-rules', () => {
+    const describe = (...lines: string[]) => describeRule(only(...lines));
+    expect(describe('latency: 500ms')).toBe('r: p99 of all timed hits > 500 ms over 2m (≥ 20 timed hits)');
+    expect(describe('latency: 0.5s', 'recover: 400', 'quantile: 0.999', 'match: { section: /api }', 'for: 30s', 'min_hits: 100')).toBe(
+      'r: p99.9 of /api > 500 ms over 2m (≥ 100 timed hits) for 30s, recovers at ≤ 400 ms',
+    );
+    expect(describe('latency: 1.5s', 'quantile: p50', 'match: { vhost: a.example }', 'window: 5m', 'min_hits: 1')).toBe('r: p50 of vhost a.example > 1500 ms over 5m (≥ 1 timed hit)');
+    expect(describe('latency: 250', 'match: { status: 5xx }')).toBe('r: p99 of 5xx > 250 ms over 2m (≥ 20 timed hits)');
+    expect(describe('latency: 1s', 'by: vhost', 'groups: 20')).toBe('r: p99 per vhost > 1000 ms over 2m (≥ 20 timed hits), busiest 20 vhosts');
+  });
+
+  test('what a latency rule may take: at most 4.4 kB a second of its window (1 µs to 1 h in 1 % buckets), its running sketch, an instance', () => {
+    expect(LATENCY_BUCKETS).toBe(1101);
+    const second = 4 * 1101 + 256;
+    const window = 8 * (1101 + 128) + 256;
+    expect(ruleCost(only('latency: 1s'))).toBe(122 * second + window + 8192);
+    expect(ruleCost(only('latency: 1s', 'by: vhost'))).toBe(100 * (122 * second + window + 8192));
+    expect(checkLines([only('latency: 500ms', 'match: { section: /api }'), only('latency: 1s', 'by: vhost', 'groups: 20', 'window: 5m')].map((r, i) => ({ ...r, name: `r${i}` })))).toEqual([
+      'r0: p99 of /api > 500 ms over 2m (≥ 20 timed hits) · memory ≤ 587 kB',
+      'r1: p99 per vhost > 1000 ms over 5m (≥ 20 timed hits), busiest 20 vhosts · memory ≤ 28.5 MB',
+      '2 rules: memory ≤ 29.1 MB of the 256 MB limit',
+    ]);
+  });
+
+  test('a latency window too big for the limit is refused at its window, saying what it would take', () => {
+    expectError(oneRule('latency: 1s', 'window: 24h'), 4, 'rules[0].window', 'a latency rule over 24h would take 403 MB, more than the 256 MB limit of all rules (a shorter window or fewer rules)');
+    expectError(oneRule('latency: 1s', 'by: section', 'window: 10m'), 5, 'rules[0].window', '10m × 100 sections would take 282 MB, more than the 256 MB limit');
+    expect(ruleCost(only('latency: 1s', 'window: 1h'))).toBeLessThan(17e6);
+  });
+});
+
+describe('vhost as a field of counting rules', () => {
+  test('match: { vhost } for rate, ratio and silence; by: vhost for rate', () => {
+    const parsed = parseRules(
+      'rules:\n  - { name: a, rate: 5, match: { vhost: a.example } }\n  - { name: b, ratio: 5%, match: { vhost: [a.example, b.example] } }\n  - { name: c, silence: 1, match: { vhost: shop.example } }\n  - { name: d, rate: 20, by: vhost }\n',
+      'r.yaml',
+    );
+    expect(parsed.map((r) => [r.match ?? null, r.by ?? null])).toEqual([
+      [{ field: 'vhost', values: ['a.example'] }, null],
+      [{ field: 'vhost', values: ['a.example', 'b.example'] }, null],
+      [{ field: 'vhost', values: ['shop.example'] }, null],
+      [null, 'vhost'],
+    ]);
+    expect(parsed.map(describeRule)).toEqual([
+      'a: vhost a.example > 5 req/s over 2m',
+      'b: vhost a.example or b.example / all hits > 5 % over 2m',
+      'c: vhost shop.example < 1 hit over 2m',
+      'd: all hits per vhost > 20 req/s over 2m, busiest 100 vhosts',
+    ]);
+    expectError(oneRule('rate: 1', 'match: { vhost: "a b" }'), 4, 'rules[0].match.vhost', 'expected a virtual host without spaces, got "a b"');
+    expectError(oneRule('silence: 1', 'by: vhost'), 4, 'rules[0].by', 'by is for rate and latency rules only, not silence');
   });
 });
