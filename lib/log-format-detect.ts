@@ -27,6 +27,9 @@ export interface Detected {
 /** After the status and byte count: a quoted referer and a quoted user agent. */
 const COMBINED_TAIL = /" \d{3} (?:-|\d+) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"/;
 
+/** The names' formats, compiled once (what detection hands out is a fresh copy). */
+let candidates: [FormatName, LogFormat][] | null = null;
+
 export function detectFormat(lines: string[]): Detected | null {
   const sample: string[] = [];
   for (const line of lines) {
@@ -36,9 +39,8 @@ export function detectFormat(lines: string[]): Detected | null {
   if (sample.length === 0) return null;
   let best: Detected | null = null;
   let combined = 0;
-  for (const name of FORMAT_NAMES) {
-    if (name === 'combined') continue;
-    const format = namedFormat(name);
+  candidates ??= FORMAT_NAMES.filter((name) => name !== 'combined').map((name) => [name, namedFormat(name)]);
+  for (const [name, format] of candidates) {
     const json = format.kind === 'json';
     let matched = 0;
     for (const line of sample) {
@@ -50,6 +52,6 @@ export function detectFormat(lines: string[]): Detected | null {
     if (best === null || matched > best.matched) best = { format, name, matched };
   }
   if (best === null || best.matched * 2 < sample.length) return null;
-  if (best.name === 'common' && combined * 2 >= sample.length) best = { format: namedFormat('combined'), name: 'combined', matched: best.matched };
-  return best;
+  const name = best.name === 'common' && combined * 2 >= sample.length ? 'combined' : best.name;
+  return { format: namedFormat(name), name, matched: best.matched };
 }

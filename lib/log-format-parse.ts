@@ -11,7 +11,7 @@
  * - client: none (no field, empty, or missing in JSON) is `-`; user and vhost: `-`, empty or
  *   missing is null; bytes: `-` (or missing in JSON) is 0.
  * - A request line (`$request`, `%r`) gives the method and section as the CLF scanner does;
- *   without one, the method field (`[A-Za-z_-]{1,32}`, else `(none)`) and the section of the
+ *   without one, the method field (`[A-Za-z_-]{1,32}` but not `-`, else `(none)`) and the section of the
  *   URI field (none: `(no request)`) are read each on its own.
  * - duration, upstream: in milliseconds (s × 1000, ms, µs / 1000, ns / 1e6); `-`, empty,
  *   missing or negative (ALB's -1) is null, not invalid; an nginx list
@@ -113,6 +113,7 @@ function readDuration(name: FieldName, v: Value, unit: Unit, list?: boolean, go?
 }
 
 function readStatus(v: Value): Reading {
+  if (v === null) return { error: 'status: missing' };
   const text = typeof v === 'number' ? String(v) : (v ?? '');
   if (!/^\d{3}$/.test(text)) return { error: `status: expected 3 digits, got ${JSON.stringify(v ?? '')}` };
   const n = Number(text);
@@ -171,7 +172,7 @@ function read(field: FieldName, v: Value, spec: Pick<FieldToken, 'time' | 'unit'
     }
     case 'method': {
       const text = v === null ? '' : String(v);
-      return { value: METHOD.test(text) ? text : NO_METHOD };
+      return { value: !noText(text) && METHOD.test(text) ? text : NO_METHOD };
     }
     case 'uri':
       return { value: noText(v) ? NO_REQUEST : sectionOf(String(v)) };
