@@ -1,9 +1,15 @@
 /**
  * The body of one notification, for each `--notify-format`: the NDJSON record as it is, an
  * Alertmanager webhook message (version 4), or a Slack incoming-webhook message. Pure: no I/O.
+ *
+ * A latency rule's value is a duration at a quantile: the json body has them as the record has
+ * them (`value` in ms, `quantile`), Alertmanager's annotations say them as text beside the
+ * summary (`value: 612.3 ms`, `threshold: 500 ms`, `quantile: p99`), and Slack's line says them
+ * already (`p99 = 612.3 ms > 500 ms`).
  */
 import type { NotifyEvent } from '../actors/messages';
 import { printable } from './printable';
+import { quantileName } from './rules';
 
 export type NotifyFormat = 'json' | 'alertmanager' | 'slack';
 
@@ -37,7 +43,7 @@ export const ZERO_TIME = '0001-01-01T00:00:00Z';
 export function alertmanager(event: NotifyEvent) {
   const status = event.type === 'alert' ? 'firing' : 'resolved';
   const labels = sortedLabels(event.labels);
-  const annotations = { summary: event.message };
+  const annotations = annotationsOf(event);
   return {
     version: '4',
     groupKey: groupKey(labels),
@@ -61,6 +67,24 @@ export function alertmanager(event: NotifyEvent) {
     ],
   };
 }
+
+/**
+ * The summary line, and for a latency rule what it compared, as text: `value` (`612.3 ms`),
+ * `threshold` (`500 ms`) and `quantile` (`p99`), each when the record has it. Annotations are
+ * not labels: the fingerprint and the group key stay those of the alert.
+ */
+function annotationsOf(event: NotifyEvent): Record<string, string> {
+  const annotations: Record<string, string> = { summary: event.message };
+  const { kind, value, threshold, quantile } = event.record;
+  if (kind !== 'latency') return annotations;
+  if (typeof value === 'number') annotations.value = milliseconds(value);
+  if (typeof threshold === 'number') annotations.threshold = milliseconds(threshold);
+  if (typeof quantile === 'number') annotations.quantile = quantileName(quantile);
+  return annotations;
+}
+
+/** 612.345 → `612.3 ms`, as the alert line rounds it. */
+const milliseconds = (ms: number) => `${Math.round(ms * 10) / 10} ms`;
 
 /**
  * Alertmanager's fingerprint of a label set (prometheus/common `LabelSet.Fingerprint`): FNV-1a,

@@ -195,3 +195,53 @@ describe('a group from the log with control characters', () => {
     expect(JSON.parse(json.text).group.key).toBe(rule.group.key);
   }, 10_000);
 });
+
+describe('a latency rule', () => {
+  const alert = {
+    at: START,
+    hits: 3036,
+    threshold: 500,
+    window: 120,
+    rule: { name: 'slow-site', kind: 'latency' as const, group: { by: 'vhost' as const, key: 'shop.example' }, value: 612.345, quantile: 0.99 },
+  };
+  const event = async () => {
+    const { notifyEvent } = await import('../actors/reporter');
+    return notifyEvent({ type: 'alert', alert });
+  };
+  /** The record as the reporter makes it, with the quantile the alert carries (the reporter's record names it once it prints it). */
+  const withQuantile = async (): Promise<NotifyEvent> => {
+    const e = await event();
+    return { ...e, record: { quantile: 0.99, ...e.record } };
+  };
+
+  test('json: the record as it is, the value in ms', async () => {
+    const e = await event();
+    const json = JSON.parse(body('json', e).text);
+    expect(json).toEqual(e.record);
+    expect(json).toMatchObject({ rule: 'slow-site', kind: 'latency', value: 612.345, threshold: 500, hits: 3036, window: 120, group: { by: 'vhost', key: 'shop.example' } });
+  }, 10_000);
+
+  test('alertmanager: the vhost a label, the value, threshold and quantile annotations beside the summary', async () => {
+    const e = await withQuantile();
+    const am = JSON.parse(body('alertmanager', e).text);
+    const annotations = { summary: e.message, value: '612.3 ms', threshold: '500 ms', quantile: 'p99' };
+    expect(am.alerts[0].annotations).toEqual(annotations);
+    expect(am.commonAnnotations).toEqual(annotations);
+    expect(am.alerts[0].labels).toEqual({ alertname: 'slow-site', vhost: 'shop.example' });
+    // Annotations are not labels: the alert is the same alert whatever its value.
+    expect(am.alerts[0].fingerprint).toBe(fingerprint({ alertname: 'slow-site', vhost: 'shop.example' }));
+    // Without a quantile in the record, none is made up.
+    const bare = JSON.parse(body('alertmanager', await event()).text);
+    expect(bare.alerts[0].annotations).toEqual({ summary: e.message, value: '612.3 ms', threshold: '500 ms' });
+  }, 10_000);
+
+  test('slack: the line says the quantile and the value in ms', async () => {
+    const slack = JSON.parse(body('slack', await event()).text);
+    expect(slack.text).toStartWith('[FIRING] Rule "slow-site" (vhost shop.example) fired - p99 = 612.3 ms &gt; 500 ms over 120 s (3036 timed hits)');
+    expect(slack.blocks[1].elements[0].text).toBe('alertname=slow-site · vhost=shop.example');
+  }, 10_000);
+
+  test('other rules get only the summary, as before', () => {
+    expect(JSON.parse(body('alertmanager', serverErrors).text).alerts[0].annotations).toEqual({ summary: serverErrors.message });
+  }, 10_000);
+});
