@@ -291,8 +291,9 @@ function parseText(line: string, format: TextFormat): ParsedLine {
     } else if (tok.list && (list = UPSTREAM_LIST.exec(line.slice(pos))) !== null) {
       end = pos + list[0].length;
     } else {
-      const next = tokens[i + 1] as { literal: string } | undefined;
+      const next = tokens[i + 1];
       if (next === undefined) end = line.length;
+      else if (!('literal' in next)) return a.fail(`${tok.source}: the format has no text after it to end it`);
       else {
         end = findLiteral(line, next.literal, pos, escapes);
         if (end < 0) return a.fail(`${tok.source}: no ${JSON.stringify(next.literal)} after column ${pos + 1}`);

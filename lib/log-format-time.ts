@@ -177,7 +177,14 @@ export function compileStrftime(pattern: string): CompiledStrftime {
  * Without `%z` (or `%s`) the time is the local time of this process (Apache writes local time).
  */
 export function strftimeSecond(text: string, pattern: string): TimeResult & { length?: number } {
-  const compiled = compiledPatterns.get(pattern) ?? compileCached(pattern);
+  let compiled = compiledPatterns.get(pattern);
+  if (compiled === undefined) {
+    try {
+      compiled = compileCached(pattern);
+    } catch {
+      return { error: `time: ${JSON.stringify(pattern)} is no pattern the monitor reads` };
+    }
+  }
   const m = compiled.re.exec(text);
   if (!m) return { error: `time: expected ${pattern}, got ${JSON.stringify(text.slice(0, pattern.length + 16))}` };
   const c: Civil = { year: 1970, month: 1, day: 1, hour: 0, minute: 0, second: 0, offset: null };

@@ -210,6 +210,18 @@ describe('the rules of a line', () => {
     expect(parseEntry(long, compileFormat('combined')).entry).toBeNull();
   });
 
+  test('a hand-made format the compilers would refuse still never throws', () => {
+    const adjacent: TextFormat = {
+      kind: 'text',
+      name: 'hand-made',
+      escape: 'default',
+      tokens: [{ field: 'time', source: '$msec', time: { kind: 'epoch', unit: 's' } }, { field: 'status', source: '$status' }],
+    };
+    expect(parseEntry('1709633742 200', adjacent).error).toBe('$msec: the format has no text after it to end it');
+    const badPattern: TextFormat = { ...adjacent, tokens: [{ field: 'time', source: '%{%Q}t', time: { kind: 'strftime', pattern: '%Q' } }, { literal: ' ' }, { field: 'status', source: '%s' }] };
+    expect(parseEntry('x 200', badPattern).error).toBe('%{%Q}t: time: "%Q" is no pattern the monitor reads at column 1');
+  });
+
   test('a client that is address:port (hostPort) loses the port; zones and bare IPv6 stay', () => {
     expect(stripPort('192.0.2.1:8080')).toBe('192.0.2.1');
     expect(stripPort('[2001:db8::1]:443')).toBe('2001:db8::1');
