@@ -17,6 +17,7 @@ import { readConfigFormat } from './log-format-config';
 import { compileApache, isApacheFormat } from './log-format-apache';
 import { FORMAT_NAMES, namedFormat, type FormatName } from './log-format-names';
 import { compileNginx, isNginxFormat } from './log-format-nginx';
+import { printable } from './printable';
 
 export { FORMAT_NAMES, type FormatName } from './log-format-names';
 export { detectFormat, type Detected } from './log-format-detect';
@@ -121,6 +122,11 @@ export type LogFormat = ClfFormat | TextFormat | JsonFormat;
 /** A `--log-format` value that is no format; the message is one line, starting `--log-format: `. */
 export class FormatError extends Error {
   override name = 'FormatError';
+
+  /** Text from outside (a file's name, a directive's braces) may hold controls: they are escaped. */
+  constructor(message: string) {
+    super(printable(message));
+  }
 }
 
 /**

@@ -272,7 +272,8 @@ describe('errors: one line, with the column in VALUE', () => {
   });
 
   test('every error is a single line', () => {
-    for (const value of ['$foo\n$bar', '%Z\n', 'x\ny']) expect(errorOf(value)).not.toContain('\n');
+    for (const value of ['$foo\n$bar', '%Z\n', 'x\ny', '%t %>s %{a\nb}Z']) expect(errorOf(value)).not.toContain('\n');
+    expect(errorOf('%t %>s %{a\nb}Z')).toBe('--log-format: unknown Apache directive %{a\\x0ab}Z at column 8');
   });
 });
 
