@@ -32,9 +32,9 @@ const UNDERSTOOD: Record<string, Omit<FieldToken, 'source'>> = {
   v: { field: 'vhost' },
   V: { field: 'vhost' },
 };
-const SKIPPED = new Set('A C e f H i I k l L n o p P q R S X'.split(' '));
-/** Directives that need `{…}`. */
-const NEEDS_ARGUMENT = new Set('C e i n o'.split(' '));
+const SKIPPED = new Set('A C e f H i I k l L n o p P q R S X x c'.split(' '));
+/** Directives that need `{…}` (`x` and `c` are mod_ssl's: `%{SSL_PROTOCOL}x`). */
+const NEEDS_ARGUMENT = new Set('C e i n o x c'.split(' '));
 const T_UNITS: Record<string, 'ms' | 'us' | 's'> = { ms: 'ms', us: 'us', s: 's' };
 
 /** Whether a `--log-format` value is an Apache string: it holds a `%` directive. */

@@ -206,6 +206,11 @@ describe('Apache LogFormat strings', () => {
     expect(literals(f).at(-1)).toBe(' %');
   });
 
+  test("mod_ssl's %{…}x and %{…}c: Debian's ssl_request_log", () => {
+    const f = compileFormat('%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x \\"%r\\" %b %>s %{errcode}c');
+    expect(fields(f)).toEqual(['%t → time', '%h → client', '%{SSL_PROTOCOL}x → -', '%{SSL_CIPHER}x → -', '%r → request', '%b → bytes', '%>s → status', '%{errcode}c → -']);
+  });
+
   test('modifiers are accepted: status conditions, ! and < >', () => {
     const f = compileFormat('%h %t %>s %400,501{User-agent}i %!200,304{Referer}i %<s %{Host}i');
     expect(fields(f)).toEqual(['%h → client', '%t → time', '%>s → status', '%400,501{User-agent}i → -', '%!200,304{Referer}i → -', '%<s → -', '%{Host}i → vhost']);
