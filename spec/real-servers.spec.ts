@@ -192,3 +192,18 @@ describe('the monitor over each log', () => {
     expect(named.stderr).not.toMatch(/caddy/i);
   });
 });
+
+describe('format over each log', () => {
+  const FORMATS: [LogKind, () => string][] = [
+    ['nginx-timed', () => `@${servers.nginx.config}:timed`],
+    ['nginx-json', () => `@${servers.nginx.config}:json`],
+    ['apache-vtimed', () => `@${servers.apache.config}:vtimed`],
+    ['apache-combinedms', () => `@${servers.apache.config}:combinedms`],
+    ['caddy', () => 'caddy'],
+  ];
+  test.each(FORMATS)('%s: every line parses', async (kind, format) => {
+    const { code, stdout, stderr } = await run(['format', '--log-format', format(), '-f', logPath(kind), '-n', '1']);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect(stdout).toMatch(new RegExp(`\\b${REQUESTS} of the first ${REQUESTS} lines parse \\(100(\\.0)? %\\)`));
+  });
+});
