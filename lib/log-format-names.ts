@@ -7,7 +7,9 @@
  * - `caddy`: Caddy 2's JSON access log. `ts` is seconds since the epoch (a float), the client is
  *   `request.client_ip` (2.7+), else `request.remote_ip` (2.5+), else `request.remote_addr`
  *   (older, `ip:port`); `duration` is a number of seconds (2.6's default), or a Go duration
- *   string (`"1.5ms"`, newer Caddy's `duration_format string`). Caddy has no upstream time.
+ *   string (`"1.5ms"`, newer Caddy's `duration_format string`). A `status` of 0 (no handler
+ *   wrote one: Caddy 2.6 logs it for a request no route answered) is the empty 200 the client
+ *   got. Caddy has no upstream time.
  * - `traefik`: Traefik's JSON access log; `Duration` and `OriginDuration` (the upstream's) are
  *   nanoseconds; the client is `ClientHost`, else `ClientAddr` without its port.
  * - `aws-alb`: an AWS Application Load Balancer's access log entry (space separated, quoted
@@ -34,7 +36,7 @@ const CADDY: JsonFormat = {
     method: { paths: [['request', 'method']] },
     uri: { paths: [['request', 'uri']] },
     vhost: { paths: [['request', 'host']] },
-    status: { paths: [['status']] },
+    status: { paths: [['status']], zero: 200 },
     bytes: { paths: [['size']] },
     duration: { paths: [['duration']], unit: 's', goDuration: true },
   },

@@ -143,7 +143,7 @@ export function stripPort(text: string): string {
 }
 
 /** The reading of one understood field's value (text as written, or a JSON value). */
-function read(field: FieldName, v: Value, spec: Pick<FieldToken, 'time' | 'unit' | 'list' | 'hostPort'> & { goDuration?: boolean }): Reading {
+function read(field: FieldName, v: Value, spec: Pick<FieldToken, 'time' | 'unit' | 'list' | 'hostPort'> & Pick<JsonField, 'goDuration' | 'zero'>): Reading {
   switch (field) {
     case 'time': {
       if (v === null || v === '') return { error: 'time: missing' };
@@ -151,7 +151,7 @@ function read(field: FieldName, v: Value, spec: Pick<FieldToken, 'time' | 'unit'
       return 'error' in r ? r : { value: r.second };
     }
     case 'status':
-      return readStatus(v);
+      return readStatus(spec.zero !== undefined && (v === 0 || v === '0') ? spec.zero : v);
     case 'bytes':
       return readBytes(v);
     case 'duration':

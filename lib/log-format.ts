@@ -102,6 +102,11 @@ export interface JsonField {
    * string`); a number is in `unit`.
    */
   goDuration?: boolean;
+  /**
+   * status: the status a 0 stands for. Caddy logs `"status":0` when no handler wrote one (a
+   * request no route answered): the client got an empty 200.
+   */
+  zero?: number;
 }
 
 /** One JSON object a line: Caddy, Traefik, an nginx `escape=json` template. */

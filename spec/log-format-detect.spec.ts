@@ -51,7 +51,7 @@ describe('detectFormat', () => {
   });
 
   test('the best share wins among several names', () => {
-    const mixed = [...lines('caddy.log'), ...lines('traefik.log').slice(0, 2)];
+    const mixed = [...lines('caddy.log').slice(0, 4), ...lines('traefik.log').slice(0, 2)];
     expect(detectFormat(mixed)).toMatchObject({ name: 'caddy', matched: 4 });
   });
 

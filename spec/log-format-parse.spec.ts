@@ -50,6 +50,18 @@ describe('every name on its sample lines', () => {
     expect(parsed[3]!.fields.find((f) => f.field === 'client')).toEqual({ token: 'request.client_ip', field: 'client', raw: '203.0.113.9', value: '203.0.113.9' });
   });
 
+  test('caddy: lines Caddy 2.6.2 wrote; a status of 0 (no route answered) is the empty 200 it sent', () => {
+    const parsed = entries('caddy.log', 'caddy').slice(4);
+    expect(parsed[0]!.entry).toEqual(
+      entry({ second: 1796473083, client: '127.0.0.1', section: '/hello', status: 200, bytes: 2, vhost: '127.0.0.1:18431', duration: 0.024507 }),
+    );
+    expect(parsed[1]!.entry).toMatchObject({ section: '/missing', status: 404 });
+    expect(parsed[2]!.entry).toMatchObject({ method: 'POST', section: '/hello', status: 200, bytes: 0 });
+    expect(parsed[2]!.fields.find((f) => f.field === 'status')).toEqual({ token: 'status', field: 'status', raw: '0', value: 200 });
+    const traefik = parseEntry(JSON.stringify({ StartUTC: '2024-03-05T10:15:42Z', DownstreamStatus: 0 }), compileFormat('traefik'));
+    expect(traefik.error).toBe('status: expected 3 digits, got 0');
+  });
+
   test('traefik: Duration and OriginDuration in ns; ClientUsername "-" is none', () => {
     const parsed = entries('traefik.log', 'traefik');
     expect(parsed[0]!.entry).toEqual(
