@@ -10,12 +10,12 @@
  * a fleet evaluates rules on what the agents already ship. A latency rule reads the segments'
  * duration sketches instead (all timed lines, by section, by virtual host, by status class),
  * into a `LatencyWindow`: a second's durations a slot, and a running sketch of the window that
- * takes a second in and gives the oldest back (`Sketch.subtract`), never a merge of W sketches.
+ * takes a second in and gives the oldest back, never a merge of W sketches.
  */
 import { fromCallback } from 'xstate';
 import { decodeKey, eachKey, KEY_KINDS, type KeyKind } from '../lib/byte-keys';
 import { type GroupField, LATENCY_CEILING_MS, LATENCY_FLOOR_MS, type MatchField, type Rule } from '../lib/rules';
-import { bucketIndex, MIN_VALUE, Sketch } from '../lib/sketch';
+import { bucketIndex, bucketValue, type Sketch } from '../lib/sketch';
 import { decimalFraction, exceeds, type RuleCheck, type RuleSample } from '../machines/alert';
 import { lateBefore } from './hit-window';
 import type { BatchMessage, RuleAlert, Segment } from './messages';
@@ -106,44 +106,40 @@ export class CountWindow {
   }
 }
 
-/** The durations of one second, clamped to the latency range: counts over the buckets it saw. */
+const FLOOR_BUCKET = bucketIndex(LATENCY_FLOOR_MS);
+const CEILING_BUCKET = bucketIndex(LATENCY_CEILING_MS);
+const EMPTY_COUNTS = new Uint32Array(0);
+
+/**
+ * The durations of one second: a count a bucket of the sketch (1 %), over the buckets it saw, its
+ * durations clamped to 1 µs .. 1 h (below: the first bucket, above: the last; zeros stay zeros).
+ */
 class SecondDurations {
   zero = 0;
+  count = 0;
   /** Bucket index of counts[0]. */
   offset = 0;
   counts: Uint32Array | Float64Array = EMPTY_COUNTS;
-  count = 0;
-  sum = 0;
-  min = Infinity;
-  max = -Infinity;
 
-  /** Adds a segment's sketch, its buckets clamped to [FLOOR_BUCKET, CEILING_BUCKET]. */
   add(sketch: Sketch) {
-    const data = sketch.toJSON();
-    if (data.count === 0) return;
-    this.zero += data.zero;
-    this.count += data.count;
-    if (Number.isFinite(data.sum)) this.sum += data.sum;
-    this.min = Math.min(this.min, clampMs(data.min));
-    this.max = Math.max(this.max, clampMs(data.max));
-    const n = data.counts.length;
+    const { zero, offset, counts: from } = sketch.buckets();
+    this.zero += zero;
+    this.count += sketch.count;
+    const n = from.length;
     if (n === 0) return;
-    const lo = Math.min(Math.max(data.offset, FLOOR_BUCKET), CEILING_BUCKET);
-    const hi = Math.min(Math.max(data.offset + n - 1, FLOOR_BUCKET), CEILING_BUCKET);
-    this.cover(lo, hi);
+    this.cover(clampBucket(offset), clampBucket(offset + n - 1));
     for (let j = 0; j < n; j++) {
-      const c = data.counts[j]!;
+      const c = from[j]!;
       if (c === 0) continue;
-      const index = Math.min(Math.max(data.offset + j, FLOOR_BUCKET), CEILING_BUCKET);
-      const slot = index - this.offset;
+      const slot = clampBucket(offset + j) - this.offset;
       const total = this.counts[slot]! + c;
-      // A bucket past 4,294,967,295 durations in one second: its second's counts widen.
+      // A bucket past 4,294,967,295 durations in one second: that second's counts widen.
       if (total > MAX_SLOT && this.counts instanceof Uint32Array) this.counts = Float64Array.from(this.counts);
       this.counts[slot] = total;
     }
   }
 
-  /** The counts cover buckets lo..hi, exactly (a second is written a few times; its memory is what it saw). */
+  /** The counts cover buckets lo..hi, exactly: a second is written a few times, and takes what it saw. */
   private cover(lo: number, hi: number) {
     const length = this.counts.length;
     if (length > 0 && lo >= this.offset && hi < this.offset + length) return;
@@ -154,28 +150,59 @@ class SecondDurations {
     this.counts = counts;
     this.offset = from;
   }
+}
 
-  /** As a sketch, to go into (or out of) the window's running sketch. */
-  sketch(): Sketch {
-    return Sketch.from({ zero: this.zero, offset: this.offset, counts: Array.from(this.counts), count: this.count, sum: this.sum, min: this.min, max: this.max });
+const clampBucket = (index: number) => (index < FLOOR_BUCKET ? FLOOR_BUCKET : index > CEILING_BUCKET ? CEILING_BUCKET : index);
+
+/**
+ * The running sketch of a latency window: a count for every bucket from 1 µs to 1 h, to which a
+ * second is added when it enters the window and from which it is subtracted when it leaves. Its
+ * quantiles are DDSketch's: the value of the bucket holding the value at the rank, within 1 %.
+ */
+export class WindowDurations {
+  private readonly counts = new Float64Array(CEILING_BUCKET - FLOOR_BUCKET + 1);
+  private zero = 0;
+  /** Timed hits in the window. */
+  count = 0;
+
+  /** Adds (+1) or subtracts (−1) a second's durations. */
+  take(second: SecondDurations, sign: 1 | -1) {
+    this.zero += sign * second.zero;
+    this.count += sign * second.count;
+    const { counts } = second;
+    const base = second.offset - FLOOR_BUCKET;
+    for (let j = 0; j < counts.length; j++) {
+      const c = counts[j]!;
+      if (c !== 0) this.counts[base + j]! += sign * c;
+    }
+  }
+
+  /**
+   * The value at quantile q (0 < q < 1), ms: the value of rank ⌊q (count − 1)⌋ (0-based, from the
+   * fastest), within 1 %, as `Sketch.quantile` ranks; 0 when it is a zero; NaN when empty. Counted
+   * from the slow end, where the quantiles a rule compares (p90, p99) are.
+   */
+  quantile(q: number): number {
+    if (this.count === 0) return NaN;
+    const above = this.count - Math.floor(q * (this.count - 1));
+    let seen = 0;
+    for (let j = this.counts.length - 1; j >= 0; j--) {
+      seen += this.counts[j]!;
+      if (seen >= above) return bucketValue(j + FLOOR_BUCKET);
+    }
+    return 0;
   }
 }
 
-const EMPTY_COUNTS = new Uint32Array(0);
-const FLOOR_BUCKET = bucketIndex(LATENCY_FLOOR_MS);
-const CEILING_BUCKET = bucketIndex(LATENCY_CEILING_MS);
-/** A duration as the window keeps it: zeros stay zero, the rest within 1 µs .. 1 h. */
-const clampMs = (ms: number) => (ms <= MIN_VALUE ? ms : Math.min(Math.max(ms, LATENCY_FLOOR_MS), LATENCY_CEILING_MS));
-
 /**
  * A latency rule's window (one group's): W + 2 one-second slots of durations, as `CountWindow`
- * keeps counts, and `sketch`, the running sketch of the seconds [from, to): an evaluation moves it
- * on, merging the seconds that came in and subtracting those that left, so it costs what those
+ * keeps counts, and the running sketch of the seconds [from, to): an evaluation moves it on,
+ * adding the seconds that came in and subtracting those that left, so it costs what those
  * seconds hold, whatever W. A second of no timed hit holds nothing.
  *
- * The invariant: `sketch` holds exactly the slots of the seconds in [from, to) that the ring
- * still holds. Seconds before `from` have left every window still to come: their slots are
- * dropped, and a duration for them is late (refused).
+ * The invariant: `window` holds exactly the slots of the seconds in [from, to) that the ring still
+ * holds. Seconds before `from` have left every window still to come: their slots are dropped, and
+ * a duration for them is late (refused).
  */
 export class LatencyWindow {
   private readonly ring: (SecondDurations | undefined)[];
@@ -185,7 +212,7 @@ export class LatencyWindow {
   private from = -Infinity;
   private to = -Infinity;
   /** The durations of [from, to): read it through `at`. */
-  private readonly sketch = new Sketch();
+  private readonly window = new WindowDurations();
 
   constructor(readonly size: number) {
     this.slots = size + 2;
@@ -200,63 +227,62 @@ export class LatencyWindow {
     if (at > this.head) this.moveTo(at);
     const slot = this.slotOf(at);
     const into = (this.ring[slot] ??= new SecondDurations());
-    if (at >= this.to) {
+    if (at < this.to) {
+      // A second in the window already (a timer that fired late): the window takes these too.
+      this.window.take(into, -1);
       into.add(durations);
-      return true;
-    }
-    // A second already in the running sketch (a timer that fired late): into both.
-    const alone = new SecondDurations();
-    alone.add(durations);
-    into.add(durations);
-    this.sketch.merge(alone.sketch());
+      this.window.take(into, 1);
+    } else into.add(durations);
     return true;
   }
 
   /**
-   * The durations of the W whole seconds before `second`: [second − W, second), as a sketch (the
-   * window's own: read it, do not keep it). Seconds that leave are dropped for good, so a clock
-   * gone back finds the window no older than it was.
+   * The durations of the W whole seconds before `second`: [second − W, second) (the window's own:
+   * read it, do not keep it). Seconds that leave are dropped for good, so a clock gone back finds
+   * the window no older than it was.
    */
-  at(second: number): Sketch {
+  at(second: number): WindowDurations {
     const from = Math.max(second - this.size, this.from);
     const to = Math.max(second, from);
     // Out: the seconds that left, and any past `to` (a clock gone back). In: those that came.
-    this.take(this.from, Math.min(this.to, from), 'subtract');
-    this.take(Math.max(to, this.from), this.to, 'subtract');
-    this.take(Math.max(from, this.to), to, 'merge');
+    this.take(this.from, Math.min(this.to, from), -1);
+    this.take(Math.max(to, this.from), this.to, -1);
+    this.take(Math.max(from, this.to), to, 1);
     const oldest = this.head - this.slots + 1;
     if (this.head !== -Infinity) for (let s = Math.max(this.from, oldest); s < from && s <= this.head; s++) this.ring[this.slotOf(s)] = undefined;
     this.from = from;
     this.to = to;
-    return this.sketch;
+    return this.window;
   }
 
   /** Every timed hit it holds: the window's, and those of the seconds after it (for choosing the quietest group). */
   held(): number {
-    let n = this.sketch.count;
+    let n = this.window.count;
     if (this.head !== -Infinity) for (let s = Math.max(this.to, this.head - this.slots + 1); s <= this.head; s++) n += this.ring[this.slotOf(s)]?.count ?? 0;
     return n;
   }
 
-  /** Merges or subtracts the held slots of the seconds [a, b) into the running sketch. */
-  private take(a: number, b: number, how: 'merge' | 'subtract') {
+  /** Adds (+1) or subtracts (−1) the held slots of the seconds [a, b) to the running sketch. */
+  private take(a: number, b: number, sign: 1 | -1) {
     if (this.head === -Infinity) return;
     const last = Math.min(b - 1, this.head);
     for (let s = Math.max(a, this.head - this.slots + 1); s <= last; s++) {
       const durations = this.ring[this.slotOf(s)];
-      if (durations) this.sketch[how](durations.sketch());
+      if (durations) this.window.take(durations, sign);
     }
   }
 
   /** The ring moves on to `second`: the slots it takes over held seconds now out of every window. */
   private moveTo(second: number) {
-    // The seconds (head − slots, second − slots] give their slots up; those of the running sketch leave it.
+    // The seconds (head − slots, second − slots] give their slots up; those in the window leave it.
     const last = Math.min(second - this.slots, this.head);
-    if (this.head !== -Infinity) for (let s = this.head - this.slots + 1; s <= last; s++) {
-      const slot = this.slotOf(s);
-      const durations = this.ring[slot];
-      if (durations && s >= this.from && s < this.to) this.sketch.subtract(durations.sketch());
-      this.ring[slot] = undefined;
+    if (this.head !== -Infinity) {
+      for (let s = this.head - this.slots + 1; s <= last; s++) {
+        const slot = this.slotOf(s);
+        const durations = this.ring[slot];
+        if (durations && s >= this.from && s < this.to) this.window.take(durations, -1);
+        this.ring[slot] = undefined;
+      }
     }
     this.head = second;
   }
@@ -514,7 +540,7 @@ export class RuleWindow {
    * latency, with at least min_hits timed hits; with fewer, not firing, and an alert ends (as a
    * ratio's does). The value of an empty window is 0.
    */
-  private sampleDurations(window: Sketch | undefined): RuleSample {
+  private sampleDurations(window: WindowDurations | undefined): RuleSample {
     const { rule } = this;
     const hits = window?.count ?? 0;
     const value = hits > 0 ? window!.quantile(rule.quantile!) : 0;

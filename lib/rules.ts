@@ -121,8 +121,8 @@ export const LATENCY_BUCKETS = bucketIndex(LATENCY_CEILING_MS) - bucketIndex(LAT
  * (about 200 bytes measured).
  */
 const LATENCY_BYTES_PER_SECOND = 4 * LATENCY_BUCKETS + 256;
-/** The running sketch of a latency window: 8 bytes a bucket, the 1,101 and room to grow by. */
-const LATENCY_WINDOW_BYTES = 8 * (LATENCY_BUCKETS + 128) + 256;
+/** The running sketch of a latency window: an 8-byte count for each of the 1,101 buckets. */
+const LATENCY_WINDOW_BYTES = 8 * LATENCY_BUCKETS + 256;
 
 /**
  * The most memory a rule's counts can take, in bytes: a ring of W + 2 seconds for its matching hits

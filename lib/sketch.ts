@@ -51,6 +51,11 @@ export function bucketIndex(ms: number): number {
   return Math.ceil(Math.log(ms) / LN_GAMMA);
 }
 
+/** The value bucket `index` answers for every value in it: 2γ^i / (γ + 1), within 1 % of each. */
+export function bucketValue(index: number): number {
+  return (2 * Math.pow(GAMMA, index)) / (GAMMA + 1);
+}
+
 export class Sketch {
   /** Bucket counts; counts[j] is bucket offset + j. */
   private counts = new Float64Array(0);
@@ -122,6 +127,20 @@ export class Sketch {
     const shift = other.offset - this.offset;
     for (let j = first; j <= last; j++) this.counts[j + shift]! += src[j]!;
     return this;
+  }
+
+  /**
+   * The buckets as they are, without a copy: the values counted as zero, and `counts[j]`, the
+   * values of bucket `offset + j` (from the first bucket holding any to the last). A view of the
+   * store: read it at once, never keep it or write to it. For what keeps durations in its own
+   * layout (a rule's window), without a sketch's JSON a time.
+   */
+  buckets(): { zero: number; offset: number; counts: Float64Array } {
+    let first = 0;
+    let last = this.counts.length - 1;
+    while (first <= last && this.counts[first] === 0) first++;
+    while (last >= first && this.counts[last] === 0) last--;
+    return { zero: this.zero, offset: this.offset + first, counts: this.counts.subarray(first, last + 1) };
   }
 
   /**
