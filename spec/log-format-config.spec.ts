@@ -53,7 +53,23 @@ describe('@FILE:NAME from an nginx config', () => {
       ['api.example.com', 3012, 3004],
       ['api.example.com', 130, 60],
       ['www.example.com', 2, 2],
+      // Lines nginx 1.22.1 wrote with it: no upstream, \x22 and \xC3\xA9 escapes, a proxied request.
+      ['127.0.0.1', 0, null],
+      ['127.0.0.1', 0, null],
+      ['api.example.com', 0, 0],
     ]);
+    const real = lines('nginx-main.log').slice(5).map((l) => parseEntry(l, format).entry);
+    expect(real[1]).toMatchObject({ user: 'bob', section: '/search', status: 200, bytes: 3 });
+    expect(real[2]).toMatchObject({ section: '/up', status: 201 });
+  });
+
+  test('lines nginx 1.22.1 wrote with the escape=json template: empty values, \" and UTF-8 decoded', () => {
+    const format = compileFormat(`@${NGINX}:json_combined`);
+    const real = lines('nginx-json.log').slice(3).map((l) => parseEntry(l, format));
+    expect(real.map((p) => p.error)).toEqual([undefined, undefined, undefined]);
+    expect(real[0]!.entry).toMatchObject({ user: null, upstream: null, duration: 0, vhost: '127.0.0.1' });
+    expect(real[1]!.entry).toMatchObject({ user: 'bob', section: '/search' });
+    expect(real[2]!.entry).toMatchObject({ vhost: 'api.example.com', status: 201, upstream: 0 });
   });
 
   test('escape=json and a template that is a JSON object: a JSON format', () => {
