@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test';
 import fc from 'fast-check';
-import { bucketIndex, MIN_VALUE, RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
+import { bucketIndex, bucketValue, MIN_VALUE, RELATIVE_ACCURACY, Sketch } from '../lib/sketch';
 
 /** The exact value at quantile q, with the sketch's rank rule: the lower value at ⌊q (n − 1)⌋. */
 function exact(sorted: number[], q: number): number {
@@ -218,6 +218,25 @@ describe('bucketIndex', () => {
       expect(gamma ** (i - 1)).toBeLessThan(ms * (1 + 1e-12));
       expect(gamma ** i).toBeGreaterThanOrEqual(ms * (1 - 1e-12));
       expect(sketchOf([ms]).toJSON().offset).toBe(i);
+    }
+  });
+});
+
+describe('reading the buckets', () => {
+  test('buckets() is the store as toJSON has it, without a copy', () => {
+    const s = new Sketch();
+    for (const v of [0, 0, 0.2, 3, 3, 40, 512, 9000]) s.add(v);
+    const b = s.buckets();
+    const json = s.toJSON();
+    expect([b.zero, b.offset, Array.from(b.counts)]).toEqual([json.zero, json.offset, json.counts]);
+    expect(b.counts[0]).toBeGreaterThan(0);
+    expect(b.counts.at(-1)).toBeGreaterThan(0);
+    expect(Array.from(new Sketch().buckets().counts)).toEqual([]);
+  });
+
+  test('bucketValue is within 1 % of every value of its bucket', () => {
+    for (const ms of [0.001, 0.37, 1, 12.5, 499.9, 500, 501, 86_400_000]) {
+      expect(within(bucketValue(bucketIndex(ms)), ms)).toBe(true);
     }
   });
 });
