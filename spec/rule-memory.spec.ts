@@ -80,3 +80,24 @@ describe('a rules file at the edge of the limit', () => {
     expect(withRule - without).toBeLessThanOrEqual(cost + 32e6);
   }, 60_000);
 });
+
+describe('latency rules', () => {
+  const day = write('latency-day.yaml', 'rules:\n  - name: slow-day\n    latency: 500ms\n    window: 24h\n');
+  const sites = write('latency-sites.yaml', 'rules:\n  - name: slow-sites\n    latency: 1.5s\n    quantile: p90\n    by: vhost\n    groups: 20\n    window: 5m\n');
+
+  test('--check-rules: what a latency window may take (4.4 kB a second, each group), one line each, the total', async () => {
+    expect(await run(['--check-rules', sites])).toEqual({
+      code: 0,
+      stdout: 'slow-sites: p90 per vhost > 1500 ms over 5m (≥ 20 timed hits), busiest 20 vhosts · memory ≤ 28.5 MB\n1 rule: memory ≤ 28.5 MB of the 256 MB limit\n',
+      stderr: '',
+    });
+  }, 30_000);
+
+  test('a 24h latency window is over the limit: one line at its window, exit 2', async () => {
+    expect(await run(['--check-rules', day])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: ${day}:4: rules[0].window: a latency rule over 24h would take 403 MB, more than the 256 MB limit of all rules (a shorter window or fewer rules)\n`,
+    });
+  }, 30_000);
+});
