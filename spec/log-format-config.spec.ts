@@ -182,6 +182,17 @@ describe('@FILE:NAME from an Apache config', () => {
     expect(second!.entry).toMatchObject({ user: 'jane', status: 500, bytes: 0, duration: 2500, section: '/cgi-bin' });
   });
 
+  test('lines Apache 2.4 wrote with it: \\" in the request and referer, %D, %{Host}i', () => {
+    const format = compileFormat(`@${APACHE}:timed`);
+    const real = lines('apache-timed.log').slice(2).map((l) => parseEntry(l, format));
+    expect(real.map((p) => p.error)).toEqual([undefined, undefined, undefined]);
+    expect(real.map((p) => [p.entry!.method, p.entry!.section, p.entry!.status, p.entry!.duration, p.entry!.vhost])).toEqual([
+      ['GET', '/index.html', 200, 0.473, '127.0.0.1:18434'],
+      ['GET', '/missing', 404, 0.352, '127.0.0.1:18434'],
+      ['POST', '/index.html', 200, 0.225, 'blog.example.org'],
+    ]);
+  });
+
   test('a LogFormat without time or status is said so', () => {
     expect(errorOf(`@${APACHE}:referer`)).toBe('--log-format: the format has no time (%t or %{…}t)');
   });

@@ -79,6 +79,12 @@ describe('every name on its sample lines', () => {
     expect(parsed[2]!.entry).toMatchObject({ client: '2001:db8::5', user: 'carol', vhost: 'blog.example.org', method: 'POST' });
     expect(parsed[3]!.entry).toMatchObject({ section: '/search', status: 200, bytes: 1024 });
     expect(parsed[3]!.fields.find((f) => f.field === 'request')!.raw).toBe('GET /search?q=\\"quoted\\" HTTP/1.1');
+    // Lines Apache 2.4 wrote: escaped quotes in the request, the referer and the user agent.
+    expect(parsed.slice(4).map((p) => [p.entry?.vhost, p.entry?.section, p.entry?.status, p.entry?.bytes])).toEqual([
+      ['www.example.com', '/index.html', 200, 203],
+      ['www.example.com', '/missing', 404, 397],
+      ['www.example.com', '/index.html', 200, 203],
+    ]);
   });
 
   test('common and combined: what parseLine reads, no duration or vhost', () => {
