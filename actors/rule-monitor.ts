@@ -4,7 +4,9 @@
  *
  * A rule without `by` gets its instance at the start, which samples its window on its own
  * timer. A grouped rule's instances are driven: once a second this machine samples every group
- * its window follows (running sums: O(1) a group), spawns an instance for a group that goes over
+ * its window follows (running sums: O(1) a group for counts; for a latency rule, what the second
+ * that enters and the one that leaves hold, and the quantile read from the slow end), spawns an
+ * instance for a group that goes over
  * (sampling at that very second, so it fires then), sends an instance the sample only when it
  * moves it (`pending`: every second; `alerting`: once it is clear), and stops an instance back in
  * `normal`. So a flood of hosts makes at most `groups` windows, statecharts only for the groups
