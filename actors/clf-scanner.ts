@@ -23,7 +23,7 @@
  * request (`-`, empty, TLS bytes sent to an HTTP port) is still a hit, under `(none)` and
  * `(no request)`.
  */
-import { FNV_PRIME, FNV_SEED, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, pack, PackBuffer } from '../lib/byte-keys';
+import { FNV_PRIME, FNV_SEED, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, pack, PackBuffer, type FixedKey } from '../lib/byte-keys';
 import { emptySegment, type Batch, type Segment } from './messages';
 
 /** Lines longer than this many bytes (without '\n' and a trailing '\r') are invalid. */
@@ -81,12 +81,13 @@ const METHOD_CHAR = new Uint8Array(256);
 for (let c = 65; c <= 90; c++) METHOD_CHAR[c] = METHOD_CHAR[c + 32] = 1;
 METHOD_CHAR[DASH] = METHOD_CHAR[95] = 1;
 
-const BLANK = 0;
-const INVALID = 1;
-const VALID = 2;
+/** What `parse` says of a line. */
+export const BLANK = 0;
+export const INVALID = 1;
+export const VALID = 2;
 
 /** Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12), integers only. */
-function daysFromCivil(y: number, m: number, d: number): number {
+export function daysFromCivil(y: number, m: number, d: number): number {
   if (m <= 2) y -= 1;
   const era = Math.floor(y / 400);
   const yoe = y - era * 400; // 0..399
@@ -113,14 +114,14 @@ function isDigit(c: number): boolean {
  * and the keys that are not bytes of the line.
  */
 const COMMON = ['GET', 'POST', 'PUT', 'HEAD'];
-const FIXED = [
+export const FIXED = [
   ...COMMON.map((m) => fixedKey('methods', m)),
   fixedKey('methods', NO_METHOD),
   fixedKey('sections', NO_REQUEST),
   fixedKey('sections', NOT_A_PATH),
   fixedKey('sections', '/'),
 ];
-const [GET, POST, PUT, HEAD_METHOD, FIXED_NO_METHOD, FIXED_NO_REQUEST, FIXED_NOT_A_PATH, FIXED_ROOT] = [...FIXED.keys()] as [
+export const [GET, POST, PUT, HEAD_METHOD, FIXED_NO_METHOD, FIXED_NO_REQUEST, FIXED_NOT_A_PATH, FIXED_ROOT] = [...FIXED.keys()] as [
   number, number, number, number, number, number, number, number,
 ];
 const firstWord = (method: string) => Buffer.from(method.padEnd(4, ' ')).readInt32LE(0);
@@ -131,7 +132,7 @@ function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
 }
 
 export class ClfScanner {
-  private hw = -Infinity;
+  protected hw = -Infinity;
 
   /**
    * `borrowKeys`: pack every chunk's segments' keys into one reused buffer, so that they are
@@ -139,56 +140,62 @@ export class ClfScanner {
    * is delivered, and those that keep a segment longer keep `ownKeys` of it). Without it, each
    * segment's keys are its own.
    */
-  constructor(private readonly options: { borrowKeys?: boolean } = {}) {}
+  constructor(protected readonly options: { borrowKeys?: boolean } = {}) {}
 
   // The last valid timestamp's bytes and second: most lines repeat the previous line's second.
   /** The cached timestamp as six 32-bit words and a 16-bit tail: 7 loads instead of 26. */
   private readonly tsWords = new Int32Array(7);
-  private view: DataView = new DataView(new ArrayBuffer(0));
+  protected view: DataView = new DataView(new ArrayBuffer(0));
   private tsCached = false;
   private tsSecond = 0;
 
   // What `parse` found on the current line (valid lines only); no object per line.
-  private second = 0;
-  private status = 0;
-  private bytes = 0;
+  protected second = 0;
+  protected status = 0;
+  protected bytes = 0;
   /** Where the valid line just parsed ends (before any '\r'), and where the next one starts. */
-  private lineEnd = 0;
-  private next = 0;
-  private hostEnd = 0;
-  private userStart = 0;
-  private userEnd = 0;
+  protected lineEnd = 0;
+  protected next = 0;
+  protected hostEnd = 0;
+  protected userStart = 0;
+  protected userEnd = 0;
   // FNV-1a hashes of the keys, made while scanning them.
-  private hostHash = 0;
-  private userHash = 0;
-  private methodHash = 0;
-  private sectionHash = 0;
+  protected hostHash = 0;
+  protected userHash = 0;
+  protected methodHash = 0;
+  protected sectionHash = 0;
   /** -1: no method (the request did not have the shape). */
-  private methodStart = -1;
-  private methodEnd = 0;
-  private sectionStart = 0;
-  private sectionEnd = 0;
+  protected methodStart = -1;
+  protected methodEnd = 0;
+  protected sectionStart = 0;
+  protected sectionEnd = 0;
   /** A fixed section (`(no request)`, `(not a path)`, `/`: its index in FIXED), or -1 for the bytes above. */
-  private sectionConst = -1;
+  protected sectionConst = -1;
+  /** Where the byte count ends: the combined fields (or a TextScanner's others) follow from here. */
+  protected bytesEnd = 0;
+  /** Where a request of the plain shape (`plainRequest`: no quote inside) ends; -1 for any other. */
+  protected requestEnd = -1;
 
   // The current segment's keys, in KEY_KINDS order, packed into it when it ends.
-  private readonly sectionKeys = new KeyTally();
-  private readonly userKeys = new KeyTally();
-  private readonly hostKeys = new KeyTally();
-  private readonly methodKeys = new KeyTally();
-  private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
+  protected readonly sectionKeys = new KeyTally();
+  protected readonly userKeys = new KeyTally();
+  protected readonly hostKeys = new KeyTally();
+  protected readonly methodKeys = new KeyTally();
+  protected readonly keyTables: readonly KeyTally[] = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys];
   /** Lines of the segment in progress by status code, and the codes counted (in first-seen order). */
-  private readonly codeCounts = new Int32Array(600);
-  private readonly codesSeen: number[] = [];
+  protected readonly codeCounts = new Int32Array(600);
+  protected readonly codesSeen: number[] = [];
   /** Lines of the segment in progress by FIXED key. */
-  private readonly fixedCounts = new Int32Array(FIXED.length);
+  protected readonly fixedCounts = new Int32Array(FIXED.length);
+  /** The keys `fixedCounts` counts (a subclass may add some after these). */
+  protected readonly fixedKeys: readonly FixedKey[] = FIXED;
   /** The chunk being scanned: the tallies' keys are bytes of it. */
-  private chunk: Uint8Array = new Uint8Array(0);
+  protected chunk: Uint8Array = new Uint8Array(0);
   /** Where segments' keys are packed: a segment's are valid until the next `scan` (see PackBuffer). */
-  private readonly packs = new PackBuffer();
+  protected readonly packs = new PackBuffer();
   // perSecond of the current segment, run-length: consecutive lines mostly share their second.
-  private runSecond = 0;
-  private runCount = 0;
+  protected runSecond = 0;
+  protected runCount = 0;
 
   /** High-water second: the newest valid timestamp seen so far (Unix seconds), -Infinity before any. */
   get highWater(): number {
@@ -261,7 +268,7 @@ export class ClfScanner {
   }
 
   /** Counts a key of the line; one of MAX_KEY_BYTES or more is kept to that many bytes. */
-  private addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number): void {
+  protected addKey(tally: KeyTally, bytes: Uint8Array, start: number, end: number, hash: number): void {
     if (end - start >= MAX_KEY_BYTES) {
       end = start + MAX_KEY_BYTES;
       hash = fnv1a(bytes, start, end);
@@ -270,7 +277,7 @@ export class ClfScanner {
   }
 
   /** Counts the line's method: a common one in its counter, any other in the method tally. */
-  private countMethod(): void {
+  protected countMethod(): void {
     const m = this.methodStart;
     const fixed = this.fixedCounts;
     if (m < 0) {
@@ -288,7 +295,7 @@ export class ClfScanner {
   }
 
   /** Moves the counts held back while scanning into `seg`. */
-  private flush(seg: Segment): void {
+  protected flush(seg: Segment): void {
     if (this.runCount > 0) bump(seg.perSecond, this.runSecond, this.runCount);
     this.runCount = 0;
     for (const code of this.codesSeen) {
@@ -296,7 +303,7 @@ export class ClfScanner {
       this.codeCounts[code] = 0;
     }
     this.codesSeen.length = 0;
-    seg.keys = pack(this.packs, this.chunk, this.keyTables, FIXED, this.fixedCounts);
+    seg.keys = pack(this.packs, this.chunk, this.keyTables, this.fixedKeys, this.fixedCounts);
   }
 
   /**
@@ -305,7 +312,7 @@ export class ClfScanner {
    * '\r') and `next` (after the '\n'). Every loop stops at a newline, so a line never runs into
    * the next one.
    */
-  private parse(b: Uint8Array, s: number, e: number): number {
+  protected parse(b: Uint8Array, s: number, e: number): number {
     let c = s < e ? b[s]! : LF;
     if (c === LF || c === SP || c === TAB || c === CR) {
       let j = s;
@@ -403,6 +410,8 @@ export class ClfScanner {
     this.second = second;
     this.status = status;
     this.bytes = count;
+    this.bytesEnd = j;
+    this.requestEnd = plain ? reqEnd : -1;
     if (!plain) this.request(b, reqStart, reqEnd);
     return VALID;
   }
@@ -476,7 +485,7 @@ export class ClfScanner {
   }
 
   /** METHOD SP target [SP protocol], or no request. */
-  private request(b: Uint8Array, start: number, end: number): void {
+  protected request(b: Uint8Array, start: number, end: number): void {
     const m = this.scanMethod(b, start, end);
     if (m >= 0) {
       const targetStart = m + 1;
@@ -503,7 +512,7 @@ export class ClfScanner {
   }
 
   /** `sectionOf` on the bytes b[start..end). */
-  private section(b: Uint8Array, start: number, end: number): void {
+  protected section(b: Uint8Array, start: number, end: number): void {
     let p = start;
     let c = 0;
     // http:// or https://, any case: drop the scheme and the authority.
@@ -542,7 +551,7 @@ export class ClfScanner {
   }
 
   /** Unix seconds of the 26 timestamp bytes at b[t..], or NaN if they are not a real instant. */
-  private timestamp(b: Uint8Array, t: number): number {
+  protected timestamp(b: Uint8Array, t: number): number {
     const v = this.view;
     const w = this.tsWords;
     if (
