@@ -162,6 +162,8 @@ const clampBucket = (index: number) => (index < FLOOR_BUCKET ? FLOOR_BUCKET : in
 export class WindowDurations {
   private readonly counts = new Float64Array(CEILING_BUCKET - FLOOR_BUCKET + 1);
   private zero = 0;
+  /** No bucket above this one holds a duration (where a quantile starts counting down from). */
+  private top = -1;
   /** Timed hits in the window. */
   count = 0;
 
@@ -171,6 +173,8 @@ export class WindowDurations {
     this.count += sign * second.count;
     const { counts } = second;
     const base = second.offset - FLOOR_BUCKET;
+    if (sign > 0) this.top = Math.max(this.top, base + counts.length - 1);
+    else if (this.count === 0) this.top = -1;
     for (let j = 0; j < counts.length; j++) {
       const c = counts[j]!;
       if (c !== 0) this.counts[base + j]! += sign * c;
@@ -186,7 +190,7 @@ export class WindowDurations {
     if (this.count === 0) return NaN;
     const above = this.count - Math.floor(q * (this.count - 1));
     let seen = 0;
-    for (let j = this.counts.length - 1; j >= 0; j--) {
+    for (let j = this.top; j >= 0; j--) {
       seen += this.counts[j]!;
       if (seen >= above) return bucketValue(j + FLOOR_BUCKET);
     }
