@@ -18,6 +18,13 @@ const GAMMA = (1 + RELATIVE_ACCURACY) / (1 - RELATIVE_ACCURACY);
 const LN_GAMMA = Math.log(GAMMA);
 /** 1 ns in ms: a duration at or below it counts as zero. */
 export const MIN_VALUE = 1e-6;
+/**
+ * 10^9 ms (11.6 days): a longer duration (a garbage value, 1e300) counts in this one's bucket, so
+ * that no line can make a sketch's store larger than the 1,711 buckets from MIN_VALUE to here
+ * (13.7 kB); the max stays exact.
+ */
+export const MAX_VALUE = 1e9;
+const MAX_INDEX = Math.ceil(Math.log(MAX_VALUE) / LN_GAMMA);
 /** Buckets a store grows by at a time. */
 const GROW = 64;
 
@@ -66,9 +73,9 @@ export class Sketch {
   min = Infinity;
   max = -Infinity;
 
-  /** Adds a duration in ms (negative and NaN values are not durations: ignored). */
+  /** Adds a duration in ms (negative, infinite and NaN values are not durations: ignored). */
   add(ms: number, n = 1): void {
-    if (!(ms >= 0)) return;
+    if (!(ms >= 0) || ms === Infinity) return;
     this.count += n;
     this.sum += ms * n;
     if (ms < this.min) this.min = ms;
@@ -77,7 +84,7 @@ export class Sketch {
       this.zero += n;
       return;
     }
-    this.bump(Math.ceil(Math.log(ms) / LN_GAMMA), n);
+    this.bump(ms >= MAX_VALUE ? MAX_INDEX : Math.ceil(Math.log(ms) / LN_GAMMA), n);
   }
 
   private bump(index: number, n: number): void {

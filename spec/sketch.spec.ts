@@ -240,3 +240,16 @@ describe('reading the buckets', () => {
     }
   });
 });
+
+describe('Sketch bounds', () => {
+  test('a garbage duration (1e300) keeps the store small and the max exact; Infinity is no duration', () => {
+    const s = new Sketch();
+    s.add(5);
+    s.add(1e300);
+    s.add(Infinity);
+    expect(s.count).toBe(2);
+    expect(s.max).toBe(1e300);
+    expect(s.toJSON().counts.length).toBeLessThan(2000);
+    expect(within(s.quantile(0.01), 5)).toBe(true);
+  });
+});
