@@ -89,8 +89,13 @@ function ruleValue(a: AlertEvent, how: 'fired' | 'recovered'): string {
     }
     case 'silence':
       return `hits = ${a.hits} ${how === 'fired' ? '<' : '≥'} ${bound}${over}`;
-    case 'latency':
-      return `p${round((r.quantile ?? 0.99) * 100, 2)} = ${round(r.value, 1)} ms ${how === 'fired' ? '>' : '≤'} ${bound} ms${over} (${a.hits} timed hits)`;
+    case 'latency': {
+      const p = `p${round((r.quantile ?? 0.99) * 100, 2)}`;
+      // A latency alert also ends when too few timed hits are left to judge by.
+      if (how === 'recovered' && a.hits === 0) return `no timed hits${over}`;
+      if (how === 'recovered' && r.value > bound) return `${p} = ${round(r.value, 1)} ms${over} (${a.hits} timed hits), too few timed hits to judge`;
+      return `${p} = ${round(r.value, 1)} ms ${how === 'fired' ? '>' : '≤'} ${bound} ms${over} (${a.hits} timed hits)`;
+    }
   }
 }
 
@@ -198,6 +203,7 @@ function windowFields(a: AlertEvent) {
     ...(r.recover === undefined ? {} : { recover: r.recover }),
     hits: a.hits,
     ...(r.total === undefined ? {} : { total: r.total }),
+    ...(r.quantile === undefined ? {} : { quantile: r.quantile }),
     window: a.window,
   };
 }

@@ -38,7 +38,7 @@ export interface RuleSample {
 
 /** A rule from `--rules` (one group of it, for a grouped rule): how to sample its window. */
 export interface RuleCheck {
-  rule: Pick<RuleAlert, 'name' | 'kind' | 'group'>;
+  rule: Pick<RuleAlert, 'name' | 'kind' | 'group' | 'quantile'>;
   /** The recovery threshold, when the rule has one. */
   recover?: number;
   sample(second: number): RuleSample;

@@ -276,3 +276,24 @@ describe('reporter: what comes from the log, a rules file or an agent prints wit
     expect(json.message).toBe(fired);
   });
 });
+
+describe('reporter: a latency rule', () => {
+  const at = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const rule = (value: number) => ({ name: 'slow', kind: 'latency' as const, quantile: 0.99, value, group: { by: 'vhost' as const, key: 'shop.example' } });
+
+  test('fires and recovers with its quantile, in ms, and the timed hits', () => {
+    expect(alertMessage({ at, hits: 750, threshold: 500, window: 30, rule: rule(699.43) })).toStartWith(
+      'Rule "slow" (vhost shop.example) fired - p99 = 699.4 ms > 500 ms over 30 s (750 timed hits), triggered at ',
+    );
+    expect(recoveryMessage({ at, since: at - 60_000, hits: 750, threshold: 500, window: 30, rule: rule(79.1) })).toContain('p99 = 79.1 ms ≤ 500 ms over 30 s (750 timed hits)');
+    const json = JSON.parse(alertJson({ at, hits: 750, threshold: 500, window: 30, rule: rule(699.43) }));
+    expect(json).toMatchObject({ kind: 'latency', quantile: 0.99, value: 699.43, threshold: 500, hits: 750 });
+  });
+
+  test('a recovery for too few timed hits says so, never a false "≤"', () => {
+    const few = recoveryMessage({ at, since: at - 60_000, hits: 3, threshold: 500, window: 30, rule: rule(900) });
+    expect(few).toContain('p99 = 900 ms over 30 s (3 timed hits), too few timed hits to judge');
+    expect(few).not.toContain('≤');
+    expect(recoveryMessage({ at, since: at - 60_000, hits: 0, threshold: 500, window: 30, rule: rule(0) })).toContain('no timed hits over 30 s');
+  });
+});
