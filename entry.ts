@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-/** http-log-monitor: `npm start -- [options]`, or the `agent`, `generate` and `chart` sub-commands. */
+/** http-log-monitor: `npm start -- [options]`, or the `agent`, `format`, `generate` and `chart` sub-commands. */
 import { existsSync } from 'node:fs';
 import { unknownCommand } from './lib/cli-args';
 import { flushOutput, outputFailed, writeLine } from './lib/write-line';
@@ -14,6 +14,8 @@ const code =
     ? await (await import('./commands/chart')).runChart(rest)
     : command === 'agent'
     ? await (await import('./commands/agent')).runAgentCommand(rest)
+    : command === 'format'
+    ? await (await import('./commands/format')).runFormatCommand(rest)
     : unknown
     ? usageError(unknown, (await import('./commands/monitor')).USAGE)
     : await (await import('./commands/monitor')).runMonitorCommand(process.argv.slice(2));

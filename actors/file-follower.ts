@@ -143,7 +143,8 @@ class OpenFile {
 }
 
 export interface FollowOptions {
-  send: Send;
+  /** Complete lines of the file at `source` (the path followed: each path is read in its own format). */
+  send: (bytes: Uint8Array, source: string) => void;
   notice: Notice;
   checkpoints: Checkpoints;
   buffer: Uint8Array;
@@ -357,7 +358,7 @@ export class FileFollower {
       return null;
     }
     const st = fs.fstatSync(fd);
-    const file = new OpenFile(fd, identity(st), this.o.send);
+    const file = new OpenFile(fd, identity(st), (bytes) => this.o.send(bytes, this.path));
     file.head = readAt(fd, HEAD, 0);
     const known = st.isFile() ? (this.o.checkpoints.get(file.id, file.head) ?? from?.(fd, st.size) ?? undefined) : undefined;
     const kind = compression(file.head);

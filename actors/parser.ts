@@ -1,10 +1,12 @@
 /**
- * chunks → batches. The scanner beside it does the byte work (one scanner a source); this actor
+ * chunks → batches. The scanners do the byte work (one a source, in the source's log format:
+ * actors/input-scanner.ts); this actor
  * routes the batches to the next hops, merges a multi-file replay's files by second, and, with
  * `--time-source arrival`, restamps batches with the time they were read.
  */
 import { fromCallback } from 'xstate';
-import { ClfScanner } from './clf-scanner';
+import type { LogFormat } from '../lib/log-format';
+import { InputScanner } from './input-scanner';
 import type { Batch, ChunkMessage, EndMessage, ReporterMessage, Segment } from './messages';
 import { SegmentMerge } from './segment-merge';
 
@@ -23,6 +25,8 @@ export interface ParserInput {
   progress?: boolean;
   /** A replay's files: each gets its own scanner, and their segments are merged by second. */
   sources?: string[];
+  /** `--log-format`'s; absent: each source's first lines decide (said once on stderr). */
+  format?: LogFormat;
 }
 
 /** Every line counts at `second`, whatever its timestamp says. */
@@ -36,11 +40,13 @@ export function restamp(batch: Batch, second: number): Batch {
 
 export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
   ({ input, receive, system }) => {
-    const scanners = new Map<string, ClfScanner>();
+    const scanners = new Map<string, InputScanner>();
+    const tell = (level: 'info' | 'warn', message: string) =>
+      system.get('reporter')?.send({ type: 'notice', level, message } satisfies ReporterMessage);
     const scannerOf = (source: string) => {
       let s = scanners.get(source);
       // Borrowed keys: a batch is read while it is delivered (see ClfScanner).
-      if (!s) scanners.set(source, (s = new ClfScanner({ borrowKeys: true })));
+      if (!s) scanners.set(source, (s = new InputScanner(input.format, source, tell, { borrowKeys: true })));
       return s;
     };
     const merge = input.sources && input.sources.length > 1 ? new SegmentMerge(input.sources) : null;

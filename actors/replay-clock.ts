@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import type { SimulatedClock } from 'xstate';
 import { ClfScanner } from './clf-scanner';
+import type { Scanner } from './input-scanner';
 import { fromCallback } from 'xstate';
 import type { BatchMessage, EndMessage } from './messages';
 
@@ -67,7 +68,7 @@ const PEEK = 1 << 17;
 const PEEK_SCAN = 1 << 12;
 
 /** The first valid timestamp in the files (Unix seconds), where a replay's clock starts. */
-export function firstSecond(paths: string[], scanner = new ClfScanner()): number | null {
+export function firstSecond(paths: string[], scanner: Scanner = new ClfScanner()): number | null {
   for (const p of paths) {
     const fd = fs.openSync(p, 'r');
     try {
@@ -81,7 +82,7 @@ export function firstSecond(paths: string[], scanner = new ClfScanner()): number
 }
 
 /** The first valid timestamp in an open file, read with positional reads (its offset is kept). */
-export function firstSecondOf(fd: number, scanner = new ClfScanner()): number | null {
+export function firstSecondOf(fd: number, scanner: Scanner = new ClfScanner()): number | null {
   const buffer = new Uint8Array(PEEK);
   let offset = 0;
   for (;;) {
@@ -96,7 +97,7 @@ export function firstSecondOf(fd: number, scanner = new ClfScanner()): number | 
 }
 
 /** The first valid timestamp among whole lines of `bytes`, scanned a few KiB at a time. */
-export function firstSecondIn(bytes: Uint8Array, scanner = new ClfScanner()): number | null {
+export function firstSecondIn(bytes: Uint8Array, scanner: Scanner = new ClfScanner()): number | null {
   const end = bytes.length;
   for (let pos = 0; pos < end; ) {
     let stop = Math.min(end, pos + PEEK_SCAN);

@@ -6,6 +6,8 @@
 import * as fs from 'node:fs';
 import { firstSecondIn, firstSecondOf } from './replay-clock';
 import { compression, isStream } from '../lib/input-paths';
+import type { LogFormat } from '../lib/log-format';
+import { InputScanner } from './input-scanner';
 
 /** Bytes read at a time, and the least a stream's chunks are gathered into. */
 export const CHUNK = 1 << 20;
@@ -19,8 +21,8 @@ export interface ReplaySource {
   readonly size: number;
   /** The next chunk of at most about `max` bytes (a view valid until the next call), or null at the end. */
   next(max?: number): Uint8Array | null | Promise<Uint8Array | null>;
-  /** The first valid timestamp, Unix seconds, or null; reading ahead keeps what it read. */
-  firstSecond(): number | null | Promise<number | null>;
+  /** The first valid timestamp (in `format`, or the one its first lines are in), Unix seconds, or null; reading ahead keeps what it read. */
+  firstSecond(format?: LogFormat): number | null | Promise<number | null>;
   close(): void;
 }
 
@@ -37,7 +39,7 @@ export function fileSource(name: string, buffer = new Uint8Array(CHUNK), open?: 
       offset += Math.max(0, n);
       return n > 0 ? buffer.subarray(0, n) : null;
     },
-    firstSecond: () => firstSecondOf(fd),
+    firstSecond: (format) => firstSecondOf(fd, new InputScanner(format, name)),
     close: () => open === undefined && fs.closeSync(fd),
   };
 }
@@ -66,14 +68,14 @@ export function streamSource(name: string, read: Read, close: () => void, size =
     name,
     size,
     next: (max) => (ahead.length > 0 ? ahead.shift()! : pull(max)),
-    async firstSecond() {
+    async firstSecond(format) {
       let looked = 0;
       while (looked < PEEK_LIMIT) {
         const chunk = await pull();
         if (!chunk) break;
         ahead.push(chunk.slice()); // kept past the next read
         looked += chunk.length;
-        const second = firstSecondIn(ahead.length === 1 ? ahead[0]! : Buffer.concat(ahead));
+        const second = firstSecondIn(ahead.length === 1 ? ahead[0]! : Buffer.concat(ahead), new InputScanner(format, name));
         if (second !== null) return second;
       }
       return null;
@@ -170,9 +172,9 @@ export async function openReplay(names: string[]): Promise<ReplaySource[]> {
 }
 
 /** Where a replay's clock starts: the first valid timestamp of the first source that has one. */
-export async function replayStart(sources: ReplaySource[]): Promise<number | null> {
+export async function replayStart(sources: ReplaySource[], format?: LogFormat): Promise<number | null> {
   for (const s of sources) {
-    const second = await s.firstSecond();
+    const second = await s.firstSecond(format);
     if (second !== null) return second;
   }
   return null;

@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fromCallback } from 'xstate';
 import { FileServer, type Notice } from './file-follower';
-import { ClfScanner } from './clf-scanner';
+import type { LogFormat } from '../lib/log-format';
+import { InputScanner, type Scanner } from './input-scanner';
 import { isStream, reason, statOrNull } from '../lib/input-paths';
 import { CHUNK, openFiles, type ReplaySource } from './replay-reader';
 import { LineCarry, type Send } from './line-carry';
@@ -30,6 +31,8 @@ export interface TailerInput {
   graceMs?: number;
   /** A replay's inputs, opened (default: the paths, as plain files). */
   sources?: ReplaySource[];
+  /** `--log-format`'s (absent: each input's first lines decide): a replay peeks at its inputs' timestamps. */
+  format?: LogFormat;
   /** A replay waits for this before each chunk while its output is behind (back-pressure). */
   outputBehind?: () => Promise<void> | null;
   /** An agent: systemId told the files' marks after each poll (its checkpoint). */
@@ -57,6 +60,8 @@ const GC_CHECK_MS = 25;
 /** One input of a replay, and the newest second it has shown. */
 interface Replaying {
   source: ReplaySource;
+  /** Reads the timestamps of its last lines, in its format. */
+  peek: Scanner;
   carry: LineCarry;
   /** The timestamp of the last complete line read so far (-Infinity before any). */
   second: number;
@@ -75,10 +80,11 @@ export async function replayFiles(
   stopped: () => boolean,
   /** Back-pressure: a promise to wait for before the next chunk, while output is behind. */
   outputBehind: () => Promise<void> | null = () => null,
+  format?: LogFormat,
 ) {
-  const peek = new ClfScanner();
   const inputs: Replaying[] = sources.map((source) => ({
     source,
+    peek: new InputScanner(format, source.name),
     carry: new LineCarry((bytes) => send(bytes, source.name)),
     second: -Infinity,
     done: false,
@@ -108,7 +114,7 @@ export async function replayFiles(
         sourceEnded(next.source.name);
         continue;
       }
-      if (inputs.length > 1) next.second = Math.max(next.second, lastSecond(peek, chunk));
+      if (inputs.length > 1) next.second = Math.max(next.second, lastSecond(next.peek, chunk));
       const started = performance.now();
       next.carry.push(chunk);
       // The pipeline runs synchronously on a chunk; a sparse log with a short interval can make
@@ -136,7 +142,7 @@ export async function replayFiles(
 }
 
 /** The timestamp of the last complete, valid line of a chunk (-Infinity if there is none). */
-function lastSecond(scanner: ClfScanner, chunk: Uint8Array): number {
+function lastSecond(scanner: Scanner, chunk: Uint8Array): number {
   let end = chunk.lastIndexOf(10);
   while (end > 0) {
     const start = chunk.lastIndexOf(10, end - 1) + 1;
@@ -169,7 +175,8 @@ function streamOf(p: string): AsyncIterable<Uint8Array> | null {
 export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, system, receive }) => {
   let stopped = false;
   const parser = () => system.get(input.to);
-  const send: Send = (bytes) => parser()?.send({ type: 'chunk', bytes, source: '' } satisfies ChunkMessage);
+  // Each input is its own source: its own scanner, in its own format.
+  const send = (bytes: Uint8Array, source: string) => parser()?.send({ type: 'chunk', bytes, source } satisfies ChunkMessage);
   const notice: Notice = (level, message) =>
     system.get('reporter')?.send({ type: 'notice', level, message } satisfies ReporterMessage);
   const end = () => parser()?.send({ type: 'end' } satisfies EndMessage);
@@ -180,7 +187,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
       parser()?.send({ type: 'chunk', bytes, source } satisfies ChunkMessage);
     const ended = (source: string) => parser()?.send({ type: 'end', source } satisfies EndMessage);
     const sources = input.sources ?? openFiles(input.paths);
-    replayFiles(sources, sendFrom, ended, () => stopped, input.outputBehind).then(() => !stopped && end(), fail);
+    replayFiles(sources, sendFrom, ended, () => stopped, input.outputBehind, input.format).then(() => !stopped && end(), fail);
     return () => {
       stopped = true;
     };
@@ -194,7 +201,7 @@ export const tailer = fromCallback<{ type: 'poll' }, TailerInput>(({ input, syst
     if (!stream) continue;
     open++;
     setImmediate(() =>
-      readStream(stream, send, () => stopped)
+      readStream(stream, (bytes) => send(bytes, p), () => stopped)
         .catch((error) => notice('error', `cannot read ${p}: ${reason(error)}`))
         .then(() => !stopped && --open === 0 && files.length === 0 && end()),
     );

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
-import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
+import { list, logFormat, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
+import type { LogFormat } from '../lib/log-format';
 import { runCommand } from '../lib/usage';
 import { HEADER_ROOM } from '../lib/message-split';
 import { type CountsMessage, decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
@@ -15,13 +16,14 @@ import { writeLine } from '../lib/write-line';
 import { agentMachine } from '../machines/agent';
 
 export const USAGE =
-  `usage: ${PROGRAM} agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE]`;
+  `usage: ${PROGRAM} agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--log-format FORMAT] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE]`;
 
 const agentArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; a quoted glob (default /tmp/access.log)' },
   nats: { type: 'string', default: 'nats://127.0.0.1:4222', valueHint: 'URL', description: 'The NATS server (nats:// or tls://); credentials come from NATS_TOKEN or NATS_USER/NATS_PASSWORD, or --nats-creds' },
   name: { type: 'string', valueHint: 'NAME', description: "This agent's name (default: the host name)" },
   stream: { type: 'string', default: 'HLM', valueHint: 'NAME', description: 'The JetStream stream (created when missing)' },
+  'log-format': { type: 'string', valueHint: 'FORMAT', description: "The logs' format, as the monitor's --log-format (a name, an nginx log_format or Apache LogFormat string, or @CONFIG:NAME); default: each file's first lines decide" },
   'nats-creds': { type: 'string', valueHint: 'FILE', description: 'A NATS .creds file' },
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "The CA of the server's TLS certificate" },
   'poll-ms': { type: 'string', default: '1000', valueHint: 'MS', description: "How often followed files are checked, a whole number from 10 to 60000; the polls land --grace-ms after each second (that one makes the second's message), so more than one a second only reads sooner" },
@@ -45,6 +47,8 @@ export interface AgentOptions {
   pollMs: number;
   graceMs: number;
   watch: boolean;
+  /** `--log-format`'s; absent: each file's first lines decide. */
+  format?: LogFormat;
 }
 
 export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
@@ -64,6 +68,7 @@ export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
     pollMs: numberInRange(args['poll-ms'], '--poll-ms', { min: 10, max: 60_000, integer: true }),
     graceMs: numberInRange(args['grace-ms'], '--grace-ms', { min: 0, max: 60_000, integer: true }),
     watch: Boolean(args.watch),
+    format: args['log-format'] === undefined ? undefined : logFormat(String(args['log-format'])),
   };
 }
 
@@ -181,6 +186,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         instance,
         maxBytes,
         paths: o.paths,
+        format: o.format,
         pollMs: o.pollMs,
         watch: o.watch,
         resume,

@@ -7,19 +7,20 @@ import { runCommand } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
-import { list, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
+import { list, logFormat, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import type { Centre, CentreOptions, StoppedWaiting } from './centre';
 import { statsJson } from '../actors/reporter';
 import { newInterval, summarize } from '../actors/section-aggregator';
 import type { Delivery, NotifyTarget } from '../actors/notifier';
+import type { LogFormat } from '../lib/log-format';
 import { checkLines, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
   `usage: ${PROGRAM} [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ` +
-  '[--replay] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]] ' +
+  '[--replay] [--log-format FORMAT] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]] ' +
   '[--rules FILE] [--check-rules FILE] [--notify URL]... [--notify-format json|alertmanager|slack] [--notify-exec CMD]...';
 
 const monitorArgs = {
@@ -34,6 +35,7 @@ const monitorArgs = {
   color: { type: 'boolean', default: true, description: 'Colours on a terminal (--no-color, or NO_COLOR, for none)' },
   inspect: { type: 'boolean', description: 'Serve a live page of the alert statechart on 127.0.0.1 (URL on stderr)' },
   'inspect-port': { type: 'string', default: '0', valueHint: 'PORT', description: 'Port of the --inspect page, 0 to 65535 (0: any free port)' },
+  'log-format': { type: 'string', valueHint: 'FORMAT', description: "The logs' format: common, combined, vcombined, caddy, traefik, aws-alb, an nginx log_format string, an Apache LogFormat string, or @CONFIG:NAME (a log_format or LogFormat in a server's config); default: each input's first lines decide" },
   'time-source': { type: 'string', default: 'log', valueHint: 'log|arrival', description: "Bucket lines by their timestamps (log) or by when they are read (arrival)" },
   'poll-ms': { type: 'string', default: '250', valueHint: 'MS', description: 'How often followed files are checked, a whole number from 10 to 60000' },
   watch: { type: 'boolean', default: true, description: 'Use file-system events as a hint to read sooner (--no-watch: poll only)' },
@@ -61,11 +63,12 @@ export const monitorCommand: import('../lib/usage').HelpDef = {
   more: [
     `${PROGRAM} --nats URL [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] [--json] [--quiet] [--plain] [--stream NAME] ` +
       '[--agent-timeout SECONDS] [--max-lag SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
-    `${PROGRAM} agent|generate|chart [--help]`,
+    `${PROGRAM} agent|format|generate|chart [--help]`,
   ],
   // Loaded only to list them in --help.
   subCommands: {
     agent: async () => (await import('./agent')).agentCommand,
+    format: async () => (await import('./format')).formatCommand,
     generate: async () => (await import('./generate')).generateCommand,
     chart: async () => (await import('./chart')).chartCommand,
   },
@@ -110,6 +113,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
   const replay = Boolean(args.replay);
   const nats = args.nats === undefined ? undefined : String(args.nats);
   if (nats && paths.length > 0) throw new UsageError('--nats reads the agents\' counts, not files: no -f with it');
+  if (nats && args['log-format'] !== undefined) throw new UsageError('--log-format goes to the agents, which read the logs (agent --log-format), not to the centre');
   if ((args.since !== undefined || args.until !== undefined) && !(nats && replay)) throw new UsageError('--since and --until go with --nats --replay');
   if (args.name !== undefined && !nats) throw new UsageError('--name goes with --nats (the centre) or with agent');
   if (nats && replay && args.since === undefined) throw new UsageError('--nats --replay needs --since TIME');
@@ -153,6 +157,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     threshold: numberInRange(args.threshold, '-t/--threshold', { min: 0.001, max: 1_000_000_000 }),
     windowSeconds: numberInRange(args.window, '-a/--window', { min: 1, max: 86_400, integer: true }),
     timeSource,
+    format: args['log-format'] === undefined ? undefined : logFormat(String(args['log-format'])),
     pollMs: numberInRange(args['poll-ms'], '--poll-ms', { min: 10, max: 60_000, integer: true }),
     watch: Boolean(args.watch),
     limit: 10,
@@ -188,10 +193,10 @@ function port(value: unknown): number {
  * A replay's inputs, opened (patterns expanded, gzip inflated, pipes read as streams), and its
  * clock: simulated, standing at the first line's second.
  */
-async function openReplayFor(paths: string[]) {
+async function openReplayFor(paths: string[], format: LogFormat | undefined) {
   const sources = await openReplay(replayInputs(paths));
   const clock = new SimulatedClock();
-  clock.set(((await replayStart(sources)) ?? Math.floor(Date.now() / 1000)) * 1000);
+  clock.set(((await replayStart(sources, format)) ?? Math.floor(Date.now() / 1000)) * 1000);
   return { sources, clock };
 }
 
@@ -211,7 +216,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;
   let centre: Centre | undefined;
   try {
-    if (options.mode === 'replay') replay = await openReplayFor(options.paths);
+    if (options.mode === 'replay') replay = await openReplayFor(options.paths, options.format);
     if (options.centre) {
       const { openCentre } = await import('./centre');
       // A signal while the centre waits for its first message ends the run as any other stop does.

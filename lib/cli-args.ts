@@ -5,6 +5,7 @@
  * this reads `rawArgs` against the same `ArgsDef` and fails with a `UsageError` (exit 2) instead.
  */
 import type { ArgsDef } from 'citty';
+import { compileFormat, FormatError, type LogFormat } from './log-format';
 // Read at build time: the compiled executable carries it, with no package.json beside it.
 import { version } from '../package.json' with { type: 'json' };
 
@@ -33,7 +34,7 @@ export class VersionRequest extends Error {
 }
 
 /** The sub-commands (entry.ts runs them; anything else is the monitor's arguments). */
-export const COMMANDS = ['agent', 'generate', 'chart'] as const;
+export const COMMANDS = ['agent', 'format', 'generate', 'chart'] as const;
 
 /**
  * The monitor's first word, when it is a sub-command misspelt rather than a file: a plain word
@@ -168,4 +169,14 @@ export function shown(value: unknown): string {
 export function list(value: string | string[] | boolean | undefined): string[] {
   if (value === undefined || typeof value === 'boolean') return [];
   return Array.isArray(value) ? value : [value];
+}
+
+/** `--log-format`'s value, compiled; a value that is no format is a usage error (exit 2), in one line. */
+export function logFormat(value: string): LogFormat {
+  try {
+    return compileFormat(value);
+  } catch (error) {
+    if (error instanceof FormatError) throw new UsageError(error.message, false);
+    throw error;
+  }
 }

@@ -8,6 +8,7 @@
  */
 import { enqueueActions, setup } from 'xstate';
 import { parser } from '../actors/parser';
+import type { LogFormat } from '../lib/log-format';
 import { type Backlog, publisher } from '../actors/publisher';
 import { reporter } from '../actors/reporter';
 import { tailer } from '../actors/tailer';
@@ -20,6 +21,8 @@ export interface AgentInput {
   /** The largest message the server takes, bytes. */
   maxBytes?: number;
   paths: string[];
+  /** `--log-format`'s; absent: each file's first lines decide. */
+  format?: LogFormat;
   pollMs: number;
   watch: boolean;
   /** Where the last run stopped, from the last message on the agent's subject. */
@@ -80,7 +83,7 @@ export const agentMachine = setup({
       enqueue.spawnChild('parser', {
         id: 'parser',
         systemId: 'parser',
-        input: { to: ['publisher'], endTo: 'agent', timeSource: 'log', now: c.now },
+        input: { to: ['publisher'], endTo: 'agent', timeSource: 'log', now: c.now, format: c.format },
       });
       enqueue.spawnChild('tailer', {
         id: 'tailer',

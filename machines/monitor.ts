@@ -12,6 +12,7 @@ import { fleetFeed, type FleetFeedInput } from '../actors/fleet-feed';
 import { hitWindow, SecondWindow } from '../actors/hit-window';
 import type { FlushMessage, Printed } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
+import type { LogFormat } from '../lib/log-format';
 import { replayClock } from '../actors/replay-clock';
 import type { ReplaySource } from '../actors/replay-reader';
 import { type DashboardOptions, type ProgressOptions, reporter } from '../actors/reporter';
@@ -31,6 +32,8 @@ export interface MonitorInput {
   windowSeconds: number;
   intervalSeconds: number;
   timeSource: TimeSource;
+  /** `--log-format`'s; absent: each input's first lines decide. */
+  format?: LogFormat;
   /** The system's clock reading, ms: `Date.now` live, the simulated clock in a replay. */
   now: () => number;
   /** The simulated clock a replay steps. */
@@ -192,12 +195,13 @@ export const monitorMachine = setup({
           probe: c.probe,
           progress: Boolean(c.progress),
           sources: replay ? c.paths : undefined,
+          format: c.format,
         },
       });
       enqueue.spawnChild('tailer', {
         id: 'tailer',
         systemId: 'tailer',
-        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch, sources: c.sources, outputBehind: c.outputBehind },
+        input: { paths: c.paths, mode: c.mode, to: 'parser', pollMs: c.pollMs, watch: c.watch, sources: c.sources, outputBehind: c.outputBehind, format: c.format },
       });
     }),
     /** Closes the interval in progress; runs synchronously so a final flush lands before exit. */

@@ -117,7 +117,7 @@ describe('--version and sub-command names', () => {
   test('a plain word that is no path is an unknown command; a path, a pattern or a flag is not', () => {
     const none = () => false;
     expect(unknownCommand('frobnicate', none)).toBe(
-      "unknown command 'frobnicate' (commands: agent, generate, chart; a file to follow that does not exist yet: -f frobnicate)",
+      "unknown command 'frobnicate' (commands: agent, format, generate, chart; a file to follow that does not exist yet: -f frobnicate)",
     );
     expect(unknownCommand('web_2-log', none)).toContain("'web_2-log'");
     for (const word of [undefined, 'access.log', 'logs/access', '*log', 'log?', '[ab]', '-f', '-', '--json', 'dossier 2']) expect(unknownCommand(word, none)).toBeUndefined();

@@ -46,10 +46,10 @@ describe('--help', () => {
     expect(usageStarts(stdout).map((l) => l.split(' [')[0])).toEqual([
       'bun run entry.ts',
       'bun run entry.ts --nats URL',
-      'bun run entry.ts agent|generate|chart',
+      'bun run entry.ts agent|format|generate|chart',
     ]);
     const commands = stdout.slice(stdout.indexOf('\ncommands:\n'), stdout.indexOf('\noptions:\n'));
-    expect(commands.match(/^ {2}\S+/gm)).toEqual(['  agent', '  generate', '  chart']);
+    expect(commands.match(/^ {2}\S+/gm)).toEqual(['  agent', '  format', '  generate', '  chart']);
     expect(commands).toContain('  agent                   Follow this host’s logs');
     // A label too long for its column has its description on the lines under it.
     expect(stdout).toContain('\n  -f, --file, --filename PATH\n                          Log file to follow, repeatable;');
@@ -91,7 +91,7 @@ describe('a misspelt sub-command', () => {
     expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
     const err = stderr.trimEnd().split('\n');
     expect(err).toHaveLength(2);
-    expect(err[0]).toBe("error: unknown command 'frobnicate' (commands: agent, generate, chart; a file to follow that does not exist yet: -f frobnicate)");
+    expect(err[0]).toBe("error: unknown command 'frobnicate' (commands: agent, format, generate, chart; a file to follow that does not exist yet: -f frobnicate)");
     expect(err[1]).toStartWith('usage: bun run entry.ts [-f FILE]');
   });
 
@@ -127,7 +127,7 @@ describe('a misspelt sub-command', () => {
 describe('the usage after a usage error', () => {
   test('is one line within 80 columns for every command, pointing at --help when the whole usage is longer', async () => {
     const { errorUsage } = await import('../lib/usage');
-    const usages = await Promise.all(['monitor', 'agent', 'generate', 'chart'].map(async (c) => (await import(`../commands/${c}`)).USAGE as string));
+    const usages = await Promise.all(['monitor', 'agent', 'format', 'generate', 'chart'].map(async (c) => (await import(`../commands/${c}`)).USAGE as string));
     for (const usage of usages) {
       const line = errorUsage(usage);
       expect(line.length).toBeLessThanOrEqual(80);
