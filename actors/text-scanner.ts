@@ -30,7 +30,7 @@
  */
 import { decodeKey, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, slotOf } from '../lib/byte-keys';
 import type { FieldToken, TextFormat, Token, Unit } from '../lib/log-format';
-import { Sketch } from '../lib/sketch';
+import { bucketIndex, MAX_VALUE, MIN_VALUE, Sketch } from '../lib/sketch';
 import {
   BLANK,
   ClfScanner,
@@ -107,9 +107,25 @@ function toMs(n: number, unit: Unit): number {
   return unit === 's' ? n * 1000 : unit === 'ms' ? n : unit === 'us' ? n / 1000 : n / 1e6;
 }
 
+// How a field's value ends (`Step.ends`).
+/** Where the literal after it first occurs. */
+const AT_LITERAL = 0;
+/** At the end of the line (the last field). */
+const AT_LINE_END = 1;
+/** 26 bytes on: a CLF time. */
+const AT_CLF_TIME = 2;
+/** Where its strftime pattern's match ends. */
+const AT_PATTERN = 3;
+/** Where nginx's list of upstream times ends, if it starts with one; else at the literal after it. */
+const AT_LIST = 4;
+
 /** One field of the format and the literal after it: a compiled token pair. */
 class Step {
+  readonly ends: number;
+
   constructor(
+    /** Its place among the steps. */
+    readonly index: number,
     readonly kind: number,
     /** The literal after the field (the value ends where it first occurs); empty: the line's end. */
     readonly after: Uint8Array,
@@ -125,7 +141,12 @@ class Step {
     /** epoch time: digits of the whole number below the second. */
     readonly drop: number,
     readonly pattern: Piece[],
-  ) {}
+  ) {
+    if (kind === TIME && time === TIME_CLF) this.ends = AT_CLF_TIME;
+    else if (kind === TIME && time === TIME_STRFTIME) this.ends = AT_PATTERN;
+    else if (list) this.ends = AT_LIST;
+    else this.ends = after.length === 0 ? AT_LINE_END : AT_LITERAL;
+  }
 }
 
 const utf8 = new TextEncoder();
@@ -150,12 +171,12 @@ function compile(format: TextFormat): { lead: Uint8Array; steps: Step[] } {
     }
     const next = tokens[i + 1] as Token | undefined;
     const after = next && 'literal' in next ? utf8.encode(next.literal) : new Uint8Array(0);
-    steps.push(stepOf(t, after, hasRequest));
+    steps.push(stepOf(steps.length, t, after, hasRequest));
   }
   return { lead, steps };
 }
 
-function stepOf(t: FieldToken, after: Uint8Array, hasRequest: boolean): Step {
+function stepOf(index: number, t: FieldToken, after: Uint8Array, hasRequest: boolean): Step {
   let kind = SKIP;
   switch (t.field) {
     case 'client': kind = CLIENT; break;
@@ -184,7 +205,7 @@ function stepOf(t: FieldToken, after: Uint8Array, hasRequest: boolean): Step {
       pattern = compileStrftime(tf.pattern);
     }
   }
-  return new Step(kind, after, t, t.unit ?? 's', t.list === true, t.durationPart === true, t.hostPort === true, time, drop, pattern);
+  return new Step(index, kind, after, t, t.unit ?? 's', t.list === true, t.durationPart === true, t.hostPort === true, time, drop, pattern);
 }
 
 // ------------------------------------------------------------------------------------ strftime
@@ -259,24 +280,117 @@ function compileStrftime(pattern: string): Piece[] {
   return pieces;
 }
 
-// ------------------------------------------------------------------------------ latency by key
+// ------------------------------------------------------------------------------ durations
+
+/** The bucket `Sketch.add` counts a duration in (lib/sketch.ts): ZERO_BUCKET at or below MIN_VALUE, the last one from MAX_VALUE on. */
+function bucketOf(ms: number): number {
+  return ms <= MIN_VALUE ? ZERO_BUCKET : bucketIndex(ms < MAX_VALUE ? ms : MAX_VALUE);
+}
+const ZERO_BUCKET = -0x7fffffff;
+/** Buckets a store grows by beyond what it needs. */
+const STORE_GROW = 32;
+/** Slots of the bucket cache: durations repeat (nginx writes whole milliseconds), a log each does not have to. */
+const BUCKET_CACHE = 4096;
+
+// What a store keeps besides its buckets, in one Float64Array: its numbers are doubles whatever
+// they hold (a field that is an int one segment and a double the next, ±Infinity after a reset
+// among int buckets, made the optimized code bail out at every segment: a third of a timed scan).
+const COUNT = 0;
+const ZERO = 1;
+const SUM = 2;
+const MIN = 3;
+const MAX = 4;
+/** The lowest and highest bucket used since the last take (LO > HI: none). */
+const LO = 5;
+const HI = 6;
+const NONE_LO = 1e9;
+const NONE_HI = -1e9;
 
 /**
- * Request durations by key (a section's or a vhost's bytes) in the segment being scanned: an
- * open-addressing table from the key's bytes (in the chunk) to its sketch. The keys become
- * strings once a segment, in `drain`.
+ * The durations of one key in the segment being scanned, as a Sketch would hold them had they
+ * been added to it one by one (the same buckets, count, sum, min and max), in a store that lives
+ * on from segment to segment; `take()` makes the segment's Sketch (`Sketch.from`) and empties it.
+ * A fresh Sketch a key a segment, grown as durations came, took two thirds of a timed scan.
  */
-class KeySketches {
+class Durations {
+  private counts = new Float64Array(0);
+  /** counts[j] is bucket offset + j. */
+  private offset = 0;
+  private readonly stats = Float64Array.of(0, 0, 0, Infinity, -Infinity, NONE_LO, NONE_HI);
+
+  get count(): number {
+    return this.stats[COUNT]!;
+  }
+
+  /** Adds a duration (ms, finite, not negative) whose bucket is `bucket` (`bucketOf`). */
+  add(ms: number, bucket: number): void {
+    const st = this.stats;
+    st[COUNT]!++;
+    st[SUM]! += ms;
+    if (ms < st[MIN]!) st[MIN] = ms;
+    if (ms > st[MAX]!) st[MAX] = ms;
+    if (bucket === ZERO_BUCKET) {
+      st[ZERO]!++;
+      return;
+    }
+    let j = bucket - this.offset;
+    if (j < 0 || j >= this.counts.length) {
+      this.grow(bucket);
+      j = bucket - this.offset;
+    }
+    this.counts[j]!++;
+    if (bucket < st[LO]!) st[LO] = bucket;
+    if (bucket > st[HI]!) st[HI] = bucket;
+  }
+
+  /** Makes the store cover `bucket` too (it never shrinks: the next segments' durations are much alike). */
+  private grow(bucket: number): void {
+    const length = this.counts.length;
+    const lo = length === 0 ? bucket - STORE_GROW : Math.min(this.offset, bucket - STORE_GROW);
+    const hi = length === 0 ? bucket + STORE_GROW : Math.max(this.offset + length - 1, bucket + STORE_GROW);
+    const counts = new Float64Array(hi - lo + 1);
+    if (length > 0) counts.set(this.counts, this.offset - lo);
+    this.counts = counts;
+    this.offset = lo;
+  }
+
+  /**
+   * The Sketch of what came since the last call; the store is empty again. (Between MIN_VALUE
+   * and MAX_VALUE lie some 1,700 buckets: within what `Sketch.from` takes.)
+   */
+  take(): Sketch {
+    const st = this.stats;
+    const lo = st[LO]! | 0;
+    const hi = st[HI]! | 0;
+    const n = hi >= lo ? hi - lo + 1 : 0;
+    // A plain loop: Array.from of a typed array goes through its iterator, four times slower.
+    const counts = new Array<number>(n);
+    const from = lo - this.offset;
+    for (let i = 0; i < n; i++) counts[i] = this.counts[from + i]!;
+    const sketch = Sketch.from({ zero: st[ZERO]!, offset: n > 0 ? lo : 0, counts, count: st[COUNT]!, sum: st[SUM]!, min: st[MIN]!, max: st[MAX]! });
+    if (n > 0) this.counts.fill(0, from, from + n);
+    st.set(EMPTY_STATS);
+    return sketch;
+  }
+}
+const EMPTY_STATS = Float64Array.of(0, 0, 0, Infinity, -Infinity, NONE_LO, NONE_HI);
+
+/**
+ * Durations by key (a section's or a vhost's bytes) in the segment being scanned: an
+ * open-addressing table from the key's bytes (in the chunk) to its store. The keys become
+ * strings once a segment, in `drain`; the stores are kept for the next segment.
+ */
+class KeyDurations {
   private slots = new Int32Array(64);
   private slotHashes = new Int32Array(64);
   private starts = new Int32Array(32);
   private ends = new Int32Array(32);
   private hashes = new Int32Array(32);
-  private sketches: Sketch[] = [];
+  private readonly stores: Durations[] = [];
   private size = 0;
 
-  /** The sketch of the key b[start..end) (FNV-1a `hash`), made when the key is new. */
-  get(b: Uint8Array, start: number, end: number, hash: number): Sketch {
+  /** The store of the key b[start..end) (FNV-1a `hash`). */
+  get(b: Uint8Array, start: number, end: number, hash: number): Durations {
     const mask = this.slots.length - 1;
     let slot = slotOf(hash, mask);
     const len = end - start;
@@ -287,7 +401,7 @@ class KeySketches {
         if (this.ends[e]! - s === len) {
           let i = 0;
           while (i < len && b[s + i] === b[start + i]) i++;
-          if (i === len) return this.sketches[e]!;
+          if (i === len) return this.stores[e]!;
         }
       }
       slot = (slot + 1) & mask;
@@ -295,7 +409,7 @@ class KeySketches {
     return this.insert(start, end, hash, slot);
   }
 
-  private insert(start: number, end: number, hash: number, slot: number): Sketch {
+  private insert(start: number, end: number, hash: number, slot: number): Durations {
     const e = this.size++;
     if (e === this.starts.length) {
       this.starts = grow(this.starts);
@@ -305,12 +419,11 @@ class KeySketches {
     this.starts[e] = start;
     this.ends[e] = end;
     this.hashes[e] = hash;
-    const sketch = new Sketch();
-    this.sketches[e] = sketch;
+    if (e === this.stores.length) this.stores.push(new Durations());
     this.slots[slot] = e + 1;
     this.slotHashes[slot] = hash;
     if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    return sketch;
+    return this.stores[e]!;
   }
 
   private rehash(n: number): void {
@@ -326,18 +439,11 @@ class KeySketches {
     }
   }
 
-  /** Moves the sketches into `into` under their keys' strings (keys that decode alike merge) and empties the table. */
+  /** Moves the segment's sketches into `into` under their keys' strings (keys that decode alike merge) and empties the table. */
   drain(b: Uint8Array, into: Map<string, Sketch>): void {
-    for (let e = 0; e < this.size; e++) {
-      const key = decodeKey(b, this.starts[e]!, this.ends[e]!);
-      const sketch = this.sketches[e]!;
-      const had = into.get(key);
-      if (had) had.merge(sketch);
-      else into.set(key, sketch);
-    }
+    for (let e = 0; e < this.size; e++) addSketch(into, decodeKey(b, this.starts[e]!, this.ends[e]!), this.stores[e]!.take());
     if (this.size > 0) {
       this.slots.fill(0);
-      this.sketches.length = 0;
       this.size = 0;
     }
   }
@@ -345,6 +451,12 @@ class KeySketches {
   get empty(): boolean {
     return this.size === 0;
   }
+}
+
+function addSketch(into: Map<string, Sketch>, key: string, sketch: Sketch): void {
+  const had = into.get(key);
+  if (had) had.merge(sketch);
+  else into.set(key, sketch);
 }
 
 function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
@@ -425,11 +537,13 @@ export class TextScanner extends ClfScanner {
   private vhostStart = -1;
   private vhostEnd = 0;
   private vhostHash = 0;
-  /** ms; NaN: none. */
-  private duration = NaN;
-  private upstream = NaN;
+  /**
+   * The line's duration and upstream time (ms; NaN: none) and the sum of its ALB parts, in a
+   * Float64Array so that they are doubles whatever they hold: as fields, a duration that was an
+   * int now and then (`0.000`) made the optimized count bail out, thousands of times a replay.
+   */
+  private readonly times = Float64Array.of(NaN, NaN, 0);
   private upstreamSeen = false;
-  private partSum = 0;
   private partNone = false;
 
   private readonly vhostKeys = new KeyTally();
@@ -438,14 +552,19 @@ export class TextScanner extends ClfScanner {
   protected override readonly fixedCounts = new Int32Array(TEXT_FIXED.length);
 
   // Durations of the segment in progress.
-  private latency: Sketch | null = null;
-  private upstreamLatency: Sketch | null = null;
-  private classLatency: (Sketch | undefined)[] = new Array(CLASSES).fill(undefined);
-  private readonly sectionLatency = new KeySketches();
-  private readonly vhostLatency = new KeySketches();
+  private readonly latency = new Durations();
+  private readonly upstreamLatency = new Durations();
+  private readonly classLatency = Array.from({ length: CLASSES }, () => new Durations());
+  private readonly sectionLatency = new KeyDurations();
+  private readonly vhostLatency = new KeyDurations();
   /** Sections that are no bytes of the line, by their index in FIXED. */
-  private fixedSectionLatency: (Sketch | undefined)[] = [];
+  private readonly fixedSectionLatency = FIXED.map(() => new Durations());
+  /** The last durations' buckets, by a hash of the duration. */
+  private readonly cachedMs = new Float64Array(BUCKET_CACHE).fill(NaN);
+  private readonly cachedBucket = new Int32Array(BUCKET_CACHE);
 
+  /** Per step: whether its last value was long (`find`). */
+  private readonly longValue: Uint8Array;
   /** Where the first byte of each value at or after `memoFrom[c]` is: `indexOf` a byte once a stretch (see `nextByte`). */
   private readonly memoFrom = new Int32Array(256);
   private readonly memoAt = new Int32Array(256);
@@ -474,6 +593,7 @@ export class TextScanner extends ClfScanner {
       this.tailFrom = format.tokens.slice(0, head.next).filter((t) => 'field' in t).length;
     }
     const pieces = Math.max(0, ...steps.map((s) => s.pattern.length));
+    this.longValue = new Uint8Array(steps.length);
     this.captureStart = new Int32Array(pieces);
     this.captureEnd = new Int32Array(pieces);
   }
@@ -557,15 +677,28 @@ export class TextScanner extends ClfScanner {
       }
       this.vhostKeys.add(this.view, vs, vhostEnd, vhostHash);
     }
-    const up = this.upstream;
-    if (up === up) (this.upstreamLatency ??= new Sketch()).add(up);
-    const ms = this.duration;
-    if (!this.timed || ms !== ms) return;
-    (this.latency ??= new Sketch()).add(ms);
-    (this.classLatency[statusClass] ??= new Sketch()).add(ms);
-    if (fixed < 0) this.sectionLatency.get(b, this.sectionStart, sectionEnd, sectionHash).add(ms);
-    else (this.fixedSectionLatency[fixed] ??= new Sketch()).add(ms);
-    if (vs >= 0) this.vhostLatency.get(b, vs, vhostEnd, vhostHash).add(ms);
+    const up = this.times[UPSTREAM_AT]!;
+    // Sketch.add takes no infinite duration (a number of 309 digits)
+    if (up === up && up !== Infinity) this.upstreamLatency.add(up, this.bucketOf(up));
+    const ms = this.times[DURATION_AT]!;
+    if (!this.timed || ms !== ms || ms === Infinity) return;
+    const bucket = this.bucketOf(ms);
+    this.latency.add(ms, bucket);
+    this.classLatency[statusClass]!.add(ms, bucket);
+    if (fixed < 0) this.sectionLatency.get(b, this.sectionStart, sectionEnd, sectionHash).add(ms, bucket);
+    else this.fixedSectionLatency[fixed]!.add(ms, bucket);
+    if (vs >= 0) this.vhostLatency.get(b, vs, vhostEnd, vhostHash).add(ms, bucket);
+  }
+
+  /** `bucketOf(ms)`, from the cache when the same duration came lately. */
+  private bucketOf(ms: number): number {
+    const h = Math.imul((ms * 1021) | 0, 0x9e3779b1);
+    const slot = (h ^ (h >>> 15)) & (BUCKET_CACHE - 1);
+    if (this.cachedMs[slot] === ms) return this.cachedBucket[slot]!;
+    const bucket = bucketOf(ms);
+    this.cachedMs[slot] = ms;
+    this.cachedBucket[slot] = bucket;
+    return bucket;
   }
 
   /** A method field may end anywhere: ClfScanner's word compare needs the space after it. */
@@ -581,11 +714,11 @@ export class TextScanner extends ClfScanner {
   /** Moves the segment's counts and durations into it. */
   protected override flush(seg: Segment): void {
     super.flush(seg);
-    if (this.latency) {
-      seg.latency = this.latency;
-      seg.classLatency = this.classLatency;
+    if (this.latency.count > 0) {
+      seg.latency = this.latency.take();
+      seg.classLatency = this.classLatency.map((d) => (d.count > 0 ? d.take() : undefined));
       const sections = new Map<string, Sketch>();
-      this.fixedSectionLatency.forEach((sketch, i) => sketch && sections.set(FIXED_NAMES[i]!, sketch));
+      this.fixedSectionLatency.forEach((d, i) => d.count > 0 && addSketch(sections, FIXED_NAMES[i]!, d.take()));
       this.sectionLatency.drain(this.chunk, sections);
       seg.sectionLatency = sections;
       if (!this.vhostLatency.empty) {
@@ -593,14 +726,8 @@ export class TextScanner extends ClfScanner {
         this.vhostLatency.drain(this.chunk, vhosts);
         seg.vhostLatency = vhosts;
       }
-      this.latency = null;
-      this.classLatency = new Array(CLASSES).fill(undefined);
-      this.fixedSectionLatency = [];
     }
-    if (this.upstreamLatency) {
-      seg.upstream = this.upstreamLatency;
-      this.upstreamLatency = null;
-    }
+    if (this.upstreamLatency.count > 0) seg.upstream = this.upstreamLatency.take();
   }
 
   /**
@@ -621,7 +748,6 @@ export class TextScanner extends ClfScanner {
     this.userStart = -1;
     this.methodStart = -1;
     this.sectionConst = FIXED_NO_REQUEST;
-    this.second = NaN;
     this.bytes = 0;
     return this.walk(b, s, end, this.lead, 0) ? VALID : INVALID;
   }
@@ -650,10 +776,16 @@ export class TextScanner extends ClfScanner {
     return this.walk(b, this.bytesEnd, this.lineEnd, this.tailLead, this.tailFrom);
   }
 
-  /** The first occurrence of byte c in b[p..end), or -1; a long search is the native one, once a stretch. */
-  private nextByte(b: Uint8Array, p: number, end: number, c: number): number {
-    const near = p + 16 < end ? p + 16 : end;
-    for (; p < near; p++) if (b[p] === c) return p;
+  /**
+   * The first occurrence of byte c in b[p..end), or -1. A short field is read byte by byte; a
+   * long one (`long`: the step's last value was) with the native search, which costs as much as
+   * some twenty bytes read here before it reads any.
+   */
+  private nextByte(b: Uint8Array, p: number, end: number, c: number, long: boolean): number {
+    if (!long) {
+      const near = p + 24 < end ? p + 24 : end;
+      for (; p < near; p++) if (b[p] === c) return p;
+    }
     if (p >= end) return -1;
     // Memoized: a line without c must not make every later line search to the chunk's end.
     let at: number;
@@ -668,14 +800,23 @@ export class TextScanner extends ClfScanner {
     return at < end ? at : -1;
   }
 
-  /** Where `lit` first occurs in b[p..end) (a backslash taking the byte after it along), or -1. */
-  private find(b: Uint8Array, p: number, end: number, lit: Uint8Array): number {
+  /**
+   * Where `lit` first occurs in b[p..end) (a backslash taking the byte after it along), or -1.
+   * `step`: whose value this is (the length of its last value chooses the search).
+   */
+  private find(b: Uint8Array, p: number, end: number, lit: Uint8Array, step: number): number {
+    const q = this.findFrom(b, p, end, lit, this.longValue[step] === 1);
+    if (q >= 0) this.longValue[step] = q - p > 24 ? 1 : 0;
+    return q;
+  }
+
+  private findFrom(b: Uint8Array, p: number, end: number, lit: Uint8Array, long: boolean): number {
     const len = lit.length;
     const c0 = lit[0]!;
     const last = end - len;
     let q = p;
     for (;;) {
-      q = this.nextByte(b, q, end, c0);
+      q = this.nextByte(b, q, end, c0, long);
       if (q < 0 || q > last) return -1;
       if (this.escapes && q > p && b[q - 1] === BACKSLASH) {
         let r = q - 1;
@@ -698,10 +839,11 @@ export class TextScanner extends ClfScanner {
    */
   private walk(b: Uint8Array, p: number, end: number, lead: Uint8Array, from: number): boolean {
     this.vhostStart = -1;
-    this.duration = NaN;
-    this.upstream = NaN;
+    const times = this.times;
+    times[DURATION_AT] = NaN;
+    times[UPSTREAM_AT] = NaN;
+    times[PART_SUM_AT] = 0;
     this.upstreamSeen = false;
-    this.partSum = 0;
     this.partNone = false;
     const leadLength = lead.length;
     if (leadLength > 0) {
@@ -713,24 +855,33 @@ export class TextScanner extends ClfScanner {
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
       const after = step.after;
-      let q: number;
-      if (step.kind === TIME && step.time === TIME_CLF) {
-        q = p + CLF_TIME;
-        if (q > end) return false;
-      } else if (step.kind === TIME && step.time === TIME_STRFTIME) {
-        q = this.strftimeEnd(b, p, end, step.pattern, 0);
+      let q = -1;
+      switch (step.ends) {
+        case AT_LINE_END:
+          q = end;
+          break;
+        case AT_CLF_TIME:
+          q = p + CLF_TIME;
+          if (q > end) return false;
+          break;
+        case AT_PATTERN:
+          q = this.strftimeEnd(b, p, end, step.pattern, 0);
+          if (q < 0) return false;
+          break;
+        case AT_LIST:
+          q = listEnd(b, p, end);
+          if (q < 0 && after.length === 0) q = end; // no list, and last
+          break;
+      }
+      if (q < 0) {
+        // AT_LITERAL (or a list that is none): the literal after it ends it, and is there
+        q = this.find(b, p, end, after, step.index);
         if (q < 0) return false;
-      } else if (step.list && (q = listEnd(b, p, end)) >= 0) {
-        // a list of numbers ends by its shape
-      } else if (after.length === 0) q = end;
-      else {
-        q = this.find(b, p, end, after);
-        if (q < 0) return false;
-        if (!this.read(step, b, p, q)) return false;
+        if (step.kind !== SKIP && !this.read(step, b, p, q)) return false;
         p = q + after.length;
         continue;
       }
-      if (!this.read(step, b, p, q)) return false;
+      if (step.kind !== SKIP && !this.read(step, b, p, q)) return false;
       // A value of its own length: the literal after it must follow.
       const len = after.length;
       if (q + len > end) return false;
@@ -738,7 +889,7 @@ export class TextScanner extends ClfScanner {
       p = q + len;
     }
     if (p !== end) return false;
-    if (this.parted) this.duration = this.partNone ? NaN : this.partSum;
+    if (this.parted) times[DURATION_AT] = this.partNone ? NaN : times[PART_SUM_AT]!;
     return true;
   }
 
@@ -810,15 +961,16 @@ export class TextScanner extends ClfScanner {
       case UPSTREAM: {
         const ms = step.list ? this.list(b, p, q, step.unit) : this.duration1(b, p, q, step.unit);
         if (ms === ERROR) return false;
+        const times = this.times;
         if (step.part) {
           if (ms !== ms) this.partNone = true;
-          else this.partSum += ms;
+          else times[PART_SUM_AT]! += ms;
           if (step.kind === DURATION) return true;
         }
-        if (step.kind === DURATION) this.duration = ms;
+        if (step.kind === DURATION) times[DURATION_AT] = ms;
         else if (!this.upstreamSeen) {
           this.upstreamSeen = true;
-          this.upstream = ms;
+          times[UPSTREAM_AT] = ms;
         }
         return true;
       }
@@ -1095,6 +1247,11 @@ function listEnd(b: Uint8Array, p: number, end: number): number {
     q = next;
   }
 }
+
+// Where `TextScanner.times` keeps the line's duration, upstream time and sum of duration parts.
+const DURATION_AT = 0;
+const UPSTREAM_AT = 1;
+const PART_SUM_AT = 2;
 
 /** What `duration1` and `list` say of a value that is no number. */
 const ERROR = -1;
