@@ -100,7 +100,15 @@ export class InputScanner implements Scanner {
     if (found) {
       this.scanner = scannerFor(found.format, this.options);
       this.settled = true;
-      this.tell?.('info', `${this.input()}: log format ${found.name} (${found.matched} of the first ${lines.length} lines read as it; --log-format to say otherwise)`);
+      const clf = found.name === 'common' || found.name === 'combined';
+      // CLF and combined are what the monitor has always read: a run on them prints what it
+      // always printed. Unless the lines go on past the combined fields (a custom nginx format
+      // with durations): those fields are read only with the format given.
+      if (clf && extended(lines) * 2 >= lines.length) {
+        this.tell?.('info', `${this.input()}: log format combined, with more fields after it that are not read (durations, virtual host): give --log-format (the log_format string, or @/etc/nginx/nginx.conf:NAME) to read them`);
+      } else if (!clf) {
+        this.tell?.('info', `${this.input()}: log format ${found.name} (${found.matched} of the first ${lines.length} lines read as it; --log-format to say otherwise)`);
+      }
       return;
     }
     if (this.warned) return;
@@ -113,6 +121,14 @@ export class InputScanner implements Scanner {
         `give --log-format (an nginx log_format, an Apache LogFormat or @CONFIG:NAME); the first line that fails: ${quote(failed)}`,
     );
   }
+}
+
+/** After the status and byte count: a quoted referer, a quoted user agent, and more. */
+const COMBINED_AND_MORE = /" \d{3} (?:-|\d+) "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"[ \t]+\S/;
+
+/** How many of the lines carry fields after the combined format's. */
+function extended(lines: string[]): number {
+  return lines.filter((line) => COMBINED_AND_MORE.test(line)).length;
 }
 
 /** The first `n` lines of a chunk that are not blank, as text. */

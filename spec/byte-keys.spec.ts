@@ -142,6 +142,7 @@ describe('packed segment keys', () => {
       [2, '10.0.0.1', 4],
       [2, 'h\u00e9', 1],
       [3, 'GET', 4],
+      [4, 'example.com', 4],
     ]);
   });
 

@@ -29,13 +29,21 @@ function scanning(format?: string) {
 }
 
 describe('InputScanner', () => {
-  test('detects combined from the first lines and says so once', () => {
+  test('reads CLF and combined as it always has, without a word', () => {
     const { told, totals } = scanning();
     expect(totals([COMBINED, COMBINED])).toEqual({ hits: 2, invalid: 0, timed: 0 });
-    expect(totals([COMBINED])).toEqual({ hits: 1, invalid: 0, timed: 0 });
+    expect(totals([CLF])).toEqual({ hits: 1, invalid: 0, timed: 0 });
+    expect(told).toHaveLength(0);
+  });
+
+  test('combined lines with more fields after them (a custom nginx format): said once, pointing at --log-format', () => {
+    const { told, totals } = scanning();
+    const timed = `${COMBINED} 0.012 0.010 shop.example`;
+    expect(totals([timed, timed, timed])).toEqual({ hits: 3, invalid: 0, timed: 0 });
+    expect(totals([timed])).toEqual({ hits: 1, invalid: 0, timed: 0 });
     expect(told).toHaveLength(1);
     expect(told[0]![0]).toBe('info');
-    expect(told[0]![1]).toStartWith('/var/log/x.log: log format combined (2 of the first 2 lines');
+    expect(told[0]![1]).toStartWith('/var/log/x.log: log format combined, with more fields after it that are not read');
   });
 
   test('detects a Caddy JSON log and reads its durations', () => {
@@ -52,9 +60,9 @@ describe('InputScanner', () => {
     expect(told).toHaveLength(1);
     expect(told[0]![0]).toBe('warn');
     expect(told[0]![1]).toContain('the first line that fails: "garbage one"');
-    expect(totals([CLF, CLF])).toEqual({ hits: 2, invalid: 0, timed: 0 });
+    expect(totals([CADDY, CADDY])).toEqual({ hits: 2, invalid: 0, timed: 2 });
     expect(told).toHaveLength(2);
-    expect(told[1]![1]).toStartWith('/var/log/x.log: log format common');
+    expect(told[1]![1]).toStartWith('/var/log/x.log: log format caddy');
   });
 
   test('a format given is used from the first line; lines that do not read as it are said once', () => {
