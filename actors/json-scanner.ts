@@ -208,7 +208,8 @@ function index(node: PathNode): void {
     node.keyBytes.set(key, at);
     at += key.length;
     if (key.length <= MAX_DISPATCH_KEY) {
-      const d = (key.length << 8) | (key.length > 0 ? key[0]! : 0);
+      // An empty key's "first byte" is its closing quote, as the walk finds it.
+      const d = (key.length << 8) | (key.length > 0 ? key[0]! : QUOTE);
       node.sameStart[k] = node.dispatch[d]!;
       node.dispatch[d] = k + 1;
     }
@@ -234,88 +235,78 @@ function longChild(node: PathNode, b: Uint8Array, start: number, end: number): P
 const ZERO_BUCKET = -0x7fffffff;
 /** Buckets a store grows by beyond what it needs. */
 const STORE_GROW = 32;
-/** The most buckets `Sketch.from` takes at once. */
-const FROM_BUCKETS = 10_000;
 
 /**
  * The durations of one key in the segment being scanned, held as a Sketch would hold them (the
- * same buckets, count, sum, min and max, added in the same order), in a store used again segment
- * after segment: a fresh Sketch for each key of each segment grows its buckets over and over.
- * The bucket is computed once a line for all the stores it goes to; `sketch()` makes the
- * segment's Sketch once.
+ * same buckets, count, sum, min and max, added in the same order), in a store of bucket counts
+ * used again segment after segment: only ever grown, it soon spans the key's durations. The
+ * bucket is computed once a line for every store the duration goes to, and `take` makes the
+ * segment's Sketch once, from the buckets it used. (A Sketch for each key of each segment, added
+ * to line by line, grew its buckets over and over and took a log a line a key.)
  */
 class Durations {
   private counts = new Float64Array(0);
   /** counts[j] is bucket offset + j. */
   private offset = 0;
-  private lo = Infinity;
-  private hi = -Infinity;
+  /** The lowest and highest bucket used since the last take (ZERO_BUCKET apart). */
+  private lo = 0x7fffffff;
+  private hi = -0x7fffffff;
   private zero = 0;
   count = 0;
   private sum = 0;
   private min = Infinity;
   private max = -Infinity;
-  /** Adds a finite duration (ms ≥ 0) whose bucket is `index` (ZERO_BUCKET for a zero), as `Sketch.add` does. */
-  add(ms: number, index: number): void {
+
+  /** Adds a finite duration (ms ≥ 0) whose bucket is `bucket` (ZERO_BUCKET for a zero), as `Sketch.add` does. */
+  add(ms: number, bucket: number): void {
     this.count++;
     this.sum += ms;
     if (ms < this.min) this.min = ms;
     if (ms > this.max) this.max = ms;
-    if (index === ZERO_BUCKET) {
+    if (bucket === ZERO_BUCKET) {
       this.zero++;
       return;
     }
-    let j = index - this.offset;
+    let j = bucket - this.offset;
     if (j < 0 || j >= this.counts.length) {
-      this.grow(index);
-      j = index - this.offset;
+      this.grow(bucket);
+      j = bucket - this.offset;
     }
     this.counts[j]!++;
-    if (index < this.lo) this.lo = index;
-    if (index > this.hi) this.hi = index;
+    if (bucket < this.lo) this.lo = bucket;
+    if (bucket > this.hi) this.hi = bucket;
   }
 
-  private grow(index: number): void {
-    const lo = Math.min(index, this.lo) - STORE_GROW;
-    const hi = Math.max(index, this.hi) + STORE_GROW;
+  /** Makes the store cover `bucket` too. */
+  private grow(bucket: number): void {
+    const had = this.counts.length > 0;
+    const lo = Math.min(bucket - STORE_GROW, had ? this.offset : bucket);
+    const hi = Math.max(bucket + STORE_GROW, had ? this.offset + this.counts.length - 1 : bucket);
     const counts = new Float64Array(hi - lo + 1);
-    if (this.hi >= this.lo) counts.set(this.counts.subarray(this.lo - this.offset, this.hi - this.offset + 1), this.lo - lo);
+    if (had) counts.set(this.counts, this.offset - lo);
     this.counts = counts;
     this.offset = lo;
   }
 
-  /**
-   * The Sketch of what was added since the last call; the store is empty again. Durations far
-   * apart (1e-5 ms and 1e100 ms) span more buckets than `Sketch.from` takes at once: those come
-   * in parts, merged.
-   */
+  /** The Sketch of what was added since the last call; the store is empty again. */
   take(): Sketch {
-    const used = this.hi >= this.lo;
-    const { lo, hi, min, max } = this;
-    // A plain loop: Array.from of a typed array goes through its iterator.
-    const part = (from: number, to: number) => {
-      const counts = new Array<number>(to - from + 1);
-      for (let i = from; i <= to; i++) counts[i - from] = this.counts[i - this.offset]!;
-      return counts;
-    };
-    const first = used ? part(lo, Math.min(hi, lo + FROM_BUCKETS - 1)) : [];
-    let count = this.zero;
-    for (const n of first) count += n;
-    const sketch = Sketch.from({ zero: this.zero, offset: used ? lo : 0, counts: first, count, sum: this.sum, min, max });
-    for (let from = lo + FROM_BUCKETS; from <= hi; from += FROM_BUCKETS) {
-      const counts = part(from, Math.min(hi, from + FROM_BUCKETS - 1));
-      let n = 0;
-      for (const c of counts) n += c;
-      sketch.merge(Sketch.from({ zero: 0, offset: from, counts, count: n, sum: 0, min, max }));
+    const span = this.hi >= this.lo ? this.hi - this.lo + 1 : 0;
+    // A plain array, as Sketch.from takes (one for all the stores: from copies it).
+    const counts = SCRATCH;
+    counts.length = span;
+    const store = this.counts;
+    for (let k = 0, j = this.lo - this.offset; k < span; k++, j++) {
+      counts[k] = store[j]!;
+      store[j] = 0;
     }
-    if (used) this.counts.fill(0, lo - this.offset, hi - this.offset + 1);
-    this.lo = Infinity;
-    this.hi = -Infinity;
-    this.zero = 0;
+    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? this.lo : 0, counts, count: this.count, sum: this.sum, min: this.min, max: this.max });
     this.count = 0;
+    this.zero = 0;
     this.sum = 0;
     this.min = Infinity;
     this.max = -Infinity;
+    this.lo = 0x7fffffff;
+    this.hi = -0x7fffffff;
     return sketch;
   }
 
@@ -323,6 +314,7 @@ class Durations {
     return this.count === 0;
   }
 }
+const SCRATCH: number[] = [];
 
 /**
  * Durations by key (a section's or a vhost's bytes) in the segment being scanned: an
@@ -779,7 +771,7 @@ export class JsonScanner {
     for (;;) {
       // A member: an object's `"key": value`, an array's value (or the close of an empty one).
       c = i < e ? b[i]! : LF;
-      if (SPACE[c] === 1) {
+      if (c <= SP && SPACE[c] === 1) {
         while (++i < e && SPACE[(c = b[i]!)] === 1);
         if (i >= e) return INVALID;
       }
@@ -802,7 +794,12 @@ export class JsonScanner {
             j = skipStringRest(b, j, e) - 1; // at the closing quote
             if (j < 0) return INVALID;
           } else if (j >= e || b[j] !== QUOTE) return INVALID;
-          if (depth === matched) node = this.matchKey(nodes[depth - 1]!, b, keyStart, j, escaped);
+          if (depth === matched) {
+            // Most keys are on no path: the (length, first byte) table says so without a call.
+            const len = j - keyStart;
+            const at = nodes[depth - 1]!;
+            if (escaped || len > MAX_DISPATCH_KEY || at.dispatch[(len << 8) | b[keyStart]!] !== 0) node = this.matchKey(at, b, keyStart, j, escaped);
+          }
           i = j + 1;
           c = i < e ? b[i]! : LF;
           if (c !== COLON) {
@@ -810,7 +807,7 @@ export class JsonScanner {
             if (i >= e || c !== COLON) return INVALID;
           }
           c = ++i < e ? b[i]! : LF;
-          if (SPACE[c] === 1) {
+          if (c <= SP && SPACE[c] === 1) {
             while (++i < e && SPACE[(c = b[i]!)] === 1);
             if (i >= e) return INVALID;
           }
@@ -858,7 +855,7 @@ export class JsonScanner {
       // After a value: ',' and a member, or the close of this container (and maybe of those around it).
       for (;;) {
         c = i < e ? b[i]! : LF;
-        if (SPACE[c] === 1) {
+        if (c <= SP && SPACE[c] === 1) {
           while (++i < e && SPACE[(c = b[i]!)] === 1);
           if (i >= e) return INVALID;
         }
@@ -910,7 +907,7 @@ export class JsonScanner {
     const len = end - start;
     if (len > MAX_DISPATCH_KEY) return longChild(node, b, start, end);
     const keys = node.keyBytes;
-    for (let d = node.dispatch[(len << 8) | (len > 0 ? b[start]! : 0)]!; d !== 0; d = node.sameStart[d - 1]!) {
+    for (let d = node.dispatch[(len << 8) | (len > 0 ? b[start]! : QUOTE)]!; d !== 0; d = node.sameStart[d - 1]!) {
       let x = node.keyAt[d - 1]! + 1;
       let y = start + 1;
       while (y < end && keys[x] === b[y]) {
