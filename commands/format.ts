@@ -84,6 +84,13 @@ function head(file: string): Uint8Array {
   }
 }
 
+/** A field's value as read: a time as UTC ISO-8601, a duration in ms. */
+function shownValue(field: string | null, value: string | number): string {
+  if (field === 'time' && typeof value === 'number') return new Date(value * 1000).toISOString().replace('.000Z', 'Z');
+  if ((field === 'duration' || field === 'upstream') && typeof value === 'number') return `${Math.round(value * 1000) / 1000} ms`;
+  return String(value);
+}
+
 const pad = (text: string, width: number) => (text.length >= width ? `${text} ` : text.padEnd(width));
 
 export function describeFormat(format: LogFormat): string {
@@ -118,7 +125,7 @@ export function formatReport(bytes: Uint8Array, options: Omit<FormatOptions, 'fi
     out.push('', `line ${i + 1}: ${printable(line)}`);
     const parsed = parseEntry(line, format!);
     for (const f of parsed.fields) {
-      const value = f.value === undefined || f.value === null || String(f.value) === f.raw ? '' : ` → ${printable(String(f.value))}`;
+      const value = f.value === undefined || f.value === null || String(f.value) === f.raw ? '' : ` → ${printable(shownValue(f.field, f.value))}`;
       out.push(`  ${pad(printable(f.token), 24)}${pad(f.field ?? '(skipped)', 11)}${printable(f.raw)}${value}`);
     }
     if (parsed.entry === null) out.push(`  ✗ not counted: ${printable(parsed.error ?? 'the line does not read as this format')}`);
