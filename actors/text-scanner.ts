@@ -36,7 +36,6 @@ import {
   ClfScanner,
   daysFromCivil,
   FIXED,
-  FIXED_NO_METHOD,
   FIXED_NO_REQUEST,
   INVALID,
   MAX_LINE,
@@ -129,7 +128,6 @@ class Step {
     readonly kind: number,
     /** The literal after the field (the value ends where it first occurs); empty: the line's end. */
     readonly after: Uint8Array,
-    readonly token: FieldToken,
     readonly unit: Unit,
     /** duration, upstream: an nginx list (`0.010, 0.020 : 0.030`), summed. */
     readonly list: boolean,
@@ -205,7 +203,7 @@ function stepOf(index: number, t: FieldToken, after: Uint8Array, hasRequest: boo
       pattern = compileStrftime(tf.pattern);
     }
   }
-  return new Step(index, kind, after, t, t.unit ?? 's', t.list === true, t.durationPart === true, t.hostPort === true, time, drop, pattern);
+  return new Step(index, kind, after, t.unit ?? 's', t.list === true, t.durationPart === true, t.hostPort === true, time, drop, pattern);
 }
 
 // ------------------------------------------------------------------------------------ strftime
@@ -572,7 +570,7 @@ export class TextScanner extends ClfScanner {
   // A strftime time: what its pieces read, and the last local minute converted.
   private readonly captureStart: Int32Array;
   private readonly captureEnd: Int32Array;
-  private localKey = NaN;
+  private localKey = -1;
   private localBase = 0;
 
   constructor(format: TextFormat, options: { borrowKeys?: boolean } = {}) {

@@ -436,6 +436,22 @@ describe('latency', () => {
     expect([expected.count, seg.hits]).toEqual([8, 9]); // the infinite one is timed by nothing
   });
 
+  test('a duration lands in the bucket Sketch.add puts it in, at the edges too (zero, the last bucket, no infinity)', () => {
+    const { MIN_VALUE, MAX_VALUE } = require('../lib/sketch') as typeof import('../lib/sketch');
+    const ms = text('%t "%r" %>s %{ms}T');
+    const around = (v: number) => [v * (1 - 1e-9), v, v * (1 + 1e-9)];
+    const values = [0, ...around(MIN_VALUE), ...around(1), ...around(MAX_VALUE), 1e12, 1e300, 0.013, 7.000000000000001, 123.456];
+    const decimal = (v: number) => (v < 1e21 ? v.toFixed(40).replace(/\.?0+$/, '') : BigInt(v).toString());
+    const lines = [...values.map((v) => `[${TS}] "GET /x HTTP/1.1" 200 ${decimal(v)}`), `[${TS}] "GET /x HTTP/1.1" 200 ${'9'.repeat(400)}`];
+    expect(lines.every((l) => parseEntry(l, ms).entry !== null)).toBe(true);
+    const seg = new TextScanner(ms).scan(enc(lines.join('\n'))).segments[0]!;
+    const expected = new Sketch();
+    for (const line of lines) expected.add(parseEntry(line, ms).entry!.duration!);
+    expect(seg.latency!.toJSON()).toEqual(expected.toJSON());
+    // both sides of MIN_VALUE and of MAX_VALUE were there, and the infinite one is timed by nothing
+    expect([seg.hits, seg.latency!.count, expected.toJSON().zero]).toEqual([lines.length, lines.length - 1, 3]);
+  });
+
   test('each segment\'s sketches are its own: a later scan does not add to them', () => {
     const scanner = new TextScanner(NGINX_TIMED, { borrowKeys: true });
     const first = scanner.scan(enc(nginx({ ts: at(1) }))).segments[0]!;
