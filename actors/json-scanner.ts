@@ -167,10 +167,14 @@ const BAD_DURATION = -2;
 
 // ------------------------------------------------------------------------------- the path trie
 
-/** Keys of the paths longer than this are looked up in a list. */
-const MAX_DISPATCH_KEY = 48;
-const DISPATCH_SIZE = (MAX_DISPATCH_KEY + 1) << 8;
+/**
+ * The children of a trie node are found by a table indexed by a key's length and first byte,
+ * five bits of each (`dispatchOf`): 1,024 entries, small enough to stay in the cache.
+ */
+const DISPATCH_SIZE = 1 << 10;
 const NO_CHILDREN = new Int32Array(DISPATCH_SIZE);
+/** The dispatch entry of a key of `len` bytes whose first byte is `first` (an empty key's is its closing quote). */
+const dispatchOf = (len: number, first: number) => ((len & 31) << 5) | (first & 31);
 
 /** A step of the format's paths: the object key that leads to it, the slot its value is noted in (-1: none), what lies under it. */
 interface PathNode {
@@ -180,8 +184,8 @@ interface PathNode {
   /** Its slot and every slot under it: a key given again forgets them all. */
   under: number[];
   /**
-   * The children by their key's length and first byte (length << 8 | byte): the index + 1 of the
-   * first such child, `sameStart` of it the next one's; keys up to MAX_DISPATCH_KEY bytes.
+   * The children by `dispatchOf` their key: the index + 1 of the first such child, `sameStart`
+   * of it the next one's (a key that lands there is compared whole).
    */
   dispatch: Int32Array;
   sameStart: Int32Array;
@@ -207,26 +211,12 @@ function index(node: PathNode): void {
     node.keyAt[k] = at;
     node.keyBytes.set(key, at);
     at += key.length;
-    if (key.length <= MAX_DISPATCH_KEY) {
-      // An empty key's "first byte" is its closing quote, as the walk finds it.
-      const d = (key.length << 8) | (key.length > 0 ? key[0]! : QUOTE);
-      node.sameStart[k] = node.dispatch[d]!;
-      node.dispatch[d] = k + 1;
-    }
+    // An empty key's "first byte" is its closing quote, as the walk finds it.
+    const d = dispatchOf(key.length, key.length > 0 ? key[0]! : QUOTE);
+    node.sameStart[k] = node.dispatch[d]!;
+    node.dispatch[d] = k + 1;
     index(child);
   });
-}
-
-/** The child of `node` whose key is b[start..end), for keys longer than MAX_DISPATCH_KEY, or null. */
-function longChild(node: PathNode, b: Uint8Array, start: number, end: number): PathNode | null {
-  const len = end - start;
-  for (const child of node.children) {
-    if (child.key.length !== len) continue;
-    let x = 0;
-    while (x < len && child.key[x] === b[start + x]) x++;
-    if (x === len) return child;
-  }
-  return null;
 }
 
 // --------------------------------------------------------------------------------- durations
@@ -290,16 +280,17 @@ class Durations {
 
   /** The Sketch of what was added since the last call; the store is empty again. */
   take(): Sketch {
-    const span = this.hi >= this.lo ? this.hi - this.lo + 1 : 0;
+    const lo = this.lo;
+    const span = this.hi >= lo ? this.hi - lo + 1 : 0;
+    const store = this.counts;
     // A plain array, as Sketch.from takes (one for all the stores: from copies it).
     const counts = SCRATCH;
     counts.length = span;
-    const store = this.counts;
-    for (let k = 0, j = this.lo - this.offset; k < span; k++, j++) {
+    for (let k = 0, j = lo - this.offset; k < span; k++, j++) {
       counts[k] = store[j]!;
       store[j] = 0;
     }
-    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? this.lo : 0, counts, count: this.count, sum: this.sum, min: this.min, max: this.max });
+    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? lo : 0, counts, count: this.count, sum: this.sum, min: this.min, max: this.max });
     this.count = 0;
     this.zero = 0;
     this.sum = 0;
@@ -315,6 +306,7 @@ class Durations {
   }
 }
 const SCRATCH: number[] = [];
+
 
 /**
  * Durations by key (a section's or a vhost's bytes) in the segment being scanned: an
@@ -798,7 +790,7 @@ export class JsonScanner {
             // Most keys are on no path: the (length, first byte) table says so without a call.
             const len = j - keyStart;
             const at = nodes[depth - 1]!;
-            if (escaped || len > MAX_DISPATCH_KEY || at.dispatch[(len << 8) | b[keyStart]!] !== 0) node = this.matchKey(at, b, keyStart, j, escaped);
+            if (escaped || at.dispatch[((len & 31) << 5) | (b[keyStart]! & 31)] !== 0) node = this.matchKey(at, b, keyStart, j, escaped);
           }
           i = j + 1;
           c = i < e ? b[i]! : LF;
@@ -895,7 +887,7 @@ export class JsonScanner {
 
   /**
    * The child of `node` whose key is the string b[start..end) (raw, `escaped` if it has a
-   * backslash), or null. Most keys are no child: one load of the (length, first byte) table says so.
+   * backslash), or null. Most keys are no child: the walk asks the dispatch table before calling.
    */
   private matchKey(node: PathNode, b: Uint8Array, start: number, end: number, escaped: boolean): PathNode | null {
     if (escaped) {
@@ -905,16 +897,17 @@ export class JsonScanner {
       start = 0;
     }
     const len = end - start;
-    if (len > MAX_DISPATCH_KEY) return longChild(node, b, start, end);
     const keys = node.keyBytes;
-    for (let d = node.dispatch[(len << 8) | (len > 0 ? b[start]! : QUOTE)]!; d !== 0; d = node.sameStart[d - 1]!) {
-      let x = node.keyAt[d - 1]! + 1;
-      let y = start + 1;
+    for (let d = node.dispatch[dispatchOf(len, len > 0 ? b[start]! : QUOTE)]!; d !== 0; d = node.sameStart[d - 1]!) {
+      const child = node.children[d - 1]!;
+      if (child.key.length !== len) continue;
+      let x = node.keyAt[d - 1]!;
+      let y = start;
       while (y < end && keys[x] === b[y]) {
         x++;
         y++;
       }
-      if (y >= end) return node.children[d - 1]!;
+      if (y >= end) return child;
     }
     return null;
   }

@@ -324,6 +324,15 @@ describe('JsonScanner: JSON as JSON.parse reads it', () => {
     expect([...segments[0]!.codes]).toEqual([[201, 1]]);
   });
 
+  test('keys that share a path key’s length and first bits are not it (Status, a 38-byte key), nor is one a byte longer', () => {
+    const near = [`{"ts":${T0},"Status":500,"status":200,"sizes":5,"siz":6}`, `{"ts":${T0},"status":201,"${'s'.repeat(38)}":500,"\u0073tatus":202}`];
+    const segments = expectAgrees(lines(...near), CADDY);
+    expect(segments.flatMap((s) => [...s.codes])).toEqual([
+      [200, 1],
+      [202, 1],
+    ]);
+  });
+
   test('a JSON null is no value: the next path is read (client_ip null, remote_ip counts)', () => {
     const t = totals(expectAgrees(lines(caddy({ client_ip: 'null', remote_ip: '"10.1.1.1"' }), caddy({ client_ip: 'null', remote_ip: 'null' })), CADDY));
     expect([...t.keys.hosts]).toEqual([
