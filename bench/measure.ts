@@ -16,6 +16,11 @@ export interface Run {
   ms: number;
   /** Peak resident set size, KiB (null if it could not be read). */
   peakKB: number | null;
+  /**
+   * CPU time, user + system, ms (from /usr/bin/time; undefined without it or with `smaps`): on a
+   * machine others are using too, the wall time includes waiting for a core, this does not.
+   */
+  cpuMs?: number;
   stderr: string;
   /** With `smaps`: peaks of Anonymous and of Rss − Anonymous (file-backed), KiB, each its own maximum. */
   peakAnonKB?: number;
@@ -42,7 +47,7 @@ export function fail(message: string): never {
 export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
   const rssFile = join(tmpdir(), `hlm-bench-rss-${process.pid}`);
   const timed = hasGnuTime && !opts.smaps;
-  const argv = timed ? [TIME, '-f', '%M', '-o', rssFile, ...cmd] : cmd;
+  const argv = timed ? [TIME, '-f', '%M %U %S', '-o', rssFile, ...cmd] : cmd;
   if (opts.stdout) writeFileSync(opts.stdout, ''); // Bun.file as stdout does not truncate
   const start = performance.now();
   let proc;
@@ -76,12 +81,15 @@ export async function run(cmd: string[], opts: RunOptions = {}): Promise<Run> {
     fail(`'${cmd.join(' ')}' exited with ${code ?? proc.signalCode}${why ? `: ${why}` : ''}`);
   }
   let peakKB: number | null = polledKB || null;
+  let cpuMs: number | undefined;
   if (timed) {
-    const text = existsSync(rssFile) ? readFileSync(rssFile, 'utf8').trim().split('\n').pop() : '';
-    peakKB = Number(text) || null;
+    const text = existsSync(rssFile) ? (readFileSync(rssFile, 'utf8').trim().split('\n').pop() ?? '') : '';
+    const [kb, user, system] = text.split(' ').map(Number);
+    peakKB = kb || null;
+    if (Number.isFinite(user) && Number.isFinite(system)) cpuMs = (user! + system!) * 1000;
     rmSync(rssFile, { force: true });
   }
-  return opts.smaps ? { ms, peakKB, stderr, peakAnonKB: anonKB, peakFileKB: fileKB } : { ms, peakKB, stderr };
+  return opts.smaps ? { ms, peakKB, stderr, peakAnonKB: anonKB, peakFileKB: fileKB } : { ms, peakKB, cpuMs, stderr };
 }
 
 /** Runs `cmd` `times` times, one after the other. */
