@@ -1196,9 +1196,42 @@ export class JsonScanner {
         this.methodEnd = e;
       }
     }
+    const slot = this.chosen[F_URI]!;
+    if (slot >= 0 && this.slotKind[slot] === V_ESCAPED) {
+      this.escapedUri(this.slotStart[slot]!, this.slotEnd[slot]!);
+      return;
+    }
     const uri = this.value(F_URI);
     if (uri === V_NUMBER) this.sectionFixed = FIXED_NOT_A_PATH;
-    else if (uri === V_STRING && this.isName()) this.section(this.valueStart, this.valueEnd);
+    else if (uri === V_STRING && this.isName()) this.section(this.buf, this.valueStart, this.valueEnd);
+  }
+
+  /**
+   * The section of a URI written with escapes (Traefik writes `&` as `\u0026`), buf[s..e) as
+   * written: decoded aside, and only a section that has an escape in it is written after the
+   * chunk (which may cost the chunk's copy); one before the first escape is the chunk's bytes.
+   */
+  private escapedUri(s: number, e: number): void {
+    if (this.keyScratch.length < e - s) this.keyScratch = new Uint8Array(e - s);
+    const decoded = this.keyScratch;
+    const n = decodeString(this.buf, s, e, decoded, 0);
+    if (n === 0 || (n === 1 && decoded[0] === DASH)) return; // no request
+    this.section(decoded, 0, n);
+    if (this.sectionFixed >= 0) return;
+    let backslash = s;
+    while (this.buf[backslash] !== BACKSLASH) backslash++;
+    const start = this.sectionStart;
+    const end = this.sectionEnd;
+    if (end <= backslash - s) {
+      // Before the first escape, the decoded bytes are the bytes as written.
+      this.sectionStart = s + start;
+      this.sectionEnd = s + end;
+      return;
+    }
+    this.room(end - start);
+    this.buf.set(decoded.subarray(start, end), this.arenaAt);
+    this.sectionStart = this.arenaAt;
+    this.sectionEnd = this.arenaAt += end - start;
   }
 
   /** `METHOD SP target [SP protocol]` in buf[start..end), or no request (as the CLF scanner reads one). */
@@ -1218,12 +1251,11 @@ export class JsonScanner {
     }
     this.methodStart = start;
     this.methodEnd = m;
-    this.section(targetStart, t);
+    this.section(this.buf, targetStart, t);
   }
 
-  /** `sectionOf` on buf[start..end): the section's bytes and hash, or a fixed section. */
-  private section(start: number, end: number): void {
-    const b = this.buf;
+  /** `sectionOf` on b[start..end): the section's bytes (in b) and hash, or a fixed section. */
+  private section(b: Uint8Array, start: number, end: number): void {
     let p = start;
     let c = 0;
     // http:// or https://, any case: drop the scheme and the authority.

@@ -364,6 +364,19 @@ describe('JsonScanner: JSON as JSON.parse reads it', () => {
     expect(t.keys.vhosts.get('host')).toBe(1);
   });
 
+  test('a URI escaped after its section (Traefik writes & as \\u0026) counts the section as written; one escaped inside it, decoded', () => {
+    const path = (p: string) => `{"StartUTC":"2024-03-05T10:15:42Z","DownstreamStatus":200,"Duration":1000,"RequestPath":"${p}","RequestHost":"h"}`;
+    const batch = [path('/api/x?a=1\\u0026b=2'), path('/api?a\\u0026b'), path('/caf\\u00e9/x'), path('\\/a\\/b'), path('/a\\u002fb'), path('http:\\/\\/h\\u003fx'), path('\\u002d')];
+    const t = totals(expectAgrees(lines(...batch), TRAEFIK));
+    expect([...t.keys.sections].sort()).toEqual([
+      ['(no request)', 1],
+      ['/', 1],
+      ['/a', 2],
+      ['/api', 2],
+      ['/café', 1],
+    ]);
+  });
+
   test('an escaped value after plain ones in a chunk (the chunk moves to a buffer with room) keeps every earlier key right', () => {
     const plain = Array.from({ length: 50 }, (_, i) => caddy({ remote_ip: `"10.0.0.${i}"`, uri: `"/p${i}/x"`, ts: String(T0 + (i >> 3)) }));
     const escaped = caddy({ remote_ip: '"10.9.9.\\u0039"', uri: '"/\\u00e9t\\u00e9"', ts: String(T0 + 7) });
