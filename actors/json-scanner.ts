@@ -164,6 +164,9 @@ const NO_BYTES = new Uint8Array(0);
 const NO_DURATION = -1;
 /** A duration that is not one (`abc`): the line is invalid. */
 const BAD_DURATION = -2;
+/** Indices of `times`. */
+const DURATION = 0;
+const UPSTREAM = 1;
 
 // ------------------------------------------------------------------------------- the path trie
 
@@ -243,16 +246,19 @@ class Durations {
   private hi = -0x7fffffff;
   private zero = 0;
   count = 0;
-  private sum = 0;
-  private min = Infinity;
-  private max = -Infinity;
+  /**
+   * Sum, min and max: in a Float64Array, as they are doubles whatever their value (a field that
+   * holds a whole number one time and a fraction the next made the optimized code bail out).
+   */
+  private readonly stats = Float64Array.of(0, Infinity, -Infinity);
 
   /** Adds a finite duration (ms ≥ 0) whose bucket is `bucket` (ZERO_BUCKET for a zero), as `Sketch.add` does. */
   add(ms: number, bucket: number): void {
     this.count++;
-    this.sum += ms;
-    if (ms < this.min) this.min = ms;
-    if (ms > this.max) this.max = ms;
+    const stats = this.stats;
+    stats[SUM]! += ms;
+    if (ms < stats[MIN]!) stats[MIN] = ms;
+    if (ms > stats[MAX]!) stats[MAX] = ms;
     if (bucket === ZERO_BUCKET) {
       this.zero++;
       return;
@@ -290,12 +296,13 @@ class Durations {
       counts[k] = store[j]!;
       store[j] = 0;
     }
-    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? lo : 0, counts, count: this.count, sum: this.sum, min: this.min, max: this.max });
+    const stats = this.stats;
+    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? lo : 0, counts, count: this.count, sum: stats[SUM]!, min: stats[MIN]!, max: stats[MAX]! });
     this.count = 0;
     this.zero = 0;
-    this.sum = 0;
-    this.min = Infinity;
-    this.max = -Infinity;
+    stats[SUM] = 0;
+    stats[MIN] = Infinity;
+    stats[MAX] = -Infinity;
     this.lo = 0x7fffffff;
     this.hi = -0x7fffffff;
     return sketch;
@@ -306,6 +313,7 @@ class Durations {
   }
 }
 const SCRATCH: number[] = [];
+const [SUM, MIN, MAX] = [0, 1, 2];
 
 
 /**
@@ -456,9 +464,8 @@ export class JsonScanner {
   private second = 0;
   private status = 0;
   private bytes = 0;
-  /** ms, or NO_DURATION. */
-  private duration = NO_DURATION;
-  private upstream = NO_DURATION;
+  /** The line's duration and upstream time in ms, or NO_DURATION: doubles in a Float64Array (see Durations' stats). */
+  private readonly times = Float64Array.of(NO_DURATION, NO_DURATION);
   /** -1: none (the `-` key). */
   private clientStart = -1;
   private clientEnd = 0;
@@ -501,6 +508,12 @@ export class JsonScanner {
   private readonly vhostKeys = new KeyTally();
   private readonly keyTables = [this.sectionKeys, this.userKeys, this.hostKeys, this.methodKeys, this.vhostKeys];
   private readonly codeCounts = new Int32Array(600);
+  /**
+   * Lines of the segment in progress by status class, written into its `status` when it ends:
+   * a segment's status array starts as a copy-on-write literal, and its first write a line made
+   * the optimized scan loop bail out once a segment.
+   */
+  private readonly classCounts = new Int32Array(6);
   private readonly codesSeen: number[] = [];
   private readonly fixedCounts = new Int32Array(JSON_FIXED.length);
   private readonly packs = new PackBuffer();
@@ -624,7 +637,7 @@ export class JsonScanner {
       }
       const status = this.status;
       const statusClass = Math.floor(status / 100);
-      seg.status[statusClass]! += 1;
+      this.classCounts[statusClass]!++;
       if (this.codeCounts[status]!++ === 0) this.codesSeen.push(status);
       seg.bytes += this.bytes;
       this.count(statusClass);
@@ -663,9 +676,9 @@ export class JsonScanner {
       vhostHash = fnv1a(b, vs, vhostEnd);
       this.vhostKeys.add(this.view, vs, vhostEnd, vhostHash);
     }
-    const up = this.upstream;
+    const up = this.times[UPSTREAM]!;
     if (up !== NO_DURATION) this.upstreamLatency.add(up, bucketOf(up));
-    const ms = this.duration;
+    const ms = this.times[DURATION]!;
     if (!this.timed || ms === NO_DURATION) return;
     const bucket = bucketOf(ms);
     this.latency.add(ms, bucket);
@@ -711,21 +724,35 @@ export class JsonScanner {
       this.codeCounts[code] = 0;
     }
     this.codesSeen.length = 0;
-    seg.keys = pack(this.packs, this.buf, this.keyTables, JSON_FIXED, this.fixedCounts);
-    if (!this.latency.empty) {
-      seg.latency = this.latency.take();
-      seg.classLatency = this.classLatency.map((d) => (d.empty ? undefined : d.take()));
-      const sections = new Map<string, Sketch>();
-      this.fixedSectionLatency.forEach((d, i) => d.empty || addSketch(sections, FIXED_NAMES[i]!, d.take()));
-      this.sectionLatency.drain(sections);
-      seg.sectionLatency = sections;
-      if (!this.vhostLatency.empty) {
-        const vhosts = new Map<string, Sketch>();
-        this.vhostLatency.drain(vhosts);
-        seg.vhostLatency = vhosts;
-      }
+    const classes = this.classCounts;
+    for (let k = 0; k < 6; k++) {
+      if (classes[k] === 0) continue;
+      seg.status[k]! += classes[k]!;
+      classes[k] = 0;
     }
-    if (!this.upstreamLatency.empty) seg.upstream = this.upstreamLatency.take();
+    seg.keys = pack(this.packs, this.buf, this.keyTables, JSON_FIXED, this.fixedCounts);
+    // Every segment gets the five fields, in this order (undefined when nothing was timed), so
+    // that all have one shape: segments with and without them made the optimized code bail out.
+    let latency: Sketch | undefined;
+    let classLatency: (Sketch | undefined)[] | undefined;
+    let sectionLatency: Map<string, Sketch> | undefined;
+    let vhostLatency: Map<string, Sketch> | undefined;
+    if (!this.latency.empty) {
+      latency = this.latency.take();
+      classLatency = this.classLatency.map((d) => (d.empty ? undefined : d.take()));
+      sectionLatency = new Map<string, Sketch>();
+      for (let i = 0; i < this.fixedSectionLatency.length; i++) {
+        const d = this.fixedSectionLatency[i]!;
+        if (!d.empty) addSketch(sectionLatency, FIXED_NAMES[i]!, d.take());
+      }
+      this.sectionLatency.drain(sectionLatency);
+      if (!this.vhostLatency.empty) this.vhostLatency.drain((vhostLatency = new Map<string, Sketch>()));
+    }
+    seg.latency = latency;
+    seg.upstream = this.upstreamLatency.empty ? undefined : this.upstreamLatency.take();
+    seg.classLatency = classLatency;
+    seg.sectionLatency = sectionLatency;
+    seg.vhostLatency = vhostLatency;
   }
 
   // ------------------------------------------------------------------------------- the walk
@@ -946,10 +973,12 @@ export class JsonScanner {
     this.second = second;
     this.status = status;
     this.bytes = bytes;
-    this.duration = this.readDuration(F_DURATION, this.durationUnit, false, this.durationGo);
-    this.upstream = this.readDuration(F_UPSTREAM, this.upstreamUnit, this.upstreamList, this.upstreamGo);
-    if (this.duration === BAD_DURATION || this.upstream === BAD_DURATION) return INVALID;
-    if (this.duration === RARE_DURATION || this.upstream === RARE_DURATION) return RARE;
+    const duration = this.readDuration(F_DURATION, this.durationUnit, false, this.durationGo);
+    const upstream = this.readDuration(F_UPSTREAM, this.upstreamUnit, this.upstreamList, this.upstreamGo);
+    if (duration === BAD_DURATION || upstream === BAD_DURATION) return INVALID;
+    if (duration === RARE_DURATION || upstream === RARE_DURATION) return RARE;
+    this.times[DURATION] = duration;
+    this.times[UPSTREAM] = upstream;
     // The texts: a number where one is read becomes String(n) in the reference.
     if (this.kindOf(F_CLIENT) === V_NUMBER || this.kindOf(F_USER) === V_NUMBER || this.kindOf(F_VHOST) === V_NUMBER) return RARE;
     this.readClient();
@@ -1304,8 +1333,8 @@ export class JsonScanner {
     this.second = entry.second;
     this.status = entry.status;
     this.bytes = entry.bytes;
-    this.duration = entry.duration !== null && entry.duration >= 0 && entry.duration < Infinity ? entry.duration : NO_DURATION;
-    this.upstream = entry.upstream !== null && entry.upstream >= 0 && entry.upstream < Infinity ? entry.upstream : NO_DURATION;
+    this.times[DURATION] = entry.duration !== null && entry.duration >= 0 && entry.duration < Infinity ? entry.duration : NO_DURATION;
+    this.times[UPSTREAM] = entry.upstream !== null && entry.upstream >= 0 && entry.upstream < Infinity ? entry.upstream : NO_DURATION;
     if (entry.client === '-') this.clientStart = -1;
     else {
       this.writeText(entry.client);
