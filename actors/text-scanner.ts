@@ -770,6 +770,9 @@ export class TextScanner extends ClfScanner {
     this.clientStart = s;
     this.clientEnd = hostEnd;
     this.clientHash = this.hostHash;
+    // The chunk's last line, without its '\n': ClfScanner, which reads nothing after the byte
+    // count, leaves a '\r' at its end in the line; the reference drops it.
+    if (this.next === this.lineEnd && this.lineEnd > this.bytesEnd && b[this.lineEnd - 1] === CR) this.lineEnd--;
     if (this.steps.length === this.tailFrom) return this.bytesEnd === this.lineEnd;
     return this.walk(b, this.bytesEnd, this.lineEnd, this.tailLead, this.tailFrom);
   }

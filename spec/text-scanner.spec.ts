@@ -495,6 +495,17 @@ describe('segments', () => {
     ]);
   });
 
+  test('a last line without its newline drops a trailing \\r, as a line with one does', () => {
+    for (const [format, line] of [
+      [NGINX_TIMED, `${nginx({ vhost: 'v' })}\r`],
+      [APACHE_COMMON, `10.0.0.1 - - [${TS}] "GET / HTTP/1.1" 200 5 \r`],
+      [MSEC, '1767225600.123|10.0.0.9|"GET / HTTP/1.1"|200|512|0.000|v\r'],
+    ] as const) {
+      for (const newline of [true, false]) expectAgreement(new TextScanner(format), format, line, newline);
+    }
+    expect(single(NGINX_TIMED, `${nginx({ vhost: 'v' })}\r`).vhost).toBe('v');
+  });
+
   test('CRLF line ends, blank lines and a last line without its newline', () => {
     const t = totals(new TextScanner(NGINX_TIMED).scan(enc(`${nginx({ bytes: '5' })}\r\n\n  \t\n\r\n${nginx({ bytes: '7', vhost: 'last' })}`)));
     expect([t.hits, t.invalid, t.bytes, entries(t.vhosts)]).toEqual([2, 0, 12, [['www.example.com', 1], ['last', 1]]]);
