@@ -115,7 +115,7 @@ const AT_LINE_END = 1;
 const AT_CLF_TIME = 2;
 /** Where its strftime pattern's match ends. */
 const AT_PATTERN = 3;
-/** Where nginx's list of upstream times ends, if it starts with one; else at the literal after it. */
+/** Where an nginx upstream list (`$upstream_response_time`, `$upstream_addr`…) ends, if it starts with one; else at the literal after it. */
 const AT_LIST = 4;
 
 /** One field of the format and the literal after it: a compiled token pair. */
@@ -1220,21 +1220,23 @@ export class TextScanner extends ClfScanner {
   }
 }
 
-/** A number (`\d+(\.\d+)?`) or `-` at b[i..end): where it ends, or -1. */
+/**
+ * A list item at b[i..end) (a number, `-`, an address such as `10.0.0.1:80`, `[::1]:80` or
+ * `unix:/tmp/sock`, a server group's name: letters, digits and `._:/[]%-`, as the reference's
+ * UPSTREAM_LIST): where it ends, or -1.
+ */
 function listItemEnd(b: Uint8Array, i: number, end: number): number {
-  if (i >= end) return -1;
-  if (b[i] === DASH) return i + 1;
-  if (!isDigit(b[i]!)) return -1;
-  while (i < end && isDigit(b[i]!)) i++;
-  if (i + 1 < end && b[i] === DOT && isDigit(b[i + 1]!)) {
-    i += 2;
-    while (i < end && isDigit(b[i]!)) i++;
-  }
-  return i;
+  const start = i;
+  while (i < end && LIST_ITEM[b[i]!] === 1) i++;
+  return i === start ? -1 : i;
 }
 
+/** The bytes of a list item (`listItemEnd`). */
+const LIST_ITEM = new Uint8Array(256);
+for (const c of '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._:/[]%-') LIST_ITEM[c.charCodeAt(0)] = 1;
+
 /**
- * Where nginx's list of upstream times at b[p..end) ends: items (`listItemEnd`) separated by
+ * Where an nginx upstream list (times, addresses, statuses…) at b[p..end) ends: items (`listItemEnd`) separated by
  * `, ` or ` : `, as many as there are; -1 when it does not start with one.
  */
 function listEnd(b: Uint8Array, p: number, end: number): number {

@@ -3,7 +3,8 @@
  * compiled to a text format, or to a JSON format when the string is a JSON object template.
  *
  * Variables are `$name` or `${name}`. The ones the monitor reads are in UNDERSTOOD; the other
- * variables nginx and its common modules know are skipped (SKIPPED, SKIPPED_PREFIXES), as are
+ * variables nginx and its common modules know are skipped (SKIPPED, SKIPPED_LISTS,
+ * SKIPPED_PREFIXES), as are
  * those a config defines itself (`map`, `set`, `geo`…; given by the config reader). Any other
  * variable is an error, at its column: a typo would otherwise silently read nothing.
  */
@@ -40,12 +41,23 @@ const SKIPPED = new Set(
     'proxy_protocol_server_addr proxy_protocol_server_port query_string realpath_root remote_port request_body ' +
     'request_body_file request_completion request_filename request_id request_length scheme server_addr server_port ' +
     'server_protocol tcpinfo_rtt tcpinfo_rttvar tcpinfo_snd_cwnd tcpinfo_rcv_space ' +
-    'upstream_addr upstream_bytes_received upstream_bytes_sent upstream_cache_status upstream_connect_time ' +
-    'upstream_header_time upstream_queue_time upstream_response_length upstream_status upstream_last_server_name ' +
+    'upstream_cache_status upstream_last_server_name ' +
     'realip_remote_addr realip_remote_port gzip_ratio proxy_add_x_forwarded_for proxy_host proxy_port ' +
     'limit_req_status limit_conn_status invalid_referer secure_link secure_link_expires uid_got uid_set uid_reset ' +
     'date_local date_gmt http2 http3 spdy spdy_request_priority msie modern_browser ancient_browser slice_range ' +
     'fastcgi_path_info fastcgi_script_name memcached_key auth_basic_user geoip_addr mirror'
+  ).split(' '),
+);
+/**
+ * The upstream module's variables nginx writes as lists, like `$upstream_response_time`: one
+ * value per server tried, `, ` between them and ` : ` across an internal redirect
+ * (`10.0.0.1:80, 10.0.0.2:80 : 10.0.1.1:80`). Skipped, but ended by the list's shape: a retried
+ * request's list has spaces in it, where a plain field would end.
+ */
+const SKIPPED_LISTS = new Set(
+  (
+    'upstream_addr upstream_bytes_received upstream_bytes_sent upstream_connect_time upstream_header_time ' +
+    'upstream_queue_time upstream_response_length upstream_status'
   ).split(' '),
 );
 const SKIPPED_PREFIXES = [
@@ -97,6 +109,7 @@ function variableToken(name: string, written: string, index: number, options: Ng
   if (name === '') throw new FormatError(`--log-format: "$" without a variable name${options.where(index)}`);
   const known = UNDERSTOOD[name];
   if (known) return { ...known, source: written };
+  if (SKIPPED_LISTS.has(name)) return { field: null, source: written, list: true };
   if (SKIPPED.has(name) || SKIPPED_PREFIXES.some((p) => name.startsWith(p)) || options.defined?.has(name) || /^\d+$/.test(name)) {
     return skip(written);
   }

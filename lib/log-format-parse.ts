@@ -260,8 +260,12 @@ function findLiteral(line: string, literal: string, from: number, escapes: boole
   return -1;
 }
 
-/** nginx's upstream list: numbers or `-`, separated by `, ` and ` : `. */
-const UPSTREAM_LIST = /^(?:\d+(?:\.\d+)?|-)(?:(?:, | : )(?:\d+(?:\.\d+)?|-))*/;
+/**
+ * nginx's upstream lists (`$upstream_response_time`, `$upstream_addr`, `$upstream_status`…):
+ * items separated by `, ` and ` : `, an item a number, `-`, an address (`10.0.0.1:80`,
+ * `[::1]:80`, `unix:/tmp/sock`) or a server group's name: letters, digits and `._:/[]%-`.
+ */
+const UPSTREAM_LIST = /^[0-9A-Za-z._:/[\]%-]+(?:(?:, | : )[0-9A-Za-z._:/[\]%-]+)*/;
 
 const show = (text: string) => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 

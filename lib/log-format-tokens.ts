@@ -44,7 +44,8 @@ export class TokenBuilder {
       if (typeof item === 'string') continue;
       const f = item.token.field;
       if (f === null || item.token.durationPart) continue;
-      if (seen.has(f)) item.token = { ...item.token, field: null, time: undefined, unit: undefined, list: undefined, hostPort: undefined };
+      // A list keeps its shape when skipped: it still ends where the list does.
+      if (seen.has(f)) item.token = { ...item.token, field: null, time: undefined, unit: undefined, hostPort: undefined };
       else seen.add(f);
     }
     if (!seen.has('time')) throw new FormatError(`--log-format: the format has no time (${hints.time})`);

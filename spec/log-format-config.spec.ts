@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compileFormat, FormatError, parseEntry, type LogFormat } from '../lib/log-format';
+import { compileFormat, FormatError, parseEntry, type LogFormat, type TextFormat } from '../lib/log-format';
 
 const DIR = join(import.meta.dir, 'fixtures', 'formats');
 const NGINX = join(DIR, 'nginx.conf');
@@ -161,6 +161,12 @@ describe('@FILE:NAME from an Apache config', () => {
     const combined = compileFormat(`@${APACHE}:combined`);
     expect(combined.kind).toBe('text');
     expect(body(combined)).toEqual(body(compileFormat('%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"')));
+  });
+
+  test("%{%d/%b/%Y:%H:%M:%S}t in a config's LogFormat keeps its strftime pattern as written (%d is no printf number)", () => {
+    const format = compileFormat(`@${APACHE}:timed`) as TextFormat;
+    const times = format.tokens.filter((t) => 'field' in t && t.field === 'time');
+    expect(times).toEqual([{ field: 'time', source: '%{%d/%b/%Y:%H:%M:%S}t', time: { kind: 'strftime', pattern: '%d/%b/%Y:%H:%M:%S' } }]);
   });
 
   test('a LogFormat continued over two lines with a backslash, its lines as Apache writes them', () => {

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { MAX_LINE, parseLine, sectionOf } from '../actors/clf-scanner';
+import { TextScanner } from '../actors/text-scanner';
+import { unpack } from '../lib/byte-keys';
 import { compileFormat, parseEntry, type FieldToken, type FormatEntry, type LogFormat, type TextFormat } from '../lib/log-format';
 import { stripPort } from '../lib/log-format-parse';
 import { epochSecond, isoSecond, strftimeSecond } from '../lib/log-format-time';
@@ -114,6 +116,30 @@ describe('nginx and Apache strings on their lines', () => {
       const want = parseEntry(line, compileFormat('combined')).entry;
       expect(parseEntry(line, format).entry).toEqual(want);
     }
+  });
+
+  test("the other $upstream_* lists (a retried request's addresses, statuses, times) end where the list does, parseEntry and TextScanner alike", () => {
+    const format = compileFormat(
+      `${NGINX_COMBINED} $upstream_addr $upstream_status $upstream_connect_time $upstream_header_time $upstream_response_length ` +
+        '$upstream_bytes_received $upstream_bytes_sent $upstream_queue_time $upstream_response_time $request_time $host',
+    ) as TextFormat;
+    const head = '10.1.2.3 - - [05/Mar/2024:10:15:42 +0000] "GET /api/x HTTP/1.1" 502 12 "-" "curl/8.0"';
+    const lists = [
+      // tried twice, then an internal redirect to another group
+      '10.0.0.1:80, 10.0.0.2:80 : unix:/run/app.sock 502, 504 : 200 0.001, - : 0.002 0.010, - : 0.020 0, 0 : 12 0, 0 : 340 120, 0 : 80 0.000, 0.000 : 0.000 0.030, 3.000 : 0.020',
+      // no server could be selected: the group's name; IPv6
+      'backend 502 - - - - - - -',
+      '[2001:db8::1]:8080 200 0.001 0.002 12 340 80 0.000 0.004',
+    ];
+    const want = [3050, null, 4];
+    lists.forEach((list, i) => {
+      const line = `${head} ${list} 0.060 api.example.com`;
+      const parsed = parseEntry(line, format);
+      expect([parsed.error, parsed.entry?.vhost, parsed.entry?.duration, parsed.entry?.upstream]).toEqual([undefined, 'api.example.com', 60, want[i]]);
+      const batch = new TextScanner(format).scan(new TextEncoder().encode(`${line}\n`));
+      const seg = batch.segments[0]!;
+      expect([seg.hits, seg.invalid, [...unpack(seg.keys, 'vhosts')]]).toEqual([1, 0, [['api.example.com', 1]]]);
+    });
   });
 
   test('main: $request_time, an upstream list summed, "-" upstream none, \\x22 in a quoted field', () => {
