@@ -49,7 +49,7 @@ export interface FieldToken {
   time?: TimeFormat;
   /** duration, upstream. */
   unit?: Unit;
-  /** nginx's upstream lists: `0.010, 0.020 : 0.030`, summed (`-` is no value). */
+  /** nginx's upstream lists: items (numbers, `-`, addresses, group names) between `, ` and ` : `; a duration list (`0.010, 0.020 : 0.030`) is summed, `-` no value. */
   list?: boolean;
   /**
    * client: the value may be `address:port` (ALB's `client:port`): `v4:port` and `[v6]:port`
