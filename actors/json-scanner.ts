@@ -35,7 +35,8 @@
  */
 import { decodeKey, fixedKey, FNV_PRIME, FNV_SEED, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, pack, PackBuffer, slotOf } from '../lib/byte-keys';
 import { parseEntry, type FieldName, type FormatEntry, type JsonFormat, type TimeFormat, type Unit } from '../lib/log-format';
-import { bucketIndex, MAX_VALUE, MIN_VALUE, Sketch } from '../lib/sketch';
+import { bucketOf, Sketch } from '../lib/sketch';
+import { addSketch, Durations, KeyDurations } from '../lib/duration-store';
 import {
   BLANK,
   daysFromCivil,
@@ -223,200 +224,6 @@ function index(node: PathNode): void {
 }
 
 // --------------------------------------------------------------------------------- durations
-
-/** `bucketIndex` of a duration counted as zero (at or below MIN_VALUE). */
-const ZERO_BUCKET = -0x7fffffff;
-/** Buckets a store grows by beyond what it needs. */
-const STORE_GROW = 32;
-
-/**
- * The durations of one key in the segment being scanned, held as a Sketch would hold them (the
- * same buckets, count, sum, min and max, added in the same order), in a store of bucket counts
- * used again segment after segment: only ever grown, it soon spans the key's durations. The
- * bucket is computed once a line for every store the duration goes to, and `take` makes the
- * segment's Sketch once, from the buckets it used. (A Sketch for each key of each segment, added
- * to line by line, grew its buckets over and over and took a log a line a key.)
- */
-class Durations {
-  private counts = new Float64Array(0);
-  /** counts[j] is bucket offset + j. */
-  private offset = 0;
-  /** The lowest and highest bucket used since the last take (ZERO_BUCKET apart). */
-  private lo = 0x7fffffff;
-  private hi = -0x7fffffff;
-  private zero = 0;
-  count = 0;
-  /**
-   * Sum, min and max: in a Float64Array, as they are doubles whatever their value (a field that
-   * holds a whole number one time and a fraction the next made the optimized code bail out).
-   */
-  private readonly stats = Float64Array.of(0, Infinity, -Infinity);
-
-  /** Adds a finite duration (ms ≥ 0) whose bucket is `bucket` (ZERO_BUCKET for a zero), as `Sketch.add` does. */
-  add(ms: number, bucket: number): void {
-    this.count++;
-    const stats = this.stats;
-    stats[SUM]! += ms;
-    if (ms < stats[MIN]!) stats[MIN] = ms;
-    if (ms > stats[MAX]!) stats[MAX] = ms;
-    if (bucket === ZERO_BUCKET) {
-      this.zero++;
-      return;
-    }
-    let j = bucket - this.offset;
-    if (j < 0 || j >= this.counts.length) {
-      this.grow(bucket);
-      j = bucket - this.offset;
-    }
-    this.counts[j]!++;
-    if (bucket < this.lo) this.lo = bucket;
-    if (bucket > this.hi) this.hi = bucket;
-  }
-
-  /** Makes the store cover `bucket` too. */
-  private grow(bucket: number): void {
-    const had = this.counts.length > 0;
-    const lo = Math.min(bucket - STORE_GROW, had ? this.offset : bucket);
-    const hi = Math.max(bucket + STORE_GROW, had ? this.offset + this.counts.length - 1 : bucket);
-    const counts = new Float64Array(hi - lo + 1);
-    if (had) counts.set(this.counts, this.offset - lo);
-    this.counts = counts;
-    this.offset = lo;
-  }
-
-  /** The Sketch of what was added since the last call; the store is empty again. */
-  take(): Sketch {
-    const lo = this.lo;
-    const span = this.hi >= lo ? this.hi - lo + 1 : 0;
-    const store = this.counts;
-    // A plain array, as Sketch.from takes (one for all the stores: from copies it).
-    const counts = SCRATCH;
-    counts.length = span;
-    for (let k = 0, j = lo - this.offset; k < span; k++, j++) {
-      counts[k] = store[j]!;
-      store[j] = 0;
-    }
-    const stats = this.stats;
-    const sketch = Sketch.from({ zero: this.zero, offset: span > 0 ? lo : 0, counts, count: this.count, sum: stats[SUM]!, min: stats[MIN]!, max: stats[MAX]! });
-    this.count = 0;
-    this.zero = 0;
-    stats[SUM] = 0;
-    stats[MIN] = Infinity;
-    stats[MAX] = -Infinity;
-    this.lo = 0x7fffffff;
-    this.hi = -0x7fffffff;
-    return sketch;
-  }
-
-  get empty(): boolean {
-    return this.count === 0;
-  }
-}
-const SCRATCH: number[] = [];
-const [SUM, MIN, MAX] = [0, 1, 2];
-
-
-/**
- * Durations by key (a section's or a vhost's bytes) in the segment being scanned: an
- * open-addressing table from the key's bytes to its store. The keys are copied into a slab of
- * the table's own (a decoded key lives after the chunk, which is reused), and become strings
- * once a segment, in `drain`; the stores are kept for the next segment.
- */
-class KeyDurations {
-  private slots = new Int32Array(64);
-  private slotHashes = new Int32Array(64);
-  private starts = new Int32Array(32);
-  private ends = new Int32Array(32);
-  private hashes = new Int32Array(32);
-  private slab = new Uint8Array(1024);
-  private used = 0;
-  private readonly stores: Durations[] = [];
-  private size = 0;
-
-  /** The store of the key b[start..end) (FNV-1a `hash`). */
-  get(b: Uint8Array, start: number, end: number, hash: number): Durations {
-    const mask = this.slots.length - 1;
-    let slot = slotOf(hash, mask);
-    const len = end - start;
-    const slab = this.slab;
-    for (let e1 = this.slots[slot]!; e1 !== 0; e1 = this.slots[slot]!) {
-      if (this.slotHashes[slot] === hash) {
-        const e = e1 - 1;
-        const s = this.starts[e]!;
-        if (this.ends[e]! - s === len) {
-          let i = 0;
-          while (i < len && slab[s + i] === b[start + i]) i++;
-          if (i === len) return this.stores[e]!;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    return this.insert(b, start, end, hash, slot);
-  }
-
-  private insert(b: Uint8Array, start: number, end: number, hash: number, slot: number): Durations {
-    const e = this.size++;
-    if (e === this.starts.length) {
-      this.starts = grown(this.starts);
-      this.ends = grown(this.ends);
-      this.hashes = grown(this.hashes);
-    }
-    const len = end - start;
-    if (this.used + len > this.slab.length) {
-      const bigger = new Uint8Array(Math.max(this.slab.length * 2, this.used + len));
-      bigger.set(this.slab.subarray(0, this.used));
-      this.slab = bigger;
-    }
-    this.slab.set(b.subarray(start, end), this.used);
-    this.starts[e] = this.used;
-    this.ends[e] = this.used += len;
-    this.hashes[e] = hash;
-    if (e === this.stores.length) this.stores.push(new Durations());
-    this.slots[slot] = e + 1;
-    this.slotHashes[slot] = hash;
-    if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    return this.stores[e]!;
-  }
-
-  private rehash(n: number): void {
-    this.slots = new Int32Array(n);
-    this.slotHashes = new Int32Array(n);
-    const mask = n - 1;
-    for (let e = 0; e < this.size; e++) {
-      const h = this.hashes[e]!;
-      let slot = slotOf(h, mask);
-      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-      this.slots[slot] = e + 1;
-      this.slotHashes[slot] = h;
-    }
-  }
-
-  /** Moves the segment's sketches into `into` under their keys' strings (keys that decode alike merge) and empties the table. */
-  drain(into: Map<string, Sketch>): void {
-    for (let e = 0; e < this.size; e++) addSketch(into, decodeKey(this.slab, this.starts[e]!, this.ends[e]!), this.stores[e]!.take());
-    if (this.size > 0) {
-      this.slots.fill(0);
-      this.size = 0;
-      this.used = 0;
-    }
-  }
-
-  get empty(): boolean {
-    return this.size === 0;
-  }
-}
-
-function addSketch(into: Map<string, Sketch>, key: string, sketch: Sketch): void {
-  const had = into.get(key);
-  if (had) had.merge(sketch);
-  else into.set(key, sketch);
-}
-
-function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
-}
 
 function bump(counts: Map<number, number>, key: number, n: number): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -1374,14 +1181,6 @@ export class JsonScanner {
 const RARE_TIME = -0.5;
 /** `readDuration`'s answer for a duration the reference reads (a list with non-ASCII bytes). */
 const RARE_DURATION = -3;
-
-/** The bucket of MAX_VALUE, where `Sketch.add` counts every longer duration. */
-const MAX_BUCKET = bucketIndex(MAX_VALUE);
-
-/** The bucket `Sketch.add` counts a duration in: ZERO_BUCKET for one counted as zero, MAX_BUCKET from MAX_VALUE on. */
-function bucketOf(ms: number): number {
-  return ms <= MIN_VALUE ? ZERO_BUCKET : ms >= MAX_VALUE ? MAX_BUCKET : bucketIndex(ms);
-}
 
 // ------------------------------------------------------------------------------ JSON on bytes
 

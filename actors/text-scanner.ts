@@ -30,7 +30,8 @@
  */
 import { decodeKey, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, slotOf } from '../lib/byte-keys';
 import type { FieldToken, TextFormat, Token, Unit } from '../lib/log-format';
-import { bucketIndex, MAX_VALUE, MIN_VALUE, Sketch } from '../lib/sketch';
+import { bucketOf, Sketch } from '../lib/sketch';
+import { addSketch, Durations, KeyDurations } from '../lib/duration-store';
 import {
   BLANK,
   ClfScanner,
@@ -280,188 +281,8 @@ function compileStrftime(pattern: string): Piece[] {
 
 // ------------------------------------------------------------------------------ durations
 
-/** The bucket `Sketch.add` counts a duration in (lib/sketch.ts): ZERO_BUCKET at or below MIN_VALUE, the last one from MAX_VALUE on. */
-function bucketOf(ms: number): number {
-  return ms <= MIN_VALUE ? ZERO_BUCKET : bucketIndex(ms < MAX_VALUE ? ms : MAX_VALUE);
-}
-const ZERO_BUCKET = -0x7fffffff;
-/** Buckets a store grows by beyond what it needs. */
-const STORE_GROW = 32;
 /** Slots of the bucket cache: durations repeat (nginx writes whole milliseconds), a log each does not have to. */
 const BUCKET_CACHE = 4096;
-
-// What a store keeps besides its buckets, in one Float64Array: its numbers are doubles whatever
-// they hold (a field that is an int one segment and a double the next, ±Infinity after a reset
-// among int buckets, made the optimized code bail out at every segment: a third of a timed scan).
-const COUNT = 0;
-const ZERO = 1;
-const SUM = 2;
-const MIN = 3;
-const MAX = 4;
-/** The lowest and highest bucket used since the last take (LO > HI: none). */
-const LO = 5;
-const HI = 6;
-const NONE_LO = 1e9;
-const NONE_HI = -1e9;
-
-/**
- * The durations of one key in the segment being scanned, as a Sketch would hold them had they
- * been added to it one by one (the same buckets, count, sum, min and max), in a store that lives
- * on from segment to segment; `take()` makes the segment's Sketch (`Sketch.from`) and empties it.
- * A fresh Sketch a key a segment, grown as durations came, took two thirds of a timed scan.
- */
-class Durations {
-  private counts = new Float64Array(0);
-  /** counts[j] is bucket offset + j. */
-  private offset = 0;
-  private readonly stats = Float64Array.of(0, 0, 0, Infinity, -Infinity, NONE_LO, NONE_HI);
-
-  get count(): number {
-    return this.stats[COUNT]!;
-  }
-
-  /** Adds a duration (ms, finite, not negative) whose bucket is `bucket` (`bucketOf`). */
-  add(ms: number, bucket: number): void {
-    const st = this.stats;
-    st[COUNT]!++;
-    st[SUM]! += ms;
-    if (ms < st[MIN]!) st[MIN] = ms;
-    if (ms > st[MAX]!) st[MAX] = ms;
-    if (bucket === ZERO_BUCKET) {
-      st[ZERO]!++;
-      return;
-    }
-    let j = bucket - this.offset;
-    if (j < 0 || j >= this.counts.length) {
-      this.grow(bucket);
-      j = bucket - this.offset;
-    }
-    this.counts[j]!++;
-    if (bucket < st[LO]!) st[LO] = bucket;
-    if (bucket > st[HI]!) st[HI] = bucket;
-  }
-
-  /** Makes the store cover `bucket` too (it never shrinks: the next segments' durations are much alike). */
-  private grow(bucket: number): void {
-    const length = this.counts.length;
-    const lo = length === 0 ? bucket - STORE_GROW : Math.min(this.offset, bucket - STORE_GROW);
-    const hi = length === 0 ? bucket + STORE_GROW : Math.max(this.offset + length - 1, bucket + STORE_GROW);
-    const counts = new Float64Array(hi - lo + 1);
-    if (length > 0) counts.set(this.counts, this.offset - lo);
-    this.counts = counts;
-    this.offset = lo;
-  }
-
-  /**
-   * The Sketch of what came since the last call; the store is empty again. (Between MIN_VALUE
-   * and MAX_VALUE lie some 1,700 buckets: within what `Sketch.from` takes.)
-   */
-  take(): Sketch {
-    const st = this.stats;
-    const lo = st[LO]! | 0;
-    const hi = st[HI]! | 0;
-    const n = hi >= lo ? hi - lo + 1 : 0;
-    // A plain loop: Array.from of a typed array goes through its iterator, four times slower.
-    const counts = new Array<number>(n);
-    const from = lo - this.offset;
-    for (let i = 0; i < n; i++) counts[i] = this.counts[from + i]!;
-    const sketch = Sketch.from({ zero: st[ZERO]!, offset: n > 0 ? lo : 0, counts, count: st[COUNT]!, sum: st[SUM]!, min: st[MIN]!, max: st[MAX]! });
-    if (n > 0) this.counts.fill(0, from, from + n);
-    st.set(EMPTY_STATS);
-    return sketch;
-  }
-}
-const EMPTY_STATS = Float64Array.of(0, 0, 0, Infinity, -Infinity, NONE_LO, NONE_HI);
-
-/**
- * Durations by key (a section's or a vhost's bytes) in the segment being scanned: an
- * open-addressing table from the key's bytes (in the chunk) to its store. The keys become
- * strings once a segment, in `drain`; the stores are kept for the next segment.
- */
-class KeyDurations {
-  private slots = new Int32Array(64);
-  private slotHashes = new Int32Array(64);
-  private starts = new Int32Array(32);
-  private ends = new Int32Array(32);
-  private hashes = new Int32Array(32);
-  private readonly stores: Durations[] = [];
-  private size = 0;
-
-  /** The store of the key b[start..end) (FNV-1a `hash`). */
-  get(b: Uint8Array, start: number, end: number, hash: number): Durations {
-    const mask = this.slots.length - 1;
-    let slot = slotOf(hash, mask);
-    const len = end - start;
-    for (let e1 = this.slots[slot]!; e1 !== 0; e1 = this.slots[slot]!) {
-      if (this.slotHashes[slot] === hash) {
-        const e = e1 - 1;
-        const s = this.starts[e]!;
-        if (this.ends[e]! - s === len) {
-          let i = 0;
-          while (i < len && b[s + i] === b[start + i]) i++;
-          if (i === len) return this.stores[e]!;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-    return this.insert(start, end, hash, slot);
-  }
-
-  private insert(start: number, end: number, hash: number, slot: number): Durations {
-    const e = this.size++;
-    if (e === this.starts.length) {
-      this.starts = grow(this.starts);
-      this.ends = grow(this.ends);
-      this.hashes = grow(this.hashes);
-    }
-    this.starts[e] = start;
-    this.ends[e] = end;
-    this.hashes[e] = hash;
-    if (e === this.stores.length) this.stores.push(new Durations());
-    this.slots[slot] = e + 1;
-    this.slotHashes[slot] = hash;
-    if (this.size * 2 > this.slots.length) this.rehash(this.slots.length * 2);
-    return this.stores[e]!;
-  }
-
-  private rehash(n: number): void {
-    this.slots = new Int32Array(n);
-    this.slotHashes = new Int32Array(n);
-    const mask = n - 1;
-    for (let e = 0; e < this.size; e++) {
-      const h = this.hashes[e]!;
-      let slot = slotOf(h, mask);
-      while (this.slots[slot] !== 0) slot = (slot + 1) & mask;
-      this.slots[slot] = e + 1;
-      this.slotHashes[slot] = h;
-    }
-  }
-
-  /** Moves the segment's sketches into `into` under their keys' strings (keys that decode alike merge) and empties the table. */
-  drain(b: Uint8Array, into: Map<string, Sketch>): void {
-    for (let e = 0; e < this.size; e++) addSketch(into, decodeKey(b, this.starts[e]!, this.ends[e]!), this.stores[e]!.take());
-    if (this.size > 0) {
-      this.slots.fill(0);
-      this.size = 0;
-    }
-  }
-
-  get empty(): boolean {
-    return this.size === 0;
-  }
-}
-
-function addSketch(into: Map<string, Sketch>, key: string, sketch: Sketch): void {
-  const had = into.get(key);
-  if (had) had.merge(sketch);
-  else into.set(key, sketch);
-}
-
-function grow(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
-  const b = new Int32Array(a.length * 2);
-  b.set(a);
-  return b;
-}
 
 function bump(counts: Map<number, number>, key: number, n: number): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -717,11 +538,11 @@ export class TextScanner extends ClfScanner {
       seg.classLatency = this.classLatency.map((d) => (d.count > 0 ? d.take() : undefined));
       const sections = new Map<string, Sketch>();
       this.fixedSectionLatency.forEach((d, i) => d.count > 0 && addSketch(sections, FIXED_NAMES[i]!, d.take()));
-      this.sectionLatency.drain(this.chunk, sections);
+      this.sectionLatency.drain(sections);
       seg.sectionLatency = sections;
       if (!this.vhostLatency.empty) {
         const vhosts = new Map<string, Sketch>();
-        this.vhostLatency.drain(this.chunk, vhosts);
+        this.vhostLatency.drain(vhosts);
         seg.vhostLatency = vhosts;
       }
     }

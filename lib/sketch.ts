@@ -63,6 +63,18 @@ export function bucketValue(index: number): number {
   return (2 * Math.pow(GAMMA, index)) / (GAMMA + 1);
 }
 
+/** What `bucketOf` answers for a duration counted as zero (at or below MIN_VALUE). */
+export const ZERO_BUCKET = -0x7fffffff;
+
+/**
+ * The bucket `add` counts a duration (ms, finite, ≥ 0) in: ZERO_BUCKET at or below MIN_VALUE,
+ * MAX_VALUE's from there on. The scanners compute it once a line for every store the duration
+ * goes to (lib/duration-store.ts).
+ */
+export function bucketOf(ms: number): number {
+  return ms <= MIN_VALUE ? ZERO_BUCKET : ms >= MAX_VALUE ? MAX_INDEX : Math.ceil(Math.log(ms) / LN_GAMMA);
+}
+
 export class Sketch {
   /** Bucket counts; counts[j] is bucket offset + j. */
   private counts = new Float64Array(0);
@@ -80,11 +92,12 @@ export class Sketch {
     this.sum += ms * n;
     if (ms < this.min) this.min = ms;
     if (ms > this.max) this.max = ms;
-    if (ms <= MIN_VALUE) {
+    const bucket = bucketOf(ms);
+    if (bucket === ZERO_BUCKET) {
       this.zero += n;
       return;
     }
-    this.bump(ms >= MAX_VALUE ? MAX_INDEX : Math.ceil(Math.log(ms) / LN_GAMMA), n);
+    this.bump(bucket, n);
   }
 
   private bump(index: number, n: number): void {
