@@ -25,7 +25,8 @@
  * A line is counted exactly as actors/clf-scanner.ts counts one: segments by high-water second,
  * perSecond run-length, status and codes, bytes, keys packed by their bytes (sections, users,
  * hosts = the client, methods, vhosts), and its durations into the segment's sketches (latency,
- * upstream, by status class, by section and by vhost), each key's string made once a segment.
+ * upstream, by section, and, unless `ruleSketches` is false, by status class and by vhost), each
+ * key's string made once a segment.
  *
  * Strings with escapes (`\"`, `\u00e9`, `\/`) count by their decoded bytes. A tally reads its
  * keys from the one buffer `pack` is given, so the first value of a chunk that must be decoded
@@ -336,14 +337,20 @@ export class JsonScanner {
   /** Sections that are no bytes of the line, by their index in JSON_FIXED. */
   private readonly fixedSectionLatency = JSON_FIXED.map(() => new Durations());
 
+  /** Whether durations go by status class and vhost too (`ruleSketches`). */
+  private readonly ruleSketches: boolean;
+
   /**
    * `borrowKeys`: pack every chunk's segments' keys into one reused buffer, valid until the next
-   * `scan` (as ClfScanner's option).
+   * `scan` (as ClfScanner's option). `ruleSketches` (default true): keep the segments'
+   * `classLatency` and `vhostLatency`, which only latency rules read; false leaves them undefined
+   * (a run without such rules saves their stores).
    */
   constructor(
     format: JsonFormat,
-    private readonly options: { borrowKeys?: boolean } = {},
+    private readonly options: { borrowKeys?: boolean; ruleSketches?: boolean } = {},
   ) {
+    this.ruleSketches = options.ruleSketches !== false;
     this.format = format;
     this.root = pathNode(NO_BYTES);
     const slotIds = new Map<string, number>();
@@ -489,9 +496,10 @@ export class JsonScanner {
     if (!this.timed || ms === NO_DURATION) return;
     const bucket = bucketOf(ms);
     this.latency.add(ms, bucket);
-    this.classLatency[statusClass]!.add(ms, bucket);
     if (fixed < 0) this.sectionLatency.get(b, this.sectionStart, sectionEnd, sectionHash).add(ms, bucket);
     else this.fixedSectionLatency[fixed]!.add(ms, bucket);
+    if (!this.ruleSketches) return;
+    this.classLatency[statusClass]!.add(ms, bucket);
     if (vs >= 0) this.vhostLatency.get(b, vs, vhostEnd, vhostHash).add(ms, bucket);
   }
 
@@ -546,7 +554,7 @@ export class JsonScanner {
     let vhostLatency: Map<string, Sketch> | undefined;
     if (!this.latency.empty) {
       latency = this.latency.take();
-      classLatency = this.classLatency.map((d) => (d.empty ? undefined : d.take()));
+      if (this.ruleSketches) classLatency = this.classLatency.map((d) => (d.empty ? undefined : d.take()));
       sectionLatency = new Map<string, Sketch>();
       for (let i = 0; i < this.fixedSectionLatency.length; i++) {
         const d = this.fixedSectionLatency[i]!;

@@ -509,6 +509,24 @@ describe('JsonScanner: counted as the CLF scanner counts', () => {
     expect([untimed!.latency, untimed!.sectionLatency, untimed!.classLatency]).toEqual([undefined, undefined, undefined]);
   });
 
+  test('ruleSketches: false keeps no classLatency or vhostLatency, and counts everything else alike', () => {
+    const batch = lines(
+      ...Array.from({ length: 200 }, (_, i) =>
+        caddy({ ts: String(T0 + (i >> 6)), duration: i % 9 === 0 ? '"-"' : `0.00${i % 7}${i}`, status: i % 5 === 0 ? '503' : '200', host: `"v${i % 3}"`, uri: `"/s${i % 4}/x"` }),
+      ),
+      'junk',
+    );
+    const kept = new JsonScanner(CADDY).scan(batch).segments;
+    const lean = new JsonScanner(CADDY, { ruleSketches: false }).scan(batch).segments;
+    expect(kept.every((s) => s.classLatency !== undefined && s.vhostLatency !== undefined)).toBe(true);
+    expect(lean.every((s) => s.classLatency === undefined && s.vhostLatency === undefined)).toBe(true);
+    const withoutRules = (s: Segment) => ({ ...viewOf(s), classLatency: null, vhostLatency: null });
+    expect(lean.map(withoutRules)).toEqual(kept.map(withoutRules));
+    expect(lean.map((s) => s.sectionLatency!.size)).toEqual(kept.map((s) => s.sectionLatency!.size));
+    // A scanner that kept them counts as the reference does (ruleSketches' default).
+    expectAgrees(batch, CADDY, new JsonScanner(CADDY, { ruleSketches: true }));
+  });
+
   test('a scanner that borrows its keys counts what one that owns them does', () => {
     const batch = lines(...Array.from({ length: 300 }, (_, i) => caddy({ remote_ip: `"10.0.${i % 7}.${i}"`, ts: String(T0 + (i >> 5)), uri: `"/s${i % 13}"` })));
     const owned = new JsonScanner(CADDY).scan(batch).segments.map(viewOf);
