@@ -25,7 +25,8 @@
  * What is counted, per valid line: hits, perSecond, status and codes, bytes; the keys (sections
  * by the CLF section rule, users, hosts = the client, methods, vhosts); with a duration field,
  * `latency`, `sectionLatency`, `vhostLatency` and `classLatency` sketches (ms) of the timed
- * lines, and `upstream` of the lines with an upstream time (a line with `-` counts, untimed).
+ * lines, and `upstream` of the lines with an upstream time (a line with `-` counts, untimed);
+ * `vhostLatency` and `classLatency`, which only rules read, are left out with `ruleSketches: false`.
  * A section's or vhost's string is made once per segment, when the segment is packed.
  */
 import { decodeKey, fixedKey, fnv1a, KeyTally, MAX_KEY_BYTES, ownKeys, slotOf } from '../lib/byte-keys';
@@ -346,6 +347,8 @@ export class TextScanner extends ClfScanner {
   /** The format has a duration (sketches are kept) / ALB's duration parts. */
   private readonly timed: boolean;
   private readonly parted: boolean;
+  /** Keep the sketches only rules read: by status class and by vhost. */
+  private readonly ruleSketches: boolean;
 
   // What a line read (valid lines), besides ClfScanner's fields; no object per line.
   /** -1: no client (the `-` key). */
@@ -394,8 +397,13 @@ export class TextScanner extends ClfScanner {
   private localKey = -1;
   private localBase = 0;
 
-  constructor(format: TextFormat, options: { borrowKeys?: boolean } = {}) {
+  /**
+   * `ruleSketches` (default true): keep `classLatency` and `vhostLatency`, which only rules read
+   * (a run without latency rules leaves them out: two stores a timed line fewer).
+   */
+  constructor(format: TextFormat, options: { borrowKeys?: boolean; ruleSketches?: boolean } = {}) {
     super(options);
+    this.ruleSketches = options.ruleSketches !== false;
     const { lead, steps } = compile(format);
     this.lead = lead;
     this.steps = steps;
@@ -503,9 +511,10 @@ export class TextScanner extends ClfScanner {
     if (!this.timed || ms !== ms || ms === Infinity) return;
     const bucket = this.bucketOf(ms);
     this.latency.add(ms, bucket);
-    this.classLatency[statusClass]!.add(ms, bucket);
     if (fixed < 0) this.sectionLatency.get(b, this.sectionStart, sectionEnd, sectionHash).add(ms, bucket);
     else this.fixedSectionLatency[fixed]!.add(ms, bucket);
+    if (!this.ruleSketches) return;
+    this.classLatency[statusClass]!.add(ms, bucket);
     if (vs >= 0) this.vhostLatency.get(b, vs, vhostEnd, vhostHash).add(ms, bucket);
   }
 
@@ -535,7 +544,7 @@ export class TextScanner extends ClfScanner {
     super.flush(seg);
     if (this.latency.count > 0) {
       seg.latency = this.latency.take();
-      seg.classLatency = this.classLatency.map((d) => (d.count > 0 ? d.take() : undefined));
+      if (this.ruleSketches) seg.classLatency = this.classLatency.map((d) => (d.count > 0 ? d.take() : undefined));
       const sections = new Map<string, Sketch>();
       this.fixedSectionLatency.forEach((d, i) => d.count > 0 && addSketch(sections, FIXED_NAMES[i]!, d.take()));
       this.sectionLatency.drain(sections);

@@ -916,3 +916,24 @@ describe('the fast scanner against parseEntry, on lines real servers wrote', () 
     });
   }
 });
+
+describe('ruleSketches', () => {
+  /** A segment without the two sketches only rules read. */
+  const withoutRuleSketches = ({ classLatency: _c, vhostLatency: _v, ...rest }: Segment) => rest;
+
+  FORMATS.forEach(([name, format], n) => {
+    test(`${name}: ruleSketches false keeps no sketch by status class or vhost, and all else as the default does`, () => {
+      const corpus = corpusOf(format, 3000 + n);
+      const bytes = enc(corpus.join('\n'));
+      const full = new TextScanner(format).scan(bytes).segments;
+      const lean = new TextScanner(format, { ruleSketches: false }).scan(bytes).segments;
+      const timed = format.tokens.some((t) => 'field' in t && t.field === 'duration');
+      const vhosts = format.tokens.some((t) => 'field' in t && t.field === 'vhost');
+      // the default keeps them (so that the comparison below could fail)
+      expect(full.some((s) => s.classLatency !== undefined)).toBe(timed);
+      if (timed && vhosts) expect(full.some((s) => (s.vhostLatency?.size ?? 0) > 0)).toBe(true);
+      expect(lean.filter((s) => s.classLatency !== undefined || s.vhostLatency !== undefined)).toEqual([]);
+      expect(lean.map(withoutRuleSketches)).toEqual(full.map(withoutRuleSketches));
+    });
+  });
+});
