@@ -25,6 +25,12 @@ export interface Scanner {
 export interface ScannerOptions {
   /** Segments' keys valid only until the next scan (the parser's: see ClfScanner). */
   borrowKeys?: boolean;
+  /**
+   * Keep the durations by status class and by vhost (default true). Only latency rules read them
+   * (`needsRuleSketches`): a monitor without such a rule leaves them out, two stores a timed line
+   * fewer. An agent keeps them: the centre's rules may read them.
+   */
+  ruleSketches?: boolean;
 }
 
 /** The scanner for a format. */

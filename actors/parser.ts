@@ -27,6 +27,8 @@ export interface ParserInput {
   sources?: string[];
   /** `--log-format`'s; absent: each source's first lines decide (said once on stderr). */
   format?: LogFormat;
+  /** Keep the durations by status class and vhost (default true; see ScannerOptions). */
+  ruleSketches?: boolean;
 }
 
 /** Every line counts at `second`, whatever its timestamp says. */
@@ -46,7 +48,7 @@ export const parser = fromCallback<ChunkMessage | EndMessage, ParserInput>(
     const scannerOf = (source: string) => {
       let s = scanners.get(source);
       // Borrowed keys: a batch is read while it is delivered (see ClfScanner).
-      if (!s) scanners.set(source, (s = new InputScanner(input.format, source, tell, { borrowKeys: true })));
+      if (!s) scanners.set(source, (s = new InputScanner(input.format, source, tell, { borrowKeys: true, ruleSketches: input.ruleSketches })));
       return s;
     };
     const merge = input.sources && input.sources.length > 1 ? new SegmentMerge(input.sources) : null;

@@ -87,6 +87,15 @@ export class RulesError extends Error {
   }
 }
 
+/**
+ * Whether a rule reads the durations by status class or by vhost (`Segment.classLatency`,
+ * `vhostLatency`): a latency rule matching a status class or a vhost, or grouped by vhost. Without
+ * one, the scanners leave them out.
+ */
+export function needsRuleSketches(rules: readonly Rule[] = []): boolean {
+  return rules.some((r) => r.kind === 'latency' && (r.match?.field === 'status' || r.match?.field === 'vhost' || r.by === 'vhost'));
+}
+
 /** The longest stretch of seconds the alert machines look back over: -a's window, or a rule's with its `for`. */
 export function longestWindow(windowSeconds: number, rules: readonly Rule[] = []): number {
   return Math.max(windowSeconds, ...rules.map((r) => r.windowSeconds + r.forSeconds));

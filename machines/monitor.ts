@@ -21,7 +21,7 @@ import { ruleMonitor } from '../actors/rule-monitor';
 import { RuleWindow, ruleWindows } from '../actors/rule-window';
 import { sectionAggregator } from '../actors/section-aggregator';
 import { tailer } from '../actors/tailer';
-import { longestWindow, type Rule } from '../lib/rules';
+import { longestWindow, needsRuleSketches, type Rule } from '../lib/rules';
 
 export interface MonitorInput {
   paths: string[];
@@ -196,6 +196,7 @@ export const monitorMachine = setup({
           progress: Boolean(c.progress),
           sources: replay ? c.paths : undefined,
           format: c.format,
+          ruleSketches: needsRuleSketches(c.rules),
         },
       });
       enqueue.spawnChild('tailer', {

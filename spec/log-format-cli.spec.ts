@@ -120,6 +120,32 @@ describe('a duration of -', () => {
   });
 });
 
+describe('latency rules on the durations by vhost and status class', () => {
+  // The scanners keep those durations only when a rule reads them (needsRuleSketches): these
+  // rules must see them end to end.
+  test('a rule by vhost fires for the slow vhost only; a rule on 5xx fires', async () => {
+    const format = `${TIMED} $host`;
+    const lines: string[] = [];
+    for (let s = 0; s < 12; s++) {
+      for (let i = 0; i < 3; i++) lines.push(`${timedLine(s, '2.000').replace(' 200 ', ' 503 ')} slow.test`);
+      for (let i = 0; i < 3; i++) lines.push(`${timedLine(s, '0.010')} fast.test`);
+    }
+    const rules = path.join(tmpRoot, 'latency-rules.yaml');
+    fs.writeFileSync(
+      rules,
+      'rules:\n' +
+        '  - { name: slow-site, latency: 500ms, window: 10s, min_hits: 5, by: vhost }\n' +
+        '  - { name: slow-errors, latency: 500ms, window: 10s, min_hits: 5, match: { status: 5xx } }\n',
+    );
+    const { code, stdout } = await run(['--replay', '-f', logOf(lines), '--log-format', format, '--rules', rules, '-s', '3600']);
+    expect(code).toBe(0);
+    const fired = linesOf(stdout).filter((l) => l.includes(' fired - '));
+    expect(fired.some((l) => l.includes('"slow-site" (vhost slow.test) fired')), stdout).toBe(true);
+    expect(fired.some((l) => l.includes('fast.test')), stdout).toBe(false);
+    expect(fired.some((l) => l.includes('"slow-errors" fired')), stdout).toBe(true);
+  });
+});
+
 describe('a --log-format that is no format: one error line, exit 2', () => {
   const unknown = `${TIMED.replace(' $request_time', '')} $foo $request_time`;
   const column = unknown.indexOf('$foo') + 1;

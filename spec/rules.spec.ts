@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkLines, describeRule, formatBytes, LATENCY_BUCKETS, loadRules, parseRules, type Rule, ruleCost, RULES_MEMORY_LIMIT, RulesError } from '../lib/rules';
+import { checkLines, describeRule, formatBytes, LATENCY_BUCKETS, loadRules, needsRuleSketches, parseRules, type Rule, ruleCost, RULES_MEMORY_LIMIT, RulesError } from '../lib/rules';
 
 const dir = mkdtempSync(join(tmpdir(), 'rules-spec-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -503,5 +503,17 @@ describe('vhost as a field of counting rules', () => {
     ]);
     expectError(oneRule('rate: 1', 'match: { vhost: "a b" }'), 4, 'rules[0].match.vhost', 'expected a virtual host without spaces, got "a b"');
     expectError(oneRule('silence: 1', 'by: vhost'), 4, 'rules[0].by', 'by is for rate and latency rules only, not silence');
+  });
+});
+
+describe('needsRuleSketches: whether the scanners keep durations by status class and vhost', () => {
+  const rules = (...lines: string[]) => parseRules(`rules:\n${lines.map((l) => `  - ${l}\n`).join('')}`, 'r.yaml');
+  test('only a latency rule that matches a status class or a vhost, or is grouped by vhost, reads them', () => {
+    expect(needsRuleSketches()).toBe(false);
+    expect(needsRuleSketches(rules('{ name: a, rate: 1, by: vhost }', '{ name: b, ratio: 0.1, match: { status: 5xx } }'))).toBe(false);
+    expect(needsRuleSketches(rules('{ name: a, latency: 500ms }', '{ name: b, latency: 1s, match: { section: /api } }', '{ name: c, latency: 1s, by: section }'))).toBe(false);
+    expect(needsRuleSketches(rules('{ name: a, latency: 500ms, match: { status: 5xx } }'))).toBe(true);
+    expect(needsRuleSketches(rules('{ name: a, latency: 500ms, match: { vhost: a.test } }'))).toBe(true);
+    expect(needsRuleSketches(rules('{ name: a, rate: 1 }', '{ name: b, latency: 500ms, by: vhost }'))).toBe(true);
   });
 });
