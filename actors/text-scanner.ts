@@ -347,6 +347,8 @@ export class TextScanner extends ClfScanner {
   /** The format has a duration (sketches are kept) / ALB's duration parts. */
   private readonly timed: boolean;
   private readonly parted: boolean;
+  /** Every field after the CLF head is one `tail` reads. */
+  private readonly fastTail: boolean = false;
   /** Keep the sketches only rules read: by status class and by vhost. */
   private readonly ruleSketches: boolean;
 
@@ -418,6 +420,13 @@ export class TextScanner extends ClfScanner {
       this.tailLead = after ? utf8.encode(after.literal) : new Uint8Array(0);
       // The steps are one per field: the bytes field is the head's last.
       this.tailFrom = format.tokens.slice(0, head.next).filter((t) => 'field' in t).length;
+      this.fastTail = steps.slice(this.tailFrom).every(
+        (s) =>
+          (s.kind === SKIP || s.kind === VHOST || s.kind === DURATION || s.kind === UPSTREAM) &&
+          !s.part &&
+          (s.ends === AT_LITERAL || s.ends === AT_LINE_END || s.ends === AT_LIST) &&
+          (s.after.length === 0 || s.after[0] !== BACKSLASH),
+      );
     }
     const pieces = Math.max(0, ...steps.map((s) => s.pattern.length));
     this.longValue = new Uint8Array(steps.length);
@@ -604,7 +613,70 @@ export class TextScanner extends ClfScanner {
     // count, leaves a '\r' at its end in the line; the reference drops it.
     if (this.next === this.lineEnd && this.lineEnd > this.bytesEnd && b[this.lineEnd - 1] === CR) this.lineEnd--;
     if (this.steps.length === this.tailFrom) return this.bytesEnd === this.lineEnd;
+    if (this.fastTail && this.tail(b, this.bytesEnd, this.lineEnd)) return true;
     return this.walk(b, this.bytesEnd, this.lineEnd, this.tailLead, this.tailFrom);
+  }
+
+  /**
+   * The fields after the CLF head, when they are all skipped fields, a vhost, durations and
+   * upstream times ending at a literal, a list or the line's end (`fastTail`): what `walk`
+   * reads, with its steps' dispatch unrolled and each value's end found by one pass of bytes
+   * (`seek`). True when the line reads to its end and every field is well formed; false leaves
+   * the line to `walk` (which then reads it as it always has).
+   */
+  private tail(b: Uint8Array, p: number, end: number): boolean {
+    const lead = this.tailLead;
+    const leadLength = lead.length;
+    if (p + leadLength > end) return false;
+    for (let k = 0; k < leadLength; k++) if (b[p + k] !== lead[k]) return false;
+    p += leadLength;
+    let vhostStart = -1;
+    let vhostEnd = 0;
+    let duration = NaN;
+    let upstream = NaN;
+    let upstreamSeen = false;
+    const steps = this.steps;
+    for (let i = this.tailFrom; i < steps.length; i++) {
+      const step = steps[i]!;
+      const after = step.after;
+      const len = after.length;
+      let q = step.ends === AT_LIST ? listEnd(b, p, end) : step.ends === AT_LINE_END ? end : -1;
+      if (q >= 0) {
+        if (q + len > end) return false;
+        for (let k = 0; k < len; k++) if (b[q + k] !== after[k]) return false;
+      } else if (len === 0) q = end; // no list, and last
+      else {
+        q = this.seek(b, p, end, after);
+        if (q < 0) return false;
+      }
+      const kind = step.kind;
+      if (kind === VHOST) {
+        if (q === p || (q - p === 1 && b[p] === DASH)) vhostStart = -1;
+        else {
+          vhostStart = p;
+          vhostEnd = q;
+        }
+      } else if (kind !== SKIP) {
+        const ms = step.list ? this.list(b, p, q, step.unit) : this.duration1(b, p, q, step.unit);
+        if (ms === ERROR) return false;
+        if (kind === DURATION) duration = ms;
+        else if (!upstreamSeen) {
+          upstreamSeen = true;
+          upstream = ms;
+        }
+      }
+      p = q + len;
+    }
+    if (p !== end) return false;
+    this.vhostStart = vhostStart;
+    if (vhostStart >= 0) {
+      this.vhostEnd = vhostEnd;
+      this.vhostHash = fnv1a(b, vhostStart, vhostEnd);
+    }
+    const times = this.times;
+    times[DURATION_AT] = duration;
+    times[UPSTREAM_AT] = upstream;
+    return true;
   }
 
   /**
@@ -639,6 +711,45 @@ export class TextScanner extends ClfScanner {
     const q = this.findFrom(b, p, end, lit, this.longValue[step] === 1);
     if (q >= 0) this.longValue[step] = q - p > 24 ? 1 : 0;
     return q;
+  }
+
+  /**
+   * Where `lit` (its first byte no backslash) first occurs in b[p..end), a backslash taking the
+   * byte after it along (with escapes), or -1: `findFrom`'s answer, by one pass of bytes.
+   */
+  private seek(b: Uint8Array, p: number, end: number, lit: Uint8Array): number {
+    const c0 = lit[0]!;
+    const len = lit.length;
+    const last = end - len;
+    // Four bytes at a time up to the first word that holds c0 or a backslash (`hasByte`).
+    const view = this.view;
+    const c0s = Math.imul(c0, 0x01010101);
+    const stop = (this.escapes ? BACKSLASHES : c0s) | 0;
+    let from = p;
+    while (from + 4 <= end) {
+      const w = view.getInt32(from, true);
+      if (hasByte(w ^ c0s) || hasByte(w ^ stop)) break;
+      from += 4;
+    }
+    if (this.escapes) {
+      for (let q = from; q <= last; q++) {
+        const c = b[q]!;
+        if (c === c0) {
+          let k = 1;
+          while (k < len && b[q + k] === lit[k]) k++;
+          if (k === len) return q;
+        } else if (c === BACKSLASH) q++;
+      }
+    } else {
+      for (let q = from; q <= last; q++) {
+        if (b[q] === c0) {
+          let k = 1;
+          while (k < len && b[q + k] === lit[k]) k++;
+          if (k === len) return q;
+        }
+      }
+    }
+    return -1;
   }
 
   private findFrom(b: Uint8Array, p: number, end: number, lit: Uint8Array, long: boolean): number {
@@ -858,6 +969,19 @@ export class TextScanner extends ClfScanner {
   /** nginx's list of upstream times, `, ` and ` : ` between them: the sum of its numbers (`-` parts are none). */
   private list(b: Uint8Array, p: number, q: number, unit: Unit): number {
     if (q === p || (q - p === 1 && b[p] === DASH)) return NaN;
+    // One item (the common case: no retry): what the loop below makes of it, in one pass.
+    let one = p;
+    for (let c = 0; one < q && (c = b[one]!) !== 44 && c !== COLON && c <= 127; ) one++;
+    if (one === q) {
+      let s = p;
+      let t = q;
+      while (s < t && isSpace(b[s]!)) s++;
+      while (t > s && isSpace(b[t - 1]!)) t--;
+      if (t - s === 1 && b[s] === DASH) return NaN;
+      const n = decimal(b, s, t);
+      if (n !== n) return ERROR;
+      return n < 0 ? NaN : 0 + toMs(n, unit); // 0 + : a sum, as the loop's (−0 is 0)
+    }
     for (let i = p; i < q; i++) if (b[i]! > 127) return listOfString(textOf(b, p, q), unit);
     let total = 0;
     let any = false;
@@ -1085,6 +1209,12 @@ function listEnd(b: Uint8Array, p: number, end: number): number {
 const DURATION_AT = 0;
 const UPSTREAM_AT = 1;
 const PART_SUM_AT = 2;
+
+/** Four backslashes, a word of them (`seek`). */
+const BACKSLASHES = 0x5c5c5c5c;
+
+/** Whether one of the four bytes of x is zero. */
+const hasByte = (x: number) => ((x - 0x01010101) & ~x & 0x80808080) !== 0;
 
 /** What `duration1` and `list` say of a value that is no number. */
 const ERROR = -1;

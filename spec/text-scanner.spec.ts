@@ -937,3 +937,51 @@ describe('ruleSketches', () => {
     });
   });
 });
+
+describe('the fields after the CLF ones (read four bytes at a time, a backslash taking the next byte along)', () => {
+  const TAIL_FORMATS: [string, TextFormat][] = [
+    ['nginx timed', NGINX_TIMED],
+    ['nginx escape=json', NGINX_JSON_ESCAPED],
+    ['nginx escape=none', NGINX_UNESCAPED],
+  ];
+  /** Agreement with parseEntry, the line alone, with and without its newline, and with CRLF. */
+  const agrees = (format: TextFormat, line: string) => {
+    const scanner = new TextScanner(format);
+    expectAgreement(scanner, format, line, true);
+    expectAgreement(scanner, format, line, false);
+    expectAgreement(scanner, format, `${line}\r`, true);
+  };
+
+  for (const [name, format] of TAIL_FORMATS) {
+    test(`${name}: a quote or a backslash at every place in a word, in the referer and the agent`, () => {
+      for (let n = 0; n < 12; n++) {
+        const pad = 'x'.repeat(n);
+        for (const value of [pad, `${pad}"`, `${pad}" `, `${pad}\\"`, `${pad}\\\\"`, `${pad}\\\\\\" x`, `${pad}\\`, `${pad}\\\\`, `${pad}"y`, `\\${pad}`]) {
+          agrees(format, nginx({ agent: value }));
+          agrees(format, nginx({ referer: value }));
+          agrees(format, nginx({ referer: value, agent: value }));
+        }
+      }
+    });
+
+    test(`${name}: durations and upstream lists of every shape`, () => {
+      const times = ['0.013', '-', '', '0.000', '12.345', '-0', '1.', '.5', 'x', '0.1 0.2', ' 0.1', '0.003, 0.060', '0.1 : 0.2', '-, 0.2', '0.1,0.2', '0.1, x'];
+      for (const time of times) for (const upstream of times) agrees(format, nginx({ time, upstream }));
+      for (const upstream of ['10.0.0.1:80', 'unix:/tmp/s', '0.1 : unix:/a', '0.003, 0.060 : 0.001']) agrees(format, nginx({ upstream }));
+    });
+
+    test(`${name}: the vhost, last: empty, \`-\`, with spaces, long; a line cut short or with more after it`, () => {
+      for (const vhost of ['', '-', 'a', 'www.example.com', 'a b', 'x'.repeat(200), 'é.example']) agrees(format, nginx({ vhost }));
+      const line = nginx();
+      for (let cut = 1; cut < 40; cut++) agrees(format, line.slice(0, line.length - cut));
+      for (const more of [' ', ' x', '"', '\\']) agrees(format, line + more);
+    });
+
+    test(`${name}: long agents, and a line over MAX_LINE bytes is invalid`, () => {
+      for (const n of [100, 1000, 10_000]) agrees(format, nginx({ agent: 'a\\"b c'.repeat(n) }));
+      const long = nginx({ agent: 'x'.repeat(MAX_LINE) });
+      const t = totals(new TextScanner(format).scan(enc(`${long}\n${nginx()}\n`)));
+      expect([t.hits, t.invalid]).toEqual([1, 1]);
+    });
+  }
+});
