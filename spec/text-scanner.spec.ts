@@ -335,6 +335,21 @@ describe('durations', () => {
     }
     for (const us of ['7', '1', '999999', '1234567890123', '12345678901234567890']) single(APACHE_TIMED, `h - - [${TS}] "GET / HTTP/1.1" 200 5 "-" "-" ${us} v`);
   });
+
+  test('seconds to the millisecond (`0.013`, nginx\'s shape) are the reference\'s doubles, in the duration and the upstream list', () => {
+    const seconds = fc.tuple(fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 0, max: 999 })).map(([s, ms]) => `${s}.${String(ms).padStart(3, '0')}`);
+    fc.assert(
+      fc.property(seconds, seconds, (time, upstream) => {
+        single(NGINX_TIMED, nginx({ time, upstream }));
+      }),
+      { numRuns: 500 },
+    );
+    // near the shape: read by the general rule, invalid or not as the reference says
+    for (const value of ['0.0a3', '0.-13', '1.0001', '12345678.123', '1234567.123', '-1.000', 'a.123', '1:2.123', '.123', '1.12', ' 1.123']) {
+      expectAgreement(new TextScanner(NGINX_TIMED), NGINX_TIMED, nginx({ time: value }), true);
+      expectAgreement(new TextScanner(NGINX_TIMED), NGINX_TIMED, nginx({ upstream: value }), true);
+    }
+  });
 });
 
 describe('clients', () => {
