@@ -81,6 +81,13 @@ const METHOD_CHAR = new Uint8Array(256);
 for (let c = 65; c <= 90; c++) METHOD_CHAR[c] = METHOD_CHAR[c + 32] = 1;
 METHOD_CHAR[DASH] = METHOD_CHAR[95] = 1;
 
+/** 1 for the bytes that end a path's section in a request: '/', '?', '#', SP, '"', '\n'. */
+const SECTION_STOP = new Uint8Array(256);
+for (const c of [SLASH, QMARK, HASH, SP, QUOTE, LF]) SECTION_STOP[c] = 1;
+/** 1 for the bytes that end a request's target or protocol: SP, '"', '\n'. */
+const TOKEN_STOP = new Uint8Array(256);
+for (const c of [SP, QUOTE, LF]) TOKEN_STOP[c] = 1;
+
 /** What `parse` says of a line. */
 export const BLANK = 0;
 export const INVALID = 1;
@@ -126,6 +133,7 @@ export const [GET, POST, PUT, HEAD_METHOD, FIXED_NO_METHOD, FIXED_NO_REQUEST, FI
 ];
 const firstWord = (method: string) => Buffer.from(method.padEnd(4, ' ')).readInt32LE(0);
 const [GET_WORD, POST_WORD, PUT_WORD, HEAD_WORD] = COMMON.map(firstWord) as [number, number, number, number];
+const [GET_HASH, POST_HASH, PUT_HASH, HEAD_HASH] = COMMON.map((m) => fnv1a(Buffer.from(m), 0, m.length)) as [number, number, number, number];
 
 function bump<K>(counts: Map<K, number>, key: K, n = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
@@ -185,6 +193,12 @@ export class ClfScanner {
   /** Lines of the segment in progress by status code, and the codes counted (in first-seen order). */
   protected readonly codeCounts = new Int32Array(600);
   protected readonly codesSeen: number[] = [];
+  /**
+   * Lines of the segment in progress by status class, added to its `status` in `flush`: the
+   * first write into a new segment's array literal changes the array's kind, which cost the scan
+   * loop a deoptimisation a segment when it wrote there a line.
+   */
+  private readonly classCounts = new Int32Array(6);
   /** Lines of the segment in progress by FIXED key. */
   protected readonly fixedCounts = new Int32Array(FIXED.length);
   /** The keys `fixedCounts` counts (a subclass may add some after these). */
@@ -248,7 +262,7 @@ export class ClfScanner {
       }
       const status = this.status;
       const statusClass = Math.floor(status / 100);
-      seg.status[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]! += 1;
+      this.classCounts[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]!++;
       if (this.codeCounts[status]!++ === 0) this.codesSeen.push(status);
       seg.bytes += this.bytes;
       this.addKey(this.hostKeys, bytes, start, this.hostEnd, this.hostHash);
@@ -303,6 +317,13 @@ export class ClfScanner {
       this.codeCounts[code] = 0;
     }
     this.codesSeen.length = 0;
+    const classes = this.classCounts;
+    for (let c = 0; c < 6; c++) {
+      if (classes[c] !== 0) {
+        seg.status[c]! += classes[c]!;
+        classes[c] = 0;
+      }
+    }
     seg.keys = pack(this.packs, this.chunk, this.keyTables, this.fixedKeys, this.fixedCounts);
   }
 
@@ -422,7 +443,7 @@ export class ClfScanner {
    * else (nothing set), which the general path then reads.
    */
   private plainRequest(b: Uint8Array, start: number, e: number): number {
-    const m = this.scanMethod(b, start, e);
+    const m = this.commonMethod(b, start, e);
     if (m < 0) return -1;
     let c = 0;
     const targetStart = m + 1;
@@ -433,13 +454,13 @@ export class ClfScanner {
     if (t < e && b[t] === SLASH) {
       h = Math.imul(FNV_SEED ^ SLASH, FNV_PRIME);
       t++;
-      while (t < e && (c = b[t]!) !== SLASH && c !== QMARK && c !== HASH && c !== SP && c !== QUOTE && c !== LF) {
+      while (t < e && SECTION_STOP[(c = b[t]!)] === 0) {
         h = Math.imul(h ^ c, FNV_PRIME);
         t++;
       }
       sectionEnd = t;
     }
-    while (t < e && (c = b[t]!) !== SP && c !== QUOTE && c !== LF) t++;
+    while (t < e && TOKEN_STOP[(c = b[t]!)] === 0) t++;
     if (t === targetStart || t >= e || c === LF) return -1;
     let q = t;
     if (c === SP) {
@@ -448,7 +469,7 @@ export class ClfScanner {
       if (q + 8 < e && this.view.getInt32(q, true) === HTTP_WORD && (this.view.getInt32(q + 4, true) | 0x01000000) === VERSION_WORD) {
         q += 8;
       }
-      while (q < e && (c = b[q]!) !== SP && c !== QUOTE && c !== LF) q++;
+      while (q < e && TOKEN_STOP[(c = b[q]!)] === 0) q++;
       if (q === t + 1 || q >= e || c !== QUOTE) return -1;
     }
     if (q + 6 >= e || b[q + 1] !== SP || !isDigit(b[q + 2]!) || !isDigit(b[q + 3]!) || !isDigit(b[q + 4]!) || b[q + 5] !== SP) {
@@ -464,6 +485,35 @@ export class ClfScanner {
       this.sectionHash = h;
     }
     return q;
+  }
+
+  /**
+   * `scanMethod`, with the commonest methods known by their first four bytes read as one word
+   * (as `countMethod` knows them) and their hashes made once: no byte loop for them.
+   */
+  private commonMethod(b: Uint8Array, start: number, e: number): number {
+    if (start + 5 <= e) {
+      const w = this.view.getInt32(start, true);
+      if (w === GET_WORD) {
+        this.methodHash = GET_HASH;
+        return start + 3;
+      }
+      if (w === PUT_WORD) {
+        this.methodHash = PUT_HASH;
+        return start + 3;
+      }
+      if (b[start + 4] === SP) {
+        if (w === POST_WORD) {
+          this.methodHash = POST_HASH;
+          return start + 4;
+        }
+        if (w === HEAD_WORD) {
+          this.methodHash = HEAD_HASH;
+          return start + 4;
+        }
+      }
+    }
+    return this.scanMethod(b, start, e);
   }
 
   /**

@@ -440,6 +440,30 @@ describe('segments', () => {
     ]);
   });
 
+  test("status classes are each segment's own: none leaks into the next segment or the next scan call", () => {
+    const scanner = new ClfScanner();
+    const statuses = [200, 404, 503, 301, 100, 200, 599, 418];
+    const chunks = [0, 1].map((call) => {
+      const lines: string[] = [];
+      for (let i = 0; i < 40; i++) lines.push(clf({ status: String(statuses[(i * 3 + call) % statuses.length]), ts: at(call * 10 + Math.floor(i / 8)) }));
+      lines.splice(17, 0, 'junk');
+      return lines;
+    });
+    for (const lines of chunks) {
+      const batch = scanner.scan(enc(lines.join('\n') + '\n'));
+      expect(batch.segments.length).toBe(5);
+      for (const seg of batch.segments) {
+        const expected = [0, 0, 0, 0, 0, 0];
+        for (const line of lines) {
+          const entry = parseLine(line);
+          if (entry && entry.second === seg.second) expected[Math.floor(entry.status / 100)]! += 1;
+        }
+        expect([...seg.status]).toEqual(expected);
+        expect(seg.status.reduce((a, b) => a + b, 0)).toBe(seg.hits);
+      }
+    }
+  });
+
   test('the high-water second carries over to the next scan call', () => {
     const scanner = new ClfScanner();
     scanner.scan(enc(clf({ ts: at(20) })));
