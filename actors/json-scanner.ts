@@ -260,8 +260,7 @@ export class JsonScanner {
   private lineNo = 0;
   /** Per field, the slot `resolve` took its value from, or -1. */
   private readonly chosen: Int32Array;
-  /** The open brackets of the line being walked, and the trie's node of each object on the paths. */
-  private stack = new Uint8Array(64);
+  /** The trie's node of each object open on the line being walked (all on the paths). */
   private readonly nodes: PathNode[] = [];
 
   /** Where the valid line just walked ends (before any '\r'), and where the next one starts. */
@@ -410,6 +409,9 @@ export class JsonScanner {
   scan(bytes: Uint8Array): Batch {
     const segments: Segment[] = [];
     let seg: Segment | null = null;
+    // The walk's loops run to a '\n' without a bound check: a chunk whose last line has none
+    // is walked in a copy with one after it (the copy is the spare buffer, kept for the next).
+    if (bytes.length > 0 && bytes[bytes.length - 1] !== LF) bytes = this.withNewline(bytes);
     this.buf = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.chunkLength = this.arenaAt = bytes.length;
@@ -573,12 +575,12 @@ export class JsonScanner {
   // ------------------------------------------------------------------------------- the walk
 
   /**
-   * Walks the line that starts at b[s] (it ends at the next '\n', or at e): BLANK, INVALID, or
-   * VALID with the paths' values noted and `lineEnd` and `next` set.
+   * Walks the line that starts at b[s] (it ends at the next '\n'; the chunk ends in one): BLANK,
+   * INVALID, or VALID with the paths' values noted and `lineEnd` and `next` set.
    *
-   * One loop over the line's tokens with a stack of open brackets, no call a token: the objects
-   * on the format's paths are the bottom `matched` levels of the stack, and their keys are
-   * looked up in the trie; everything deeper is only checked. Every loop stops at a newline (not
+   * One loop over the members of the objects on the format's paths, no call a member: their keys
+   * are looked up in the trie (nodes[level] is each open object's node); any other object or
+   * array is skipped whole by `skipNested`, which checks it. Every loop stops at a newline (not
    * JSON whitespace, not allowed raw in a string), so a line never runs into the next.
    */
   private walkLine(b: Uint8Array, s: number, e: number): number {
@@ -592,74 +594,57 @@ export class JsonScanner {
       while (i < e && SPACE[(c = b[i]!)] === 1) i++;
       if (i >= e || c !== LBRACE) return INVALID;
     }
-    let stack = this.stack;
     const nodes = this.nodes;
-    stack[0] = LBRACE;
     nodes[0] = this.root;
+    /** The objects open, each on the paths. */
     let depth = 1;
-    /** Levels of the stack that are objects on the paths (nodes[level] is theirs). */
-    let matched = 1;
-    /** Right after an opening bracket: the container may close at once. */
+    /** Right after an opening brace: the object may close at once. */
     let first = true;
     i++;
     for (;;) {
-      // A member: an object's `"key": value`, an array's value (or the close of an empty one).
-      c = i < e ? b[i]! : LF;
-      if (c <= SP && SPACE[c] === 1) {
-        while (++i < e && SPACE[(c = b[i]!)] === 1);
-        if (i >= e) return INVALID;
-      }
-      const inObject = stack[depth - 1] === LBRACE;
-      let node: PathNode | null = null;
-      if (first && c === (inObject ? RBRACE : RBRACKET)) {
-        // An empty container: a value of the one around it.
+      // A member, `"key": value`, or the close of an empty object.
+      c = b[i]!;
+      if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+      if (first && c === RBRACE) {
         i++;
-        if (--depth < matched) matched = depth;
-        if (depth === 0) return this.lineAfter(b, s, i, e);
+        if (--depth === 0) return this.lineAfter(b, s, i, e);
       } else {
-        if (inObject) {
-          if (c !== QUOTE) return INVALID;
-          const keyStart = i + 1;
-          let j = keyStart;
-          while (j < e && STRING_STOP[b[j]!] === 0) j++;
-          let escaped = false;
-          if (j < e && b[j] === BACKSLASH) {
-            escaped = true;
-            j = skipStringRest(b, j, e) - 1; // at the closing quote
-            if (j < 0) return INVALID;
-          } else if (j >= e || b[j] !== QUOTE) return INVALID;
-          if (depth === matched) {
-            // Most keys are on no path: the (length, first byte) table says so without a call.
-            const len = j - keyStart;
-            const at = nodes[depth - 1]!;
-            if (escaped || at.dispatch[((len & 31) << 5) | (b[keyStart]! & 31)] !== 0) node = this.matchKey(at, b, keyStart, j, escaped);
-          }
-          i = j + 1;
-          c = i < e ? b[i]! : LF;
-          if (c !== COLON) {
-            while (i < e && SPACE[(c = b[i]!)] === 1) i++;
-            if (i >= e || c !== COLON) return INVALID;
-          }
-          c = ++i < e ? b[i]! : LF;
-          if (c <= SP && SPACE[c] === 1) {
-            while (++i < e && SPACE[(c = b[i]!)] === 1);
-            if (i >= e) return INVALID;
-          }
-          if (node !== null) {
-            // A key given again: what its first value held is forgotten (JSON.parse keeps the last).
-            const under = node.under;
-            for (let k = 0; k < under.length; k++) this.slotLine[under[k]!] = 0;
-          }
+        if (c !== QUOTE) return INVALID;
+        const keyStart = i + 1;
+        let j = keyStart;
+        while (STRING_STOP[b[j]!] === 0) j++;
+        let escaped = false;
+        if (b[j] === BACKSLASH) {
+          escaped = true;
+          j = skipStringRest(b, j, e) - 1; // at the closing quote
+          if (j < 0) return INVALID;
+        } else if (b[j] !== QUOTE) return INVALID;
+        // Most keys are on no path: the (length, first byte) table says so without a call.
+        const at = nodes[depth - 1]!;
+        const len = j - keyStart;
+        const node = escaped || at.dispatch[((len & 31) << 5) | (b[keyStart]! & 31)] !== 0 ? this.matchKey(at, b, keyStart, j, escaped) : null;
+        i = j + 1;
+        c = b[i]!;
+        if (c !== COLON) {
+          while (SPACE[(c = b[i]!)] === 1) i++;
+          if (c !== COLON) return INVALID;
+        }
+        c = b[++i]!;
+        if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+        if (node !== null) {
+          // A key given again: what its first value held is forgotten (JSON.parse keeps the last).
+          const under = node.under;
+          for (let k = 0; k < under.length; k++) this.slotLine[under[k]!] = 0;
         }
         // The value, at b[i] = c.
         const start = i;
         if (c === QUOTE) {
-          let j = i + 1;
-          while (j < e && STRING_STOP[b[j]!] === 0) j++;
+          j = i + 1;
+          while (STRING_STOP[b[j]!] === 0) j++;
           let kind = V_STRING;
-          if (j < e && b[j] === QUOTE) i = j + 1;
+          if (b[j] === QUOTE) i = j + 1;
           else {
-            if (j >= e || b[j] !== BACKSLASH) return INVALID;
+            if (b[j] !== BACKSLASH) return INVALID;
             i = skipStringRest(b, j, e);
             if (i < 0) return INVALID;
             kind = V_ESCAPED;
@@ -669,15 +654,14 @@ export class JsonScanner {
           if (node !== null) {
             if (node.slot >= 0) this.note(node.slot, c === LBRACE ? V_OBJECT : V_ARRAY, start, start);
             if (c === LBRACE && node.children.length > 0) {
-              nodes[depth] = node;
-              matched = depth + 1;
+              nodes[depth++] = node;
+              first = true;
+              i++;
+              continue;
             }
           }
-          if (depth === stack.length) stack = this.growStack();
-          stack[depth++] = c;
-          first = true;
-          i++;
-          continue;
+          i = skipNested(b, i, e);
+          if (i < 0) return INVALID;
         } else {
           i = skipScalar(b, i, e);
           if (i < 0) return INVALID;
@@ -686,18 +670,14 @@ export class JsonScanner {
           }
         }
       }
-      // After a value: ',' and a member, or the close of this container (and maybe of those around it).
+      // After a value: ',' and a member, or the close of this object (and maybe of those around it).
       for (;;) {
-        c = i < e ? b[i]! : LF;
-        if (c <= SP && SPACE[c] === 1) {
-          while (++i < e && SPACE[(c = b[i]!)] === 1);
-          if (i >= e) return INVALID;
-        }
+        c = b[i]!;
+        if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
         i++;
         if (c === COMMA) break;
-        if (c !== (stack[depth - 1] === LBRACE ? RBRACE : RBRACKET)) return INVALID;
-        if (--depth < matched) matched = depth;
-        if (depth === 0) return this.lineAfter(b, s, i, e);
+        if (c !== RBRACE) return INVALID;
+        if (--depth === 0) return this.lineAfter(b, s, i, e);
       }
       first = false;
     }
@@ -719,12 +699,6 @@ export class JsonScanner {
     this.slotKind[slot] = kind;
     this.slotStart[slot] = start;
     this.slotEnd[slot] = end;
-  }
-
-  private growStack(): Uint8Array<ArrayBuffer> {
-    const bigger = new Uint8Array(this.stack.length * 2);
-    bigger.set(this.stack);
-    return (this.stack = bigger);
   }
 
   /**
@@ -832,6 +806,15 @@ export class JsonScanner {
     this.valueStart = this.arenaAt;
     this.valueEnd = this.arenaAt = decodeString(this.buf, s, e, this.buf, this.arenaAt);
     return V_STRING;
+  }
+
+  /** The chunk with a '\n' after it, in the spare buffer (with room after it for decoded values). */
+  private withNewline(bytes: Uint8Array): Uint8Array {
+    const n = bytes.length;
+    if (this.spare.length < n + 1 + 4096) this.spare = new Uint8Array(Math.max(n + 1 + 4096, this.spare.length * 2));
+    this.spare.set(bytes);
+    this.spare[n] = LF;
+    return this.spare.subarray(0, n + 1);
   }
 
   /** Makes `buf` a copy of the chunk with at least n bytes free after `arenaAt`. */
@@ -1209,6 +1192,93 @@ function skipStringRest(b: Uint8Array, j: number, e: number): number {
       j += 6;
     } else if (ESCAPED[x]! >= 0) j += 2;
     else return -1;
+  }
+}
+
+/** The open brackets of the value `skipNested` is in (grown as it needs, kept). */
+let nestedStack = new Uint8Array(64);
+
+/**
+ * Skips the object or array at b[i], checked as JSON.parse checks it (keys, values, commas,
+ * colons, escapes, no raw control byte in a string); returns the index after it, or -1. Its
+ * brackets are kept on a stack of bytes, so depth costs no recursion. The line must end in a
+ * '\n' before e (the walk's chunk does), which stops every loop: no bound check a byte.
+ */
+export function skipNested(b: Uint8Array, i: number, e: number): number {
+  let stack = nestedStack;
+  let depth = 0;
+  let c = b[i]!;
+  for (;;) {
+    // c = b[i] opens a container.
+    if (depth === stack.length) {
+      const bigger = new Uint8Array(stack.length * 2);
+      bigger.set(stack);
+      stack = nestedStack = bigger;
+    }
+    stack[depth++] = c;
+    let inObject = c === LBRACE;
+    c = b[++i]!;
+    if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+    /** An empty container closed: what follows is that of a value. */
+    let closed = false;
+    if (c === (inObject ? RBRACE : RBRACKET)) {
+      i++;
+      if (--depth === 0) return i;
+      inObject = stack[depth - 1] === LBRACE;
+      closed = true;
+    }
+    // Members from c = b[i], until one is a container (opened at the top of the loop).
+    member: for (;;) {
+      if (closed) closed = false;
+      else {
+        if (inObject) {
+          if (c !== QUOTE) return -1;
+          let j = i + 1;
+          while (STRING_STOP[b[j]!] === 0) j++;
+          if (b[j] !== QUOTE) {
+            if (b[j] !== BACKSLASH) return -1;
+            j = skipStringRest(b, j, e) - 1;
+            if (j < 0) return -1;
+          }
+          i = j + 1;
+          c = b[i]!;
+          if (c !== COLON) {
+            while (SPACE[(c = b[i]!)] === 1) i++;
+            if (c !== COLON) return -1;
+          }
+          c = b[++i]!;
+          if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+        }
+        if (c === QUOTE) {
+          let j = i + 1;
+          while (STRING_STOP[b[j]!] === 0) j++;
+          if (b[j] === QUOTE) i = j + 1;
+          else {
+            if (b[j] !== BACKSLASH) return -1;
+            i = skipStringRest(b, j, e);
+            if (i < 0) return -1;
+          }
+        } else if (c === LBRACE || c === LBRACKET) break member;
+        else {
+          i = skipScalar(b, i, e);
+          if (i < 0) return -1;
+        }
+      }
+      // After a value: ',' and the next member, or closes.
+      for (;;) {
+        c = b[i]!;
+        if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+        i++;
+        if (c === COMMA) {
+          c = b[i]!;
+          if (c <= SP && SPACE[c] === 1) while (SPACE[(c = b[++i]!)] === 1);
+          continue member;
+        }
+        if (c !== (inObject ? RBRACE : RBRACKET)) return -1;
+        if (--depth === 0) return i;
+        inObject = stack[depth - 1] === LBRACE;
+      }
+    }
   }
 }
 

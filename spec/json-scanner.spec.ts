@@ -387,6 +387,73 @@ describe('JsonScanner: JSON as JSON.parse reads it', () => {
     expectAgrees(lines(...more, escaped, ...plain), CADDY, scanner);
   });
 
+  test('skipped objects and arrays (headers, tls): nested, empty, spaced, strings with braces, quotes and escapes; each broken one is invalid', () => {
+    const skipped = (headers: string) => caddy({ request: `{"remote_ip":"10.1.1.1","method":"GET","headers":${headers},"uri":"/k/1","host":"h"}` });
+    const good = [
+      '{}',
+      '[]',
+      '{ }',
+      '[ ]',
+      '{"a":{},"b":[],"c":[{}],"d":[[]],"e":{"f":{"g":[1,{"h":null}]}}}',
+      '{"a":["}","]","{","[",",",":"],"b\\"":"\\"}\\"","c":"\\\\","d":"\\u007d\\/\\b\\f\\n\\r\\t"}',
+      ' { "a" : [ 1 , -2.5e+3 , true , false , null , "x" ] , "b" : { } } ',
+      '{"ts":1,"status":500,"request":{"uri":"/not/this"},"duration":"x"}',
+      '{"a":1,"a":[2],"a":{"a":3}}',
+      '[{"a":[{"b":[{"c":"]}"}]}]}]',
+      '"a string"',
+      '123',
+    ];
+    const bad = [
+      '{',
+      '[',
+      '{"a":1',
+      '{"a":[1,2}',
+      '{"a":{"b":1]}',
+      '[1,]',
+      '{"a":1,}',
+      '{,}',
+      '[,1]',
+      '{"a"}',
+      '{"a" 1}',
+      '{"a":1 "b":2}',
+      '{1:2}',
+      '{"a":"\\q"}',
+      '{"a":"\\u00g0"}',
+      '{"a":"x\ty"}',
+      '["\\"]',
+      '[tru]',
+      '[01]',
+      '[1.]',
+      '{"a":[}',
+      '[]]',
+      '{}}',
+    ];
+    const batch = lines(...good.map(skipped), ...bad.map(skipped));
+    const t = totals(expectAgrees(batch, CADDY));
+    expect([t.hits, t.invalid]).toEqual([good.length, bad.length]);
+    expect([...t.keys.sections]).toEqual([['/k', good.length]]);
+  });
+
+  test('every prefix of a line with escapes and nesting in its skipped values is invalid (a line cut inside them)', () => {
+    const line = caddy({ request: '{"headers":{"A":["x\\\"}"],"B":[[],{}],"C":{"D":[1,{"E":"]"}]}},"uri":"/a","method":"PUT"}' });
+    const prefixes = Array.from({ length: line.length }, (_, n) => line.slice(0, n));
+    const t = totals(expectAgrees(lines(...prefixes, line), CADDY));
+    expect([t.hits, t.invalid]).toEqual([1, prefixes.length - 1]);
+  });
+
+  test('a chunk whose last line has no newline: cut anywhere, even inside a skipped value, counts as the reference counts it', () => {
+    const line = caddy({ request: '{"headers":{"A":["x"]},"uri":"/z"}' });
+    for (const cut of [line.length, line.length - 1, line.indexOf('"A"') + 2, line.indexOf('["x"]') + 2, 3]) {
+      const bytes = Buffer.from(`${caddy()}\n${line.slice(0, cut)}`);
+      const scanner = new JsonScanner(CADDY);
+      expectAgrees(bytes, CADDY, scanner);
+      // The next chunk is its own: what the copy held does not leak into it.
+      expectAgrees(lines(caddy({ uri: '"/next"' })), CADDY, scanner);
+    }
+    const t = totals(new JsonScanner(CADDY).scan(Buffer.from(`${line}\n${line}`)).segments);
+    expect([t.hits, t.invalid]).toEqual([2, 0]);
+  });
+
   test('nesting 20,000 and 30,000 deep in a skipped value is checked, not recursed into', () => {
     const deep = `{"ts":${T0},"status":200,"x":${'[{"a":'.repeat(2_000)}1${'}]'.repeat(2_000)},"y":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
     const unbalanced = `{"ts":${T0},"status":200,"x":${'['.repeat(30_000)}${']'.repeat(29_999)}}`;
