@@ -265,6 +265,27 @@ export class Sketch {
     };
   }
 
+  /**
+   * A sketch of buckets a store of this program counted itself (lib/duration-store.ts), unchecked
+   * and without a copy: it takes `counts` (bucket `offset + j` in `counts[j]`) as its own, so the
+   * caller must never touch it again. `count` must be `zero` plus the buckets' sum, and `min` and
+   * `max` the exact bounds of the values counted (ignored when `count` is 0). What comes from
+   * outside (the fleet's wire) goes through `from`, which checks.
+   */
+  static ofBuckets(zero: number, offset: number, counts: Float64Array<ArrayBuffer>, count: number, sum: number, min: number, max: number): Sketch {
+    const s = new Sketch();
+    s.zero = zero;
+    s.offset = offset;
+    s.counts = counts;
+    s.count = count;
+    s.sum = sum;
+    if (count > 0) {
+      s.min = min;
+      s.max = max;
+    }
+    return s;
+  }
+
   /** A sketch from `toJSON`'s data, checked: throws on anything a sketch could not have made. */
   static from(data: SketchData): Sketch {
     const ok =

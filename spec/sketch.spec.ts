@@ -253,3 +253,23 @@ describe('Sketch bounds', () => {
     expect(within(s.quantile(0.01), 5)).toBe(true);
   });
 });
+
+describe('Sketch.ofBuckets: the buckets of a store, unchecked', () => {
+  test('gives the sketch Sketch.from gives of the same data, and merges like it', () => {
+    fc.assert(
+      fc.property(durations, (values) => {
+        const data = values.reduce((s, v) => (s.add(v), s), new Sketch()).toJSON();
+        const trusted = Sketch.ofBuckets(data.zero, data.offset, Float64Array.from(data.counts), data.count, data.sum, data.min, data.max);
+        expect(trusted.toJSON()).toEqual(Sketch.from(data).toJSON());
+        expect(new Sketch().merge(trusted).toJSON()).toEqual(data);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test('an empty one is as new: no bounds, no quantile', () => {
+    const empty = Sketch.ofBuckets(0, 0, new Float64Array(0), 0, 0, Infinity, -Infinity);
+    expect(empty.summary()).toBeNull();
+    expect(empty.toJSON()).toEqual(new Sketch().toJSON());
+  });
+});
