@@ -180,3 +180,56 @@ export function logFormat(value: string): LogFormat {
     throw error;
   }
 }
+
+/** The port words of `--metrics`: 0 (any free port, for tests) to 65535. */
+const PORT = /^[0-9]{1,5}$/;
+/** A host name or IPv4 address: letters, digits, dots and dashes. */
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+/** An IPv6 address between brackets: hex digits, colons, an IPv4 tail, a zone after `%`. */
+const HOST_V6 = /^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(%[A-Za-z0-9_.-]+)?$/;
+
+/**
+ * `--metrics ADDR`: `HOST:PORT`, `:PORT` or `PORT` (host 127.0.0.1), `[v6]:PORT`; throws UsageError
+ * with a one-line message. A bare IPv6 address needs its brackets: `::1:9464` could be either.
+ */
+export function metricsAddr(value: string): { host: string; port: number } {
+  const text = String(value ?? '').trim();
+  const fail = () =>
+    new UsageError(`--metrics must be HOST:PORT, :PORT, PORT or [IPv6]:PORT with a port from 0 to 65535, got ${shown(value)}`);
+  let host = '127.0.0.1';
+  let port = text;
+  const v6 = /^\[([^\]]*)\]:(.*)$/.exec(text);
+  if (v6) {
+    if (!HOST_V6.test(v6[1]!)) throw fail();
+    host = v6[1]!;
+    port = v6[2]!;
+  } else if (text.includes(':')) {
+    const colon = text.lastIndexOf(':');
+    const named = text.slice(0, colon);
+    if (named.includes(':') || (named !== '' && !HOST_NAME.test(named))) throw fail();
+    if (named !== '') host = named;
+    port = text.slice(colon + 1);
+  }
+  const n = Number(port);
+  if (!PORT.test(port) || n > 65535) throw fail();
+  return { host, port: n };
+}
+
+/** The most bounds `--metrics-buckets` takes: each is a series of each histogram. */
+export const MAX_METRICS_BUCKETS = 100;
+
+/** `--metrics-buckets 0.01,0.1,1`: ascending positive seconds; UsageError otherwise. */
+export function metricsBuckets(value: string): number[] {
+  const fail = (why: string) =>
+    new UsageError(`--metrics-buckets must be ascending positive seconds separated by commas (e.g. 0.01,0.1,1): ${why}, got ${shown(value)}`);
+  const words = String(value ?? '').split(',').map((w) => w.trim());
+  if (words.length > MAX_METRICS_BUCKETS) throw fail(`at most ${MAX_METRICS_BUCKETS} bounds`);
+  const bounds: number[] = [];
+  for (const word of words) {
+    const n = DECIMAL.test(word) ? Number(word) : NaN;
+    if (!Number.isFinite(n) || n <= 0) throw fail(`${shown(word)} is not a positive number`);
+    if (bounds.length > 0 && n <= bounds[bounds.length - 1]!) throw fail(`${word} does not come after ${bounds[bounds.length - 1]}`);
+    bounds.push(n);
+  }
+  return bounds;
+}
