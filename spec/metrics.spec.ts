@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ClfScanner } from '../actors/clf-scanner';
 import { TextScanner } from '../actors/text-scanner';
 import { packMaps } from '../lib/byte-keys';
@@ -95,6 +97,26 @@ const methodLabel = (method: string) => (['GET', 'HEAD', 'POST', 'PUT', 'DELETE'
 function promtool(body: string): { code: number; output: string } {
   const run = Bun.spawnSync([PROMTOOL, 'check', 'metrics'], { stdin: Buffer.from(body) });
   return { code: run.exitCode, output: `${run.stdout.toString()}${run.stderr.toString()}` };
+}
+
+/**
+ * An OpenMetrics exposition through Prometheus's own OpenMetrics parser: `promtool check metrics`
+ * (2.42) reads only the text format, but `promtool tsdb create-blocks-from openmetrics` parses
+ * OpenMetrics, once every sample has a timestamp. The number of series it stored, or its error.
+ */
+function promtoolOpenMetrics(body: string): { code: number; series: number; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'hlm-openmetrics-'));
+  try {
+    const stamped = body.replace(/^([^#\n].*)$/gm, '$1 1700000000');
+    writeFileSync(join(dir, 'in.txt'), stamped);
+    const run = Bun.spawnSync([PROMTOOL, 'tsdb', 'create-blocks-from', 'openmetrics', join(dir, 'in.txt'), join(dir, 'blocks')]);
+    const output = `${run.stdout.toString()}${run.stderr.toString()}`;
+    // BLOCK ULID  MIN TIME  MAX TIME  DURATION  NUM SAMPLES  NUM CHUNKS  NUM SERIES  SIZE
+    const row = output.split('\n').find((l) => /^[0-9A-Z]{26} /.test(l));
+    return { code: run.exitCode, series: row ? Number(row.trim().split(/\s+/)[6]) : 0, output };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const NGINX_TIMED = compileFormat(
@@ -355,6 +377,17 @@ describe('the exposition', () => {
     expect(open.body).toContain('# TYPE http_log_monitor_requests counter\n');
     expect(open.body).not.toContain('\n\n');
     expect(samples(open.body)).toEqual(samples(text.body));
+  });
+
+  test.if(existsSync(PROMTOOL))('Prometheus’s OpenMetrics parser reads every series (and refuses it without # EOF)', async () => {
+    const { body } = await metrics.render(true);
+    const read = promtoolOpenMetrics(body);
+    expect(read.code).toBe(0);
+    expect(read.series).toBe(samples(body).size);
+    expect(read.series).toBeGreaterThan(50);
+    const cut = promtoolOpenMetrics(body.replace('# EOF\n', ''));
+    expect(cut.code).not.toBe(0);
+    expect(cut.output).toContain('# EOF');
   });
 
   test('two scrapes at once, one of each format, each get their own', async () => {
