@@ -7,7 +7,7 @@ import { runCommand } from '../lib/usage';
 import { type Actor, createActor, SimulatedClock } from 'xstate';
 import { openReplay, replayStart } from '../actors/replay-reader';
 import { reason, replayInputs } from '../lib/input-paths';
-import { list, logFormat, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
+import { list, logFormat, metricsAddr, metricsBuckets, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import { backlog, flushOutput, onStdoutClosed, write, writeAtExit, writeLine } from '../lib/write-line';
 import { type MonitorInput, monitorMachine } from '../machines/monitor';
 import type { Centre, CentreOptions, StoppedWaiting } from './centre';
@@ -15,13 +15,18 @@ import { statsJson } from '../actors/reporter';
 import { newInterval, summarize } from '../actors/section-aggregator';
 import type { Delivery, NotifyTarget } from '../actors/notifier';
 import type { LogFormat } from '../lib/log-format';
+import type { Metrics } from '../lib/metrics';
 import { checkLines, loadRules, longestWindow, type Rule, RulesError } from '../lib/rules';
 import { NOTIFY_FORMATS, type NotifyFormat, redact } from '../lib/notify-format';
 
 export const USAGE =
   `usage: ${PROGRAM} [-f FILE]... [FILE...] [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] ` +
   '[--replay] [--log-format FORMAT] [--json] [--quiet] [--plain] [--no-color] [--time-source log|arrival] [--inspect [--inspect-port PORT]] ' +
-  '[--rules FILE] [--check-rules FILE] [--notify URL]... [--notify-format json|alertmanager|slack] [--notify-exec CMD]...';
+  '[--rules FILE] [--check-rules FILE] [--notify URL]... [--notify-format json|alertmanager|slack] [--notify-exec CMD]... ' +
+  '[--metrics ADDR [--metrics-sections N] [--metrics-buckets LIST]]';
+
+/** `--metrics-sections`' default (lib/metrics' DEFAULT_SECTIONS; not imported, so that prom-client loads only with --metrics). */
+const METRICS_SECTIONS = 20;
 
 const monitorArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: "Log file to follow, repeatable; a quoted glob ('/var/log/nginx/*.log'); - (standard input), a FIFO or a pipe is read as a stream (default /tmp/access.log)" },
@@ -53,6 +58,9 @@ const monitorArgs = {
   notify: { type: 'string', valueHint: 'URL', description: 'POST every alert and recovery to this http(s) URL, repeatable' },
   'notify-format': { type: 'string', default: 'json', valueHint: 'json|alertmanager|slack', description: "The body of --notify's POSTs: the NDJSON record, an Alertmanager webhook (version 4), or a Slack incoming webhook" },
   'notify-exec': { type: 'string', valueHint: 'CMD', description: 'Run this command (sh -c) for every alert and recovery, the NDJSON record on its standard input, repeatable' },
+  metrics: { type: 'string', valueHint: 'ADDR', description: 'Serve Prometheus metrics at http://ADDR/metrics: HOST:PORT, :PORT or PORT (host 127.0.0.1), [IPv6]:PORT' },
+  'metrics-sections': { type: 'string', default: String(METRICS_SECTIONS), valueHint: 'N', description: 'With --metrics: sections with their own label, the first N seen (the rest count as other), a whole number from 0 to 10000' },
+  'metrics-buckets': { type: 'string', valueHint: 'LIST', description: 'With --metrics: the request-duration histogram\'s bounds in seconds, ascending, e.g. 0.01,0.1,1 (default 0.005 to 10, as prom-client\'s)' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
 
@@ -74,7 +82,15 @@ export const monitorCommand: import('../lib/usage').HelpDef = {
   },
 };
 
-export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress'> & {
+/** `--metrics` and its companions: where to serve, and how the Metrics are shaped. */
+export interface MetricsEndpoint {
+  addr: { host: string; port: number };
+  sections: number;
+  /** Seconds; absent: lib/metrics' defaults. */
+  buckets?: number[];
+}
+
+export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' | 'screen' | 'progress' | 'metrics'> & {
   /** The fleet's centre: read from NATS instead of files. */
   centre?: Omit<CentreOptions, 'intervalSeconds' | 'windowSeconds' | 'settings'> & {
     /** Which of -s, -a and -t were given (a replay of the stream defaults the others to the live centre's). */
@@ -87,6 +103,8 @@ export type MonitorOptions = Omit<MonitorInput, 'now' | 'clock' | 'out' | 'err' 
   /** --check-rules: the rules of the file, to print; nothing runs. */
   checkRules?: Rule[];
   notifyTargets: NotifyTarget[];
+  /** `--metrics`: serve /metrics (absent: no Metrics, no port). */
+  metrics?: MetricsEndpoint;
 };
 
 /** Reads and validates the raw arguments; `null` means --help. Throws `UsageError`. */
@@ -138,6 +156,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     if (!/^https?:\/\/[^/?#\s]+/i.test(url) || !URL.canParse(url)) throw new UsageError(`--notify must be an http:// or https:// URL, got '${redact(url)}'`);
     return { url, format: format as NotifyFormat };
   });
+  const metrics = metricsEndpoint(args, bare);
   const commands = list(args['notify-exec']).map((command) => {
     if (command.trim() === '') throw new UsageError('--notify-exec needs a command');
     return { command };
@@ -146,6 +165,7 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     checkRules: args['check-rules'] === undefined ? undefined : rulesOf(args['check-rules']),
     rules: args.rules === undefined ? undefined : rulesOf(args.rules),
     notifyTargets: [...urls, ...commands],
+    metrics,
     centre,
     paths: paths.length > 0 ? paths : ['/tmp/access.log'],
     mode: replay && !nats ? 'replay' : 'follow',
@@ -165,6 +185,19 @@ export function parseMonitorArgs(rawArgs: string[]): MonitorOptions | null {
     color: Boolean(args.color) && !process.env.NO_COLOR,
     inspect: Boolean(args.inspect),
     inspectPort: port(args['inspect-port']),
+  };
+}
+
+/** `--metrics ADDR [--metrics-sections N] [--metrics-buckets LIST]`; the two others only with it. */
+function metricsEndpoint(args: Record<string, unknown>, bare: Record<string, unknown>): MetricsEndpoint | undefined {
+  if (args.metrics === undefined) {
+    for (const flag of ['metrics-sections', 'metrics-buckets']) if (bare[flag] !== undefined) throw new UsageError(`--${flag} goes with --metrics ADDR`);
+    return undefined;
+  }
+  return {
+    addr: metricsAddr(String(args.metrics)),
+    sections: numberInRange(args['metrics-sections'], '--metrics-sections', { min: 0, max: 10_000, integer: true }),
+    buckets: args['metrics-buckets'] === undefined ? undefined : metricsBuckets(String(args['metrics-buckets'])),
   };
 }
 
@@ -266,6 +299,17 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     options.mode === 'replay' && process.stderr.isTTY === true
       ? { totalBytes: replay!.sources.some((s) => s.size === 0) ? 0 : replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
       : undefined;
+  // Served before anything else is opened: an address that cannot be bound ends the run at once.
+  const metrics = options.metrics ? await newMetrics(options.metrics) : undefined;
+  let endpoint: Awaited<ReturnType<typeof serveMetricsAt>> | undefined;
+  try {
+    endpoint = metrics && (await serveMetricsAt(metrics, options.metrics!));
+  } catch (error) {
+    err(`error: ${reason(error)}`);
+    await centre?.close();
+    return 1;
+  }
+  if (endpoint) err(`metrics: ${endpoint.url}`);
   const deliveries = await openDeliveries(options.notifyTargets, err);
   const inspector = options.inspect ? await openInspector(options) : undefined;
   if (inspector) err(`inspector: ${inspector.url}`);
@@ -280,7 +324,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     input: {
       ...options,
       ...(replay ? { paths: replay.sources.map((s) => s.name), sources: replay.sources } : {}),
-      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed, intervals: centre.intervals } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries, samples: Boolean(screen || inspector) },
+      ...(centre ? { mode: 'replay' as const, paths: [options.centre!.nats], fleet: centre.fleet, printed: centre.printed, intervals: centre.intervals } : {}), now, clock, out, err, probe: latencyProbe(), screen, progress, outputBehind: () => backlog(1), deliveries, samples: Boolean(screen || inspector), metrics },
   });
   const done = new Promise<number>((resolve) => {
     actor.subscribe({
@@ -337,6 +381,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
     }
     inspector.stop();
   }
+  endpoint?.stop();
   stdoutWatch();
   for (const signal of STOP_SIGNALS) process.off(signal, stop);
   await centre?.close();
@@ -351,6 +396,25 @@ async function openDeliveries(targets: NotifyTarget[], err: (line: string) => vo
   if (targets.length === 0) return [];
   const { Delivery } = await import('../actors/notifier');
   return targets.map((t) => new Delivery(t, { report: (line) => err(`warn: ${line}`) }));
+}
+
+/** The Metrics `--metrics` serves; prom-client is loaded only then. */
+async function newMetrics(endpoint: MetricsEndpoint) {
+  const { Metrics, DEFAULT_BUCKETS } = await import('../lib/metrics');
+  return new Metrics({ sections: endpoint.sections, buckets: endpoint.buckets ?? DEFAULT_BUCKETS });
+}
+
+/** The /metrics endpoint on `--metrics`' address, and its URL; an address that cannot be bound is an Error saying which. */
+async function serveMetricsAt(metrics: Metrics, endpoint: MetricsEndpoint) {
+  const { serveMetrics, METRICS_PATH } = await import('../lib/metrics-server');
+  const { host, port } = endpoint.addr;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  try {
+    const served = await serveMetrics(metrics, endpoint.addr);
+    return { url: `http://${shown}:${served.port}${METRICS_PATH}`, stop: served.stop };
+  } catch (error) {
+    throw new Error(`cannot serve the metrics on ${shown}:${port}: ${reason(error)}`);
+  }
 }
 
 async function openInspector(options: MonitorOptions) {

@@ -5,14 +5,19 @@
  *
  *   tailer → parser → [replay-clock →] section-aggregator, alert-monitor → reporter
  *   fleet-feed ────────→ replay-clock →  (the fleet's centre: agents' messages instead of files)
+ *
+ * With `metrics` (`--metrics`), the batches also go to the metrics actor, which counts them into
+ * the Metrics object the /metrics endpoint renders; without it, nothing of it exists.
  */
 import { enqueueActions, setup, type SimulatedClock } from 'xstate';
 import { alertMonitor } from '../actors/alert-monitor';
 import { fleetFeed, type FleetFeedInput } from '../actors/fleet-feed';
 import { hitWindow, SecondWindow } from '../actors/hit-window';
+import { metricsFeed } from '../actors/metrics';
 import type { FlushMessage, Printed } from '../actors/messages';
 import { parser, type TimeSource } from '../actors/parser';
 import type { LogFormat } from '../lib/log-format';
+import type { Metrics } from '../lib/metrics';
 import { replayClock } from '../actors/replay-clock';
 import type { ReplaySource } from '../actors/replay-reader';
 import { type DashboardOptions, type ProgressOptions, reporter } from '../actors/reporter';
@@ -70,6 +75,8 @@ export interface MonitorInput {
   screen?: Pick<DashboardOptions, 'write' | 'size' | 'color'>;
   /** A progress line during a replay (stderr a terminal). */
   progress?: ProgressOptions;
+  /** What `--metrics` serves: the batches' counts and the alerts' states go into it (the centre's may be restored from its record). */
+  metrics?: Metrics;
 }
 
 export interface MonitorContext extends MonitorInput {
@@ -99,7 +106,7 @@ export const monitorMachine = setup({
     context: {} as MonitorContext,
     events: {} as MonitorEvent,
   },
-  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock, fleetFeed, ruleWindows, ruleMonitor, notifier },
+  actors: { tailer, parser, sectionAggregator, hitWindow, alertMonitor, reporter, replayClock, fleetFeed, ruleWindows, ruleMonitor, notifier, metricsFeed },
   delays: {
     /** Until the next interval boundary. */
     statsEvery: ({ context }) => {
@@ -162,6 +169,15 @@ export const monitorMachine = setup({
         enqueue.spawnChild('ruleWindows', { id: 'rule-windows', systemId: 'rule-windows', input: { windows, now: c.now } });
         enqueue.spawnChild('ruleMonitor', { id: 'rules', systemId: 'rules', input: { windows, now: c.now } });
         consumers.push('rule-windows');
+      }
+      if (c.metrics) {
+        // After the alert actor, whose snapshots it reads.
+        enqueue.spawnChild('metricsFeed', {
+          id: 'metrics',
+          systemId: 'metrics',
+          input: { metrics: c.metrics, now: c.now, windowSeconds: c.windowSeconds, lateAfterEvaluation: Boolean(c.fleet), rules: c.rules },
+        });
+        consumers.push('metrics');
       }
       if (replay) {
         enqueue.spawnChild('replayClock', {
