@@ -248,6 +248,8 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
   }
   let replay: Awaited<ReturnType<typeof openReplayFor>> | undefined;
   let centre: Centre | undefined;
+  // Made before the centre opens, which may restore its counters (served once the run is ready).
+  const metrics = options.metrics ? await newMetrics(options.metrics) : undefined;
   try {
     if (options.mode === 'replay') replay = await openReplayFor(options.paths, options.format);
     if (options.centre) {
@@ -300,7 +302,6 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
       ? { totalBytes: replay!.sources.some((s) => s.size === 0) ? 0 : replay!.sources.reduce((n, s) => n + s.size, 0), write: (t: string) => write(2, t) }
       : undefined;
   // Served before anything else is opened: an address that cannot be bound ends the run at once.
-  const metrics = options.metrics ? await newMetrics(options.metrics) : undefined;
   let endpoint: Awaited<ReturnType<typeof serveMetricsAt>> | undefined;
   try {
     endpoint = metrics && (await serveMetricsAt(metrics, options.metrics!));
