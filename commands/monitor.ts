@@ -70,7 +70,7 @@ export const monitorCommand: import('../lib/usage').HelpDef = {
   args: monitorArgs,
   more: [
     `${PROGRAM} --nats URL [-s SECONDS] [-t REQ_PER_S] [-a SECONDS] [--json] [--quiet] [--plain] [--stream NAME] ` +
-      '[--agent-timeout SECONDS] [--max-lag SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]...',
+      '[--agent-timeout SECONDS] [--max-lag SECONDS] [--name NAME] [--nats-creds FILE] [--nats-ca FILE] [--replay --since TIME [--until TIME]] [--rules FILE] [--notify URL]... [--metrics ADDR]',
     `${PROGRAM} agent|format|generate|chart [--help]`,
   ],
   // Loaded only to list them in --help.
