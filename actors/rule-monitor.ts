@@ -12,23 +12,27 @@
  * `normal`. So a flood of hosts makes at most `groups` windows, statecharts only for the groups
  * going through an alert, and interpreter work only at their transitions.
  */
-import { type ActorRefFrom, enqueueActions, sendTo, setup } from 'xstate';
+import { type ActorRefFrom, type AnyActorRef, enqueueActions, setup } from 'xstate';
 import { alertEvent, alertMachine } from '../machines/alert';
 import type { ReporterMessage } from './messages';
 import type { RuleWindow } from './rule-window';
+
+/** Who hears of a rule's alerts and recoveries: the reporter, and the metrics when served. */
+const listeners = (system: { get(id: string): AnyActorRef | undefined }) =>
+  ['reporter', 'metrics'].flatMap((id) => system.get(id) ?? []);
 
 /** An instance that messages the reporter; rules draw no traffic chart, so no window samples. */
 const ruleAlert = alertMachine.provide({
   actions: {
     reportSample: () => {},
-    announceAlert: sendTo(
-      ({ system }) => system.get('reporter'),
-      ({ context }): ReporterMessage => ({ type: 'alert', alert: alertEvent(context) }),
-    ),
-    announceRecovery: sendTo(
-      ({ system }) => system.get('reporter'),
-      ({ context }): ReporterMessage => ({ type: 'recovered', recovery: { ...alertEvent(context), since: context.since } }),
-    ),
+    // The reporter prints it; the metrics (`--metrics`), when there are, show the rule firing.
+    announceAlert: enqueueActions(({ enqueue, context, system }) => {
+      for (const to of listeners(system)) enqueue.sendTo(to, { type: 'alert', alert: alertEvent(context) } satisfies ReporterMessage);
+    }),
+    announceRecovery: enqueueActions(({ enqueue, context, system }) => {
+      const message: ReporterMessage = { type: 'recovered', recovery: { ...alertEvent(context), since: context.since } };
+      for (const to of listeners(system)) enqueue.sendTo(to, message);
+    }),
   },
 });
 

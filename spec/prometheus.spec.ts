@@ -157,8 +157,14 @@ describe('Prometheus scrapes --metrics', () => {
     // The logs do not exist yet: a file that appears is read from its first line.
     const clfPath = path.join(dir, 'access.log');
     const nginxPath = path.join(dir, 'nginx.log');
+    // A rule the log's 5xx lines (2 of 9 statuses) set off, and one nothing sets off.
+    const rulesPath = path.join(dir, 'rules.yaml');
+    fs.writeFileSync(
+      rulesPath,
+      'rules:\n  - { name: errors, ratio: 0.05, match: { status: 5xx }, window: 10s }\n  - { name: teapots, rate: 1, match: { status: "418" }, window: 10s }\n',
+    );
     [clf, nginx] = await Promise.all([
-      startMonitor(clfPath, ['-a', String(WINDOW), '-t', String(THRESHOLD), '--metrics-sections', '2']),
+      startMonitor(clfPath, ['-a', String(WINDOW), '-t', String(THRESHOLD), '--metrics-sections', '2', '--rules', rulesPath]),
       startMonitor(nginxPath, ['--log-format', NGINX_TIMED, '--metrics-buckets', BUCKETS.join(',')]),
     ]);
     prometheus = await startPrometheus({ clf: `127.0.0.1:${clf.port}`, nginx: `127.0.0.1:${nginx.port}` });
@@ -223,6 +229,11 @@ describe('Prometheus scrapes --metrics', () => {
     const average = (clfLines.valid - clfLines.late) / WINDOW;
     expect(average).toBeGreaterThan(THRESHOLD);
     expect(await prometheus.until('max_over_time(http_log_monitor_window_requests_per_second{job="clf"}[5m])', (v) => v === average)).toBe(average);
+  });
+
+  test('a --rules rule that fires is 1 in http_log_monitor_alert_firing; one that does not is 0', async () => {
+    expect(await prometheus.until('max_over_time(http_log_monitor_alert_firing{job="clf",rule="errors",group=""}[5m])', (v) => v === 1)).toBe(1);
+    expect((await prometheus.query('max_over_time(http_log_monitor_alert_firing{job="clf",rule="teapots",group=""}[5m])'))[0]!.value).toBe(0);
   });
 
   test('histogram_quantile(0.99, …) is in the bucket of the exact p99', async () => {
