@@ -74,7 +74,12 @@ export const metricsFeed = fromCallback<MetricsMessage, MetricsFeedInput>(({ inp
         if (message.alert.rule) metrics.setAlert(...alertLabels(message.alert), true);
         break;
       case 'recovered':
-        if (message.recovery.rule) metrics.setAlert(...alertLabels(message.recovery), false);
+        if (message.recovery.rule) {
+          // A rule without `by` shows 0 once recovered; a group's series goes (only the groups firing show).
+          const [rule, group] = alertLabels(message.recovery);
+          if (group === '') metrics.setAlert(rule, group, false);
+          else metrics.clearAlert(rule, group);
+        }
         break;
       case 'agents':
         metrics.setAgents(message.roll.reporting.length, message.roll.silent.length);

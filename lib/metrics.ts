@@ -262,6 +262,15 @@ export class Metrics {
     else this.alerts.set(key, { rule, group, firing });
   }
 
+  /**
+   * A group's alert ended: its series goes (as Prometheus's own `ALERTS` drops a series that no
+   * longer fires), so a rule grouped by host keeps a series for the groups firing only, not for
+   * every group that ever fired.
+   */
+  clearAlert(rule: string, group: string): void {
+    this.alerts.delete(`${rule}\u0000${group}`);
+  }
+
   setWindowAverage(perSecond: number): void {
     this.windowAverage = perSecond;
   }

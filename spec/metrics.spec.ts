@@ -282,6 +282,23 @@ describe('gauges', () => {
   });
 });
 
+describe('a group\'s alert', () => {
+  test('shows while it fires and is gone once cleared; the other groups and rules stay', async () => {
+    const m = new Metrics({ sections: 1, buckets: DEFAULT_BUCKETS });
+    m.setAlert('per-host', '10.0.0.1', true);
+    m.setAlert('per-host', '10.0.0.2', true);
+    m.setAlert('errors', '', false);
+    m.clearAlert('per-host', '10.0.0.1');
+    const s = samples((await m.render(false)).body);
+    expect(s.has('http_log_monitor_alert_firing{rule="per-host",group="10.0.0.1"}')).toBe(false);
+    expect(s.get('http_log_monitor_alert_firing{rule="per-host",group="10.0.0.2"}')).toBe(1);
+    expect(s.get('http_log_monitor_alert_firing{rule="errors",group=""}')).toBe(0);
+    m.clearAlert('per-host', '10.0.0.2');
+    m.clearAlert('errors', '');
+    expect([...samples((await m.render(false)).body).keys()].filter((k) => k.startsWith('http_log_monitor_alert_firing'))).toEqual([]);
+  });
+});
+
 describe('totals and restore', () => {
   const lines = traffic(1500, 3, true);
   const run = (texts: string[], metrics = new Metrics({ sections: 10, buckets: DEFAULT_BUCKETS })) => {
