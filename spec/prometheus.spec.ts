@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mulberry32 as random } from '../lib/generator';
 import { LineReader } from './support/line-reader';
 import { type EntryProcess, entryProcesses, spawnEntry } from './support/monitor-process';
 import { freePort } from './support/nats-server';
@@ -25,18 +26,6 @@ const SECTIONS = ['/api', '/static', '/admin', '/img'];
 /** The CLF monitor's -a and -t: the lines, written at once, are far more than -t × -a. */
 const WINDOW = 10;
 const THRESHOLD = 5;
-
-/** A seeded generator (mulberry32), so that a failure can be run again as it was. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** Now, as a log's `[10/Oct/2000:13:55:36 +0000]`. */

@@ -23,6 +23,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort } from './nats-server';
+import { mulberry32 } from '../../lib/generator';
 
 export const NGINX_BIN = Bun.which('nginx') ?? '/usr/sbin/nginx';
 export const APACHE_BIN = Bun.which('apache2') ?? '/usr/sbin/apache2';
@@ -366,17 +367,8 @@ export interface SentRequest extends PlannedRequest {
   gotBytes: number;
 }
 
-/** A small deterministic PRNG (mulberry32), so that a failing plan can be run again. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small deterministic PRNG (the generator's mulberry32), so that a failing plan can be run again. */
+export const prng = mulberry32;
 
 const UPSTREAM_STATUSES = [200, 200, 200, 200, 201, 204, 301, 404, 429, 500, 503];
 const API_SECTIONS = ['users', 'orders', 'search'];
