@@ -15,6 +15,7 @@
  * upgraded) come decoded with no sketches and no vhosts: their hits count, untimed.
  */
 import { fromCallback } from 'xstate';
+import type { Metrics } from '../lib/metrics';
 import type { CountsMessage } from '../lib/wire';
 import { type AgentsMessage, type BatchMessage, emptySegment, type EndMessage, type ReporterMessage, type Segment } from './messages';
 import { SegmentMerge } from './segment-merge';
@@ -60,6 +61,12 @@ export interface FleetFeedInput {
   wallNow: () => number;
   /** How often unreadable messages are summed up on stderr, ms. */
   reportEveryMs: number;
+  /**
+   * With --metrics: the agents reporting and silent (with each roll the stats get) and each
+   * agent's clock lag, the seconds between the fleet's clock (its newest complete second) and the
+   * agent's newest, 0 when it is not behind (kept at each flush).
+   */
+  metrics?: Pick<Metrics, 'setAgents' | 'setAgentLag'>;
   /** Runs `fn` every `ms` on the wall clock until the returned function is called (default: setInterval; specs tick it themselves). */
   every?: (fn: () => void, ms: number) => () => void;
 }
@@ -98,6 +105,18 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     // A lagging agent reports; it just does not hold the clock back.
     const roll = { reporting: names.filter((a) => !silent.has(a)), silent: names.filter((a) => silent.has(a)) };
     system.get('aggregator')?.send({ type: 'agents', roll } satisfies AgentsMessage);
+    input.metrics?.setAgents(roll.reporting.length, roll.silent.length);
+  };
+  /** Each agent's lag behind the fleet's clock, as far as it has changed. */
+  const lags = new Map<string, number>();
+  const showLags = () => {
+    if (!input.metrics || !Number.isFinite(stepped)) return;
+    for (const [agent, clock] of clocks) {
+      const lag = Math.max(0, stepped - 1 - clock);
+      if (lags.get(agent) === lag) continue;
+      lags.set(agent, lag);
+      input.metrics.setAgentLag(agent, lag);
+    }
   };
   const send = (segments: Segment[]) => {
     for (const id of input.to) system.get(id)?.send({ type: 'batch', batch: { segments } } satisfies BatchMessage);
@@ -114,6 +133,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     let watermark = Infinity;
     for (const [agent, clock] of clocks) if (!silent.has(agent) && !behind.has(agent) && clock < watermark) watermark = clock;
     if (Number.isFinite(watermark)) step(watermark + 1);
+    showLags();
   };
   const step = (second: number) => {
     if (second <= stepped) return;
@@ -147,6 +167,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
       if (!silent.has(agent) || now - at < input.forgetAfterMs) continue;
       heard.delete(agent);
       clocks.delete(agent);
+      lags.delete(agent);
       silent.delete(agent);
       merge.forget(agent);
       notice('info', `agent ${agent} forgotten after ${Math.round((now - at) / 60_000)} min of silence; it is listed again when it reports`);
@@ -262,6 +283,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
     // as far behind it as the agents' clocks are when they report, so alerts recover on time.
     if (!input.replaying && caughtUp && heard.size > 0 && [...heard.keys()].every((a) => silent.has(a) || behind.has(a))) {
       step(Math.floor((now - IDLE_LAG_MS) / 1000));
+      showLags();
     }
   }, Math.min(1000, input.agentTimeoutMs / 2));
   const unreport = every(() => {

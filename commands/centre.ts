@@ -6,6 +6,7 @@
 import { SimulatedClock } from 'xstate';
 import type { FleetFeedInput } from '../actors/fleet-feed';
 import type { Printed } from '../actors/messages';
+import type { Metrics, MetricsTotals } from '../lib/metrics';
 import { type CountsMessage, decode, subjectToken } from '../lib/wire';
 import { countsPrefix } from './agent';
 
@@ -54,6 +55,12 @@ export interface CentreRecord {
   /** A boundary of the intervals, ms: they fall on anchor + k × interval. */
   anchor: number;
   settings: CentreSettings;
+  /**
+   * With --metrics: the counters' totals when the record was made (lib/metrics' `totals()`). A
+   * restarted centre restores them and counts only what the restart does not mark printed, so
+   * its counters go on from where the printed intervals ended and never go down.
+   */
+  metrics?: MetricsTotals;
 }
 
 /** A record's times are not after `latest` (ms) and its sequence is within the stream. */
@@ -121,7 +128,7 @@ export class StoppedWaiting extends Error {
  * Connects and waits for the first message; throws one-line errors (a bad URL, refused,
  * unauthorized), or `StoppedWaiting` when `stop` is aborted first.
  */
-export async function openCentre(o: CentreOptions, err: (line: string) => void, stop?: AbortSignal): Promise<Centre> {
+export async function openCentre(o: CentreOptions, err: (line: string) => void, stop?: AbortSignal, metrics?: Metrics): Promise<Centre> {
   const nats = await import('../lib/nats');
   let lost = false;
   const nc = await nats.connectNats(o.nats, {
@@ -230,6 +237,14 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
   });
   if (resumed) {
     err(`resuming from the record in stream ${o.stream}: intervals from ${new Date(resumed.statsUntil).toISOString()} on, on the boundaries printed before`);
+    // The counters go on from the record's: what it counted is marked printed below and not counted again.
+    if (metrics && resumed.metrics !== undefined) {
+      try {
+        metrics.restore(resumed.metrics);
+      } catch (error) {
+        err(`warn: the metrics' totals in the centre's record could not be restored (${error instanceof Error ? error.message : error}); the counters start from 0`);
+      }
+    }
   }
   if (!replay) err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
   const disconnect = async () => {
@@ -278,6 +293,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       activeAlerts: [...active],
       // A new centre counts nothing before its start; a restarted one nothing its last run printed.
       printedBefore: replay ? undefined : resumed ? { seq: resumed.seq, at: resumed.statsUntil } : { seq: Infinity, at: startedAt },
+      metrics,
       agentTimeoutMs: o.agentTimeoutSeconds * 1000,
       maxLagMs: o.maxLagSeconds * 1000,
       forgetAfterMs: FORGET_AFTER_MS,
@@ -299,7 +315,7 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
         if (alert !== undefined && type === 'alert' && active.size < MAX_ACTIVE) active.set(alert, at);
         if (alert !== undefined && type === 'recovered') active.delete(alert);
       }
-      const body: CentreRecord = { v: 2, type, at, ...state, active: [...active], settings: o.settings };
+      const body: CentreRecord = { v: 2, type, at, ...state, active: [...active], settings: o.settings, ...(metrics && { metrics: metrics.totals() }) };
       const stored = nats
         .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${centreSubject}:${type}:${at}:${state.seq}`)
         .then(() => {})
