@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
-import { list, logFormat, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
+import { list, logFormat, metricsAddr, metricsBuckets, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import type { LogFormat } from '../lib/log-format';
+import type { Metrics } from '../lib/metrics';
 import { runCommand } from '../lib/usage';
 import { HEADER_ROOM } from '../lib/message-split';
 import { type CountsMessage, decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
@@ -16,7 +17,7 @@ import { writeLine } from '../lib/write-line';
 import { agentMachine } from '../machines/agent';
 
 export const USAGE =
-  `usage: ${PROGRAM} agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--log-format FORMAT] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE]`;
+  `usage: ${PROGRAM} agent [-f FILE]... [--nats URL] [--name NAME] [--stream NAME] [--log-format FORMAT] [--poll-ms MS] [--grace-ms MS] [--watch] [--nats-creds FILE] [--nats-ca FILE] [--metrics ADDR [--metrics-sections N] [--metrics-buckets LIST]]`;
 
 const agentArgs = {
   file: { type: 'string', alias: ['f', 'filename'], valueHint: 'PATH', description: 'Log file to follow, repeatable; a quoted glob (default /tmp/access.log)' },
@@ -28,6 +29,9 @@ const agentArgs = {
   'nats-ca': { type: 'string', valueHint: 'FILE', description: "The CA of the server's TLS certificate" },
   'poll-ms': { type: 'string', default: '1000', valueHint: 'MS', description: "How often followed files are checked, a whole number from 10 to 60000; the polls land --grace-ms after each second (that one makes the second's message), so more than one a second only reads sooner" },
   'grace-ms': { type: 'string', default: '500', valueHint: 'MS', description: "How long after its second a line may still be written, 0 to 60000: a second is published as complete once the files have been read this long after it; a line written later (Apache's %t is when the request came in) counts at the centre as late" },
+  metrics: { type: 'string', valueHint: 'ADDR', description: "Serve Prometheus metrics of what this agent has published at http://ADDR/metrics: HOST:PORT, :PORT or PORT (host 127.0.0.1), [IPv6]:PORT" },
+  'metrics-sections': { type: 'string', valueHint: 'N', description: 'With --metrics: sections with their own label, the first N seen (the rest count as other), a whole number from 0 to 10000 (default 20)' },
+  'metrics-buckets': { type: 'string', valueHint: 'LIST', description: "With --metrics: the request-duration histogram's bounds in seconds, ascending, e.g. 0.01,0.1,1 (default 0.005 to 10, as prom-client's)" },
   watch: { type: 'boolean', default: false, description: 'Also use file-system events as a hint to read sooner (the agent polls only by default: it publishes once a second anyway, and events cost 3-6 % of a core at 1,000 lines/s)' },
   help: { type: 'boolean', alias: 'h', description: 'Show this help' },
 } satisfies ArgsDef;
@@ -49,6 +53,8 @@ export interface AgentOptions {
   watch: boolean;
   /** `--log-format`'s; absent: each file's first lines decide. */
   format?: LogFormat;
+  /** `--metrics`: where to serve what the agent has published (sections and buckets absent: lib/metrics' defaults). */
+  metrics?: { addr: { host: string; port: number }; sections?: number; buckets?: number[] };
 }
 
 export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
@@ -69,7 +75,38 @@ export function parseAgentArgs(rawArgs: string[]): AgentOptions | null {
     graceMs: numberInRange(args['grace-ms'], '--grace-ms', { min: 0, max: 60_000, integer: true }),
     watch: Boolean(args.watch),
     format: args['log-format'] === undefined ? undefined : logFormat(String(args['log-format'])),
+    metrics: metricsOptions(args),
   };
+}
+
+/** `--metrics ADDR [--metrics-sections N] [--metrics-buckets LIST]`; the two others only with it. */
+function metricsOptions(args: Record<string, unknown>): AgentOptions['metrics'] {
+  if (args.metrics === undefined) {
+    for (const flag of ['metrics-sections', 'metrics-buckets']) if (args[flag] !== undefined) throw new UsageError(`--${flag} goes with --metrics ADDR`);
+    return undefined;
+  }
+  return {
+    addr: metricsAddr(String(args.metrics)),
+    sections: args['metrics-sections'] === undefined ? undefined : numberInRange(args['metrics-sections'], '--metrics-sections', { min: 0, max: 10_000, integer: true }),
+    buckets: args['metrics-buckets'] === undefined ? undefined : metricsBuckets(String(args['metrics-buckets'])),
+  };
+}
+
+/**
+ * The agent's /metrics, served: a Metrics of what it publishes (prom-client is loaded only with
+ * --metrics). Its counters start at 0 with each process: an agent's restart is a counter reset.
+ */
+async function serveAgentMetrics(o: NonNullable<AgentOptions['metrics']>): Promise<{ metrics: Metrics; url: string; stop: () => void }> {
+  const { Metrics, DEFAULT_BUCKETS, DEFAULT_SECTIONS } = await import('../lib/metrics');
+  const { serveMetrics, METRICS_PATH } = await import('../lib/metrics-server');
+  const metrics = new Metrics({ sections: o.sections ?? DEFAULT_SECTIONS, buckets: o.buckets ?? DEFAULT_BUCKETS });
+  const host = o.addr.host.includes(':') ? `[${o.addr.host}]` : o.addr.host;
+  try {
+    const served = await serveMetrics(metrics, o.addr);
+    return { metrics, url: `http://${host}:${served.port}${METRICS_PATH}`, stop: served.stop };
+  } catch (error) {
+    throw new Error(`cannot serve the metrics on ${host}:${o.addr.port}: ${error instanceof Error ? error.message : error}`);
+  }
 }
 
 /** The subject prefix of a stream's counts: `hlm.counts.` for the default stream. */
@@ -90,6 +127,25 @@ export const newInstance = () => randomBytes(12).toString('base64url');
 /** Runs an agent until SIGINT, SIGTERM or SIGHUP; the exit code. */
 export async function runAgent(o: AgentOptions): Promise<number> {
   const err = (line: string) => writeLine(2, line);
+  // Served before anything is connected: an address that cannot be bound ends the run at once.
+  let served: Awaited<ReturnType<typeof serveAgentMetrics>> | undefined;
+  if (o.metrics) {
+    try {
+      served = await serveAgentMetrics(o.metrics);
+    } catch (error) {
+      err(`error: ${error instanceof Error ? error.message : error}`);
+      return 1;
+    }
+    err(`metrics: ${served.url}`);
+  }
+  try {
+    return await runAgentOn(o, err, served?.metrics);
+  } finally {
+    served?.stop();
+  }
+}
+
+async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics: Metrics | undefined): Promise<number> {
   const nats = await import('../lib/nats');
   const instance = newInstance();
   const nc = await nats.connectNats(o.nats, {
@@ -212,6 +268,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
         graceMs: o.graceMs,
         maxQueued: 600,
         err,
+        metrics,
       },
     });
     let stoppedBy: string | undefined;
