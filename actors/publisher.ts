@@ -24,13 +24,9 @@
  * Segments go out as the parser made them, one per chunk and second, never gathered into one:
  * their keys are copied (the parser's are borrowed), their sketches (durations) are their own,
  * made fresh for each segment, so they are kept as they are and never added to.
- *
- * With `metrics` (the agent's `--metrics`), a message's segments are counted once the stream has
- * acknowledged it: the agent's counters are what it has published, what the centre reads.
  */
 import { fromCallback } from 'xstate';
 import { ownKeys } from '../lib/byte-keys';
-import type { Metrics } from '../lib/metrics';
 import { splitMessage } from '../lib/message-split';
 import { type CountsMessage, type FileMark, WIRE_VERSION } from '../lib/wire';
 import type { BatchMessage, DrainMessage, MarksMessage, ReporterMessage, Segment } from './messages';
@@ -57,8 +53,6 @@ export interface PublisherInput {
   maxQueued: number;
   /** Shared with the tailer and the agent's edge: the queue and what went out. */
   backlog: Backlog;
-  /** `--metrics`: each message's segments are counted once the stream has acknowledged it (what the centre will read). */
-  metrics?: Pick<Metrics, 'addSegments'>;
 }
 
 export interface Backlog {
@@ -146,7 +140,6 @@ export const publisher = fromCallback<BatchMessage | MarksMessage | DrainMessage
         sending = false;
         queue.shift();
         input.backlog.published++;
-        input.metrics?.addSegments(next.segments);
         queued();
         if (failing) notice('info', `publishing again (${waiting()})`);
         failing = '';

@@ -9,7 +9,7 @@ import type { ArgsDef, CommandDef } from 'citty';
 import { createActor, toPromise } from 'xstate';
 import { list, logFormat, metricsAddr, metricsBuckets, numberInRange, PROGRAM, readArgs, UsageError } from '../lib/cli-args';
 import type { LogFormat } from '../lib/log-format';
-import type { Metrics } from '../lib/metrics';
+import type { Metrics, MetricsTotals } from '../lib/metrics';
 import { runCommand } from '../lib/usage';
 import { HEADER_ROOM } from '../lib/message-split';
 import { type CountsMessage, decode, encode, type FileMark, messageId, subjectToken } from '../lib/wire';
@@ -93,8 +93,9 @@ function metricsOptions(args: Record<string, unknown>): AgentOptions['metrics'] 
 }
 
 /**
- * The agent's /metrics, served: a Metrics of what it publishes (prom-client is loaded only with
- * --metrics). Its counters start at 0 with each process: an agent's restart is a counter reset.
+ * The agent's /metrics, served: a Metrics of what it publishes, each message counted as it is
+ * first sent (prom-client is loaded only with --metrics). A restart goes on from the totals its
+ * last message carries (`withTotals`).
  */
 async function serveAgentMetrics(o: NonNullable<AgentOptions['metrics']>): Promise<{ metrics: Metrics; url: string; stop: () => void }> {
   const { Metrics, DEFAULT_BUCKETS, DEFAULT_SECTIONS } = await import('../lib/metrics');
@@ -198,6 +199,7 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         }
       }
     }
+    if (checkpoint && metrics) seedTotals(metrics, last!.data, err);
     if (checkpoint) {
       resume = checkpoint.files;
       firstSeq = checkpoint.seq + 1;
@@ -233,7 +235,25 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
     }, OTHER_LOOK_MS);
     // The server's largest message (less room for the headers), and the stream's if smaller.
     const streamMax = info.config.max_msg_size > 0 ? info.config.max_msg_size : Infinity;
-    const maxBytes = Math.min(nc.info?.max_payload ?? 1024 * 1024, streamMax) - HEADER_ROOM;
+    const largest = Math.min(nc.info?.max_payload ?? 1024 * 1024, streamMax);
+    // With --metrics, room is kept in each message for the totals it carries.
+    const maxBytes = largest - HEADER_ROOM - (metrics ? Math.min(TOTALS_ROOM, Math.floor(largest / 4)) : 0);
+    /** The last message counted into the metrics: a publish retried is not counted again. */
+    let counted = firstSeq - 1;
+    let saidNoRoom = false;
+    const bodyOf = (m: CountsMessage): Uint8Array => {
+      const body = encode(m);
+      if (!metrics) return body;
+      if (m.seq > counted) {
+        metrics.addSegments(m.segments);
+        counted = m.seq;
+      }
+      const carried = withTotals(body, metrics.totals());
+      if (carried.length <= largest - HEADER_ROOM) return carried;
+      if (!saidNoRoom) err(`warning: a message has no room for the metrics' totals (${carried.length - body.length} bytes); an agent restarted on it starts its counters from 0`);
+      saidNoRoom = true;
+      return body;
+    };
     let saidRecreated = false;
     const actor = createActor(agentMachine, {
       systemId: 'agent',
@@ -249,8 +269,9 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         firstSeq,
         firstClock,
         publish: async (m) => {
+          const body = bodyOf(m);
           try {
-            const ack = await nats.publishCounts(js, subject, encode(m), messageId(m));
+            const ack = await nats.publishCounts(js, subject, body, messageId(m));
             acked = [...acked.slice(-1), ack.seq];
           } catch (e) {
             // A server back with an empty store (its data lost): the stream is made again.
@@ -259,7 +280,7 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
             if (!saidRecreated) err(`stream ${o.stream} was gone from ${o.nats} (its store lost?): created it again; publishing on`);
             saidRecreated = true;
             acked = [];
-            await nats.publishCounts(js, subject, encode(m), messageId(m));
+            await nats.publishCounts(js, subject, body, messageId(m));
           }
         },
         now: Date.now,
@@ -268,7 +289,6 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         graceMs: o.graceMs,
         maxQueued: 600,
         err,
-        metrics,
       },
     });
     let stoppedBy: string | undefined;
@@ -288,6 +308,40 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
     return 0;
   } finally {
     await nc.close().catch(() => {});
+  }
+}
+
+/** Room kept in a message for the metrics' totals, bytes (a quarter of the largest message at most). */
+const TOTALS_ROOM = 16 * 1024;
+
+/**
+ * A message's body with the agent's metrics totals (lib/metrics' `totals()`, everything counted
+ * up to and with this message) as one more top-level field, `metrics`. A centre's decode reads
+ * only the wire's own fields, so any centre ignores it; the agent's last message, its checkpoint,
+ * then says what its counters were, and a restarted agent goes on from there (the lines after
+ * the checkpoint are read again and counted on top).
+ */
+export function withTotals(body: Uint8Array, totals: MetricsTotals): Uint8Array {
+  // `encode` writes one JSON object: the field goes before its closing brace.
+  return Buffer.concat([body.subarray(0, body.length - 1), Buffer.from(`,"metrics":${JSON.stringify(totals)}}`)]);
+}
+
+/** Restores the totals a checkpoint carries; without them (an agent before --metrics) the counters start from 0, said once. */
+function seedTotals(metrics: Metrics, data: Uint8Array, err: (line: string) => void) {
+  let totals: unknown;
+  try {
+    totals = (JSON.parse(Buffer.from(data).toString('utf8')) as { metrics?: unknown }).metrics;
+  } catch {
+    return;
+  }
+  if (totals === undefined) {
+    err('metrics: the last message carries no totals (published without --metrics): the counters start from 0');
+    return;
+  }
+  try {
+    metrics.restore(totals as MetricsTotals);
+  } catch (error) {
+    err(`warning: the metrics' totals in the last message could not be restored (${error instanceof Error ? error.message : error}): the counters start from 0`);
   }
 }
 

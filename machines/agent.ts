@@ -9,7 +9,6 @@
 import { enqueueActions, setup } from 'xstate';
 import { parser } from '../actors/parser';
 import type { LogFormat } from '../lib/log-format';
-import type { Metrics } from '../lib/metrics';
 import { type Backlog, publisher } from '../actors/publisher';
 import { reporter } from '../actors/reporter';
 import { tailer } from '../actors/tailer';
@@ -41,8 +40,6 @@ export interface AgentInput {
   /** Messages that may wait for the stream before reading stops. */
   maxQueued: number;
   err: (line: string) => void;
-  /** `--metrics`: counts what the publisher has published. */
-  metrics?: Metrics;
 }
 
 /** What an agent did, once it has stopped: messages the stream acknowledged, and those it never got. */
@@ -81,7 +78,6 @@ export const agentMachine = setup({
           graceMs: c.graceMs,
           maxQueued: c.maxQueued,
           backlog: c.backlog,
-          metrics: c.metrics,
         },
       });
       enqueue.spawnChild('parser', {

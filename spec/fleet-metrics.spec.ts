@@ -6,7 +6,8 @@
  * and at the centre (what the merged stream held); the centre shows the agent reporting and its
  * clock lag. The centre is then killed (SIGKILL: nothing but its last record survives) and started
  * again: its requests_total is never lower than before the kill, and once it has read the stream
- * again it is the lines written exactly (nothing counted twice), then goes on with new lines.
+ * again it is the lines written exactly (nothing counted twice), then goes on with new lines. The
+ * agent is killed and started again too: it goes on from the totals its last message carries.
  */
 import { afterAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
@@ -80,13 +81,13 @@ async function scrapeUntil(url: string, ms: number, ready: (s: Map<string, numbe
 
 describe('the fleet: /metrics (nats-server, an agent and the centre with --metrics)', () => {
   test(
-    "the agent's and the centre's requests_total are the lines written, the centre shows the agent reporting and its lag, and a killed and restarted centre's counter goes on from where it was",
+    "the agent's and the centre's requests_total are the lines written, the centre shows the agent reporting and its lag, and a killed and restarted centre's (or agent's) counter goes on from where it was",
     async () => {
       const server = await startNatsServer();
       const file = path.join(dir, 'access.log');
       fs.writeFileSync(file, '');
       const centreArgs = ['--nats', server.url, '--json', '-s', '2', '-t', '100000', '--metrics', '127.0.0.1:0'];
-      const agent = spawn(['agent', '-f', file, '--nats', server.url, '--name', 'web-1', '--poll-ms', '100', '--metrics', '127.0.0.1:0']);
+      let agent = spawn(['agent', '-f', file, '--nats', server.url, '--name', 'web-1', '--poll-ms', '100', '--metrics', '127.0.0.1:0']);
       const agentUrl = await metricsUrl(agent);
       await agent.err.waitForLine('the agent following', 10_000, (l) => l.includes('following'));
       let centre = spawn(centreArgs);
@@ -135,6 +136,22 @@ describe('the fleet: /metrics (nats-server, an agent and the centre with --metri
       expect(total(after, REQUESTS), transcript(centre, agent)).toBe(210);
       expect(total(await scrape(againUrl), REQUESTS), transcript(centre, agent)).toBe(210);
       expect(total(await scrape(agentUrl), REQUESTS)).toBe(210);
+
+      // The agent killed and started again: it goes on from the totals its last message carries.
+      const agentArgs = agent.args;
+      agent.proc.kill('SIGKILL');
+      await exitWithin(agent.proc, 5_000);
+      const killed = agent;
+      agent = spawn(agentArgs);
+      const agentAgain = await metricsUrl(agent);
+      const agentSeen: number[] = [];
+      await agent.err.waitForLine('the agent going on', 10_000, (l) => l.startsWith('going on from message'));
+      agentSeen.push(total(await scrape(agentAgain), REQUESTS));
+      expect(agentSeen[0], transcript(killed, agent)).toBe(210);
+      await writeLines(file, 210, 30);
+      expect(total(await scrapeUntil(agentAgain, 10_000, (s) => total(s, REQUESTS) >= 240, agentSeen), REQUESTS), transcript(agent)).toBe(240);
+      expect(Math.min(...agentSeen), `the agent's requests_total after its restart: ${agentSeen.join(' ')}`).toBeGreaterThanOrEqual(210);
+      expect(total(await scrapeUntil(againUrl, 10_000, (s) => total(s, REQUESTS) >= 240), REQUESTS), transcript(centre, agent)).toBe(240);
 
       agent.proc.kill('SIGTERM');
       centre.proc.kill('SIGTERM');
