@@ -16,6 +16,9 @@ import * as path from 'node:path';
 import { expectNoStack, type Spawned, spawnInto, stopAll, transcript } from './support/fleet-process';
 import { exitWithin, parseStats, sum } from './support/monitor-process';
 import { startNatsServer, stopAllNatsServers } from './support/nats-server';
+import { createActor } from 'xstate';
+import { fleetFeed } from '../actors/fleet-feed';
+import type { CountsMessage } from '../lib/wire';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hlm-fleet-metrics-'));
 const started: Spawned[] = [];
@@ -78,6 +81,61 @@ async function scrapeUntil(url: string, ms: number, ready: (s: Map<string, numbe
     await Bun.sleep(100);
   }
 }
+
+describe("the fleet feed's gauges (in this process)", () => {
+  test("agents reporting and silent, and each agent's lag behind the fleet's clock: 0 while it holds the clock, the seconds it is behind once silent", async () => {
+    const T0 = 1_767_225_600;
+    let wall = T0 * 1000;
+    /** The feed's watch, once a second on the wall clock (the first it sets; the second sums up unreadable messages). */
+    let tick: (() => void) | undefined;
+    let deliver: (m: CountsMessage) => void = () => {};
+    const shown = { agents: [-1, -1], lags: new Map<string, number>() };
+    const feed = createActor(fleetFeed, {
+      input: {
+        subscribe: (to) => {
+          deliver = to;
+          return () => {};
+        },
+        connected: () => true,
+        printedUntil: -Infinity,
+        to: [],
+        endTo: 'nobody',
+        agentTimeoutMs: 5000,
+        maxLagMs: 60_000,
+        forgetAfterMs: 900_000,
+        wallNow: () => wall,
+        reportEveryMs: 10_000,
+        every: (fn) => {
+          tick ??= fn;
+          return () => {};
+        },
+        metrics: {
+          setAgents: (reporting, silent) => (shown.agents = [reporting, silent]),
+          setAgentLag: (agent, seconds) => shown.lags.set(agent, seconds),
+        },
+      },
+    });
+    feed.start();
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    await turn();
+    const message = (agent: string, seq: number, clock: number): CountsMessage => ({ v: 2, agent, seq, clock, segments: [], files: [] });
+    deliver(message('web-1', 1, T0 + 10));
+    deliver(message('web-2', 1, T0 + 12));
+    await turn();
+    expect(shown.agents).toEqual([2, 0]);
+    // web-1 holds the fleet's clock (its newest second is the fleet's); web-2 is ahead: neither is behind.
+    expect(Object.fromEntries(shown.lags)).toEqual({ 'web-1': 0, 'web-2': 0 });
+
+    // web-1 goes quiet; web-2 reports on to T0 + 30, and web-1 is silent after the timeout.
+    wall += 6000;
+    deliver(message('web-2', 2, T0 + 30));
+    tick!();
+    await turn();
+    expect(shown.agents).toEqual([1, 1]);
+    expect(Object.fromEntries(shown.lags)).toEqual({ 'web-1': 20, 'web-2': 0 });
+    feed.stop();
+  });
+});
 
 describe('the fleet: /metrics (nats-server, an agent and the centre with --metrics)', () => {
   test(
