@@ -66,7 +66,7 @@ export interface FleetFeedInput {
    * agent's clock lag, the seconds between the fleet's clock (its newest complete second) and the
    * agent's newest, 0 when it is not behind (kept at each flush).
    */
-  metrics?: Pick<Metrics, 'setAgents' | 'setAgentLag'>;
+  metrics?: Pick<Metrics, 'setAgents' | 'setAgentLag' | 'clearAgentLag'>;
   /** Runs `fn` every `ms` on the wall clock until the returned function is called (default: setInterval; specs tick it themselves). */
   every?: (fn: () => void, ms: number) => () => void;
 }
@@ -168,6 +168,7 @@ export const fleetFeed = fromCallback<{ type: string }, FleetFeedInput>(({ input
       heard.delete(agent);
       clocks.delete(agent);
       lags.delete(agent);
+      input.metrics?.clearAgentLag(agent);
       silent.delete(agent);
       merge.forget(agent);
       notice('info', `agent ${agent} forgotten after ${Math.round((now - at) / 60_000)} min of silence; it is listed again when it reports`);

@@ -13,19 +13,19 @@
  *   (hits / W). Nothing is asked of the alert machine.
  * - the rules' alerts (`--rules`): from the `alert` and `recovered` messages the rule monitor
  *   sends to `metrics` (the ones it sends to the reporter); a rule without `by` shows 0 from the
- *   start, a group of a grouped rule once it first fires.
- * - at the centre, the agents reporting and silent from the fleet feed's `agents` roll.
+ *   start, a group of a grouped rule while it fires.
+ * (At the centre, the fleet feed sets the agents reporting and silent, and their clock lags, itself.)
  */
 import { type AnyActorRef, fromCallback, type Subscription } from 'xstate';
 import type { Metrics } from '../lib/metrics';
 import type { Rule } from '../lib/rules';
-import type { AgentsMessage, AlertEvent, BatchMessage, ReporterMessage } from './messages';
+import type { AlertEvent, BatchMessage, ReporterMessage } from './messages';
 import { countLate } from './hit-window';
 
 /** The high-traffic alert of -t and -a, as the `rule` label names it. */
 export const HIGH_TRAFFIC_RULE = 'high_traffic';
 
-export type MetricsMessage = BatchMessage | AgentsMessage | Extract<ReporterMessage, { type: 'alert' | 'recovered' }>;
+export type MetricsMessage = BatchMessage | Extract<ReporterMessage, { type: 'alert' | 'recovered' }>;
 
 export interface MetricsFeedInput {
   metrics: Metrics;
@@ -80,9 +80,6 @@ export const metricsFeed = fromCallback<MetricsMessage, MetricsFeedInput>(({ inp
           if (group === '') metrics.setAlert(rule, group, false);
           else metrics.clearAlert(rule, group);
         }
-        break;
-      case 'agents':
-        metrics.setAgents(message.roll.reporting.length, message.roll.silent.length);
         break;
     }
   });

@@ -262,6 +262,7 @@ export async function runMonitor(options: MonitorOptions): Promise<number> {
         { ...options.centre, settings: { interval: options.intervalSeconds, window: options.windowSeconds, threshold: options.threshold }, intervalSeconds: options.intervalSeconds, windowSeconds: longestWindow(options.windowSeconds, options.rules) },
         err,
         waiting.signal,
+        metrics,
       );
       void opened.finally(() => {
         for (const signal of STOP_SIGNALS) process.off(signal, abort);

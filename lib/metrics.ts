@@ -283,6 +283,11 @@ export class Metrics {
     this.agentLag.set(agent, seconds);
   }
 
+  /** An agent the centre forgot (silent past --agent-forget): its lag series goes. */
+  clearAgentLag(agent: string): void {
+    this.agentLag.delete(agent);
+  }
+
   totals(): MetricsTotals {
     const sections: [string, number][] = [];
     for (let e = 0; e < this.sectionCounts.size; e++) sections.push([this.sectionCounts.key(e), this.sectionCounts.counts[e]!]);

@@ -112,6 +112,7 @@ describe("the fleet feed's gauges (in this process)", () => {
         metrics: {
           setAgents: (reporting, silent) => (shown.agents = [reporting, silent]),
           setAgentLag: (agent, seconds) => shown.lags.set(agent, seconds),
+          clearAgentLag: (agent) => shown.lags.delete(agent),
         },
       },
     });
@@ -133,6 +134,14 @@ describe("the fleet feed's gauges (in this process)", () => {
     await turn();
     expect(shown.agents).toEqual([1, 1]);
     expect(Object.fromEntries(shown.lags)).toEqual({ 'web-1': 20, 'web-2': 0 });
+
+    // Silent past forgetAfterMs, web-1 is forgotten: no longer counted, its lag series gone.
+    wall += 900_000;
+    deliver(message('web-2', 3, T0 + 930));
+    tick!();
+    await turn();
+    expect(shown.agents).toEqual([1, 0]);
+    expect([...shown.lags.keys()]).toEqual(['web-2']);
     feed.stop();
   });
 });
