@@ -246,6 +246,9 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       }
     }
   }
+  // The counters show what the stored records hold (`showTotals`): a new centre's 0 until its
+  // first record, a restarted one's its last record's: never more than a restart goes on from.
+  metrics?.showTotals(metrics.totals());
   if (!replay) err(`waiting for the agents on ${o.nats} (stream ${o.stream})`);
   const disconnect = async () => {
     await stopConsumer();
@@ -318,7 +321,8 @@ export async function openCentre(o: CentreOptions, err: (line: string) => void, 
       const body: CentreRecord = { v: 2, type, at, ...state, active: [...active], settings: o.settings, ...(metrics && { metrics: metrics.totals() }) };
       const stored = nats
         .publishCounts(js, centreSubject, Buffer.from(JSON.stringify(body)), `${centreSubject}:${type}:${at}:${state.seq}`)
-        .then(() => {})
+        // Stored: the counters show what it holds (what a restart goes on from).
+        .then(() => body.metrics && metrics?.showTotals(body.metrics))
         .catch((error) => err(`warn: cannot record the ${type === 'stats' ? 'interval' : type} in the stream (${error instanceof Error ? error.message : error}); a restart may print it again`));
       // The line is not held back for long by a stream that is away.
       const recorded = new Promise<void>((resolve) => {

@@ -204,6 +204,8 @@ export class Metrics {
   private readonly families: Family[];
   private readonly registries = { text: new Registry(), openMetrics: openMetricsRegistry() };
   private readonly registered = new Set<string>();
+  /** `showTotals`: what the counters and histograms render from; null: the live counts. */
+  private shown: Metrics | null = null;
 
   constructor(private readonly options: MetricsOptions) {
     if (!(options.sections >= 0) || !Number.isInteger(options.sections)) throw new Error(`metrics: sections must be a whole number ≥ 0, got ${options.sections}`);
@@ -329,6 +331,15 @@ export class Metrics {
     this.upstream = restored(t.upstream, this.options.buckets);
   }
 
+  /**
+   * From now on the counters and histograms are rendered from these totals, not from the live
+   * counts (the gauges stay live). A centre shows what its last stored record holds: a restarted
+   * centre restores exactly that, so no scrape before a crash saw more than one after it.
+   */
+  showTotals(totals: MetricsTotals): void {
+    (this.shown ??= new Metrics(this.options)).restore(totals);
+  }
+
   async render(openMetrics: boolean): Promise<{ body: string; contentType: string }> {
     this.registerPresent();
     const registry = openMetrics ? this.registries.openMetrics : this.registries.text;
@@ -359,19 +370,21 @@ export class Metrics {
       type: 'histogram',
       values: () => of()?.values(PREFIX + name),
     });
+    // Counters and histograms: the live counts, or the totals shown (`showTotals`).
+    const c = (): Metrics => this.shown ?? this;
     return [
       counter('requests', 'Requests (valid log lines) by status class.', () =>
-        STATUS_CLASSES.map((c, i) => ({ labels: { status_class: c }, value: this.requests[i]! })),
+        STATUS_CLASSES.map((cls, i) => ({ labels: { status_class: cls }, value: c().requests[i]! })),
       ),
       counter('method_requests', 'Requests by method (methods outside the common nine count as "other").', () =>
-        [...METHODS, OTHER].map((m, i) => ({ labels: { method: m }, value: this.methods[i]! })),
+        [...METHODS, OTHER].map((m, i) => ({ labels: { method: m }, value: c().methods[i]! })),
       ),
-      counter('section_requests', 'Requests by section (the first path segment); sections past the first N seen count as "other".', () => this.sectionValues()),
-      counter('response_bytes', 'Response bytes sent, as the log says.', () => [{ labels: {}, value: this.bytes }]),
-      counter('invalid_lines', 'Log lines that could not be read.', () => [{ labels: {}, value: this.invalid }]),
-      counter('late_lines', 'Log lines that came too late for their interval.', () => [{ labels: {}, value: this.late }]),
-      histogram('request_duration_seconds', 'Request durations, as the log says (timed lines only).', () => this.duration),
-      histogram('upstream_duration_seconds', "Upstream durations (a request's upstream times summed), as the log says.", () => this.upstream),
+      counter('section_requests', 'Requests by section (the first path segment); sections past the first N seen count as "other".', () => c().sectionValues()),
+      counter('response_bytes', 'Response bytes sent, as the log says.', () => [{ labels: {}, value: c().bytes }]),
+      counter('invalid_lines', 'Log lines that could not be read.', () => [{ labels: {}, value: c().invalid }]),
+      counter('late_lines', 'Log lines that came too late for their interval.', () => [{ labels: {}, value: c().late }]),
+      histogram('request_duration_seconds', 'Request durations, as the log says (timed lines only).', () => c().duration),
+      histogram('upstream_duration_seconds', "Upstream durations (a request's upstream times summed), as the log says.", () => c().upstream),
       gauge('alert_firing', 'Whether an alert rule (or group of it) is firing: 1, or not: 0.', () =>
         this.alerts.size === 0 ? undefined : [...this.alerts.values()].map((a) => ({ labels: { rule: a.rule, group: a.group }, value: a.firing ? 1 : 0 })),
       ),

@@ -299,6 +299,22 @@ describe('a group\'s alert', () => {
   });
 });
 
+const CLF_TWO = '10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] "GET /a/1 HTTP/1.1" 200 5\n10.0.0.2 - - [01/Jan/2026:00:00:01 +0000] "GET /b/2 HTTP/1.1" 201 7\n';
+
+describe('showTotals (a centre shows what its stored record holds)', () => {
+  test('counters and histograms render the totals shown, not the live counts, until shown again; gauges stay live', async () => {
+    const m = new Metrics({ sections: 2, buckets: DEFAULT_BUCKETS });
+    const requests = async () => samples((await m.render(false)).body).get('http_log_monitor_requests_total{status_class="2xx"}');
+    m.showTotals(m.totals());
+    m.addSegments(new ClfScanner().scan(new TextEncoder().encode(CLF_TWO)).segments);
+    m.setWindowAverage(3);
+    expect(await requests()).toBe(0);
+    expect(samples((await m.render(false)).body).get('http_log_monitor_window_requests_per_second')).toBe(3);
+    m.showTotals(m.totals());
+    expect(await requests()).toBe(2);
+  });
+});
+
 describe('totals and restore', () => {
   const lines = traffic(1500, 3, true);
   const run = (texts: string[], metrics = new Metrics({ sections: 10, buckets: DEFAULT_BUCKETS })) => {
