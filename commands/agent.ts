@@ -200,6 +200,8 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
       }
     }
     if (checkpoint && metrics) seedTotals(metrics, last!.data, err);
+    // The counters show what the stored messages carry (`showTotals`): never more than a restart goes on from.
+    metrics?.showTotals(metrics.totals());
     if (checkpoint) {
       resume = checkpoint.files;
       firstSeq = checkpoint.seq + 1;
@@ -241,18 +243,20 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
     /** The last message counted into the metrics: a publish retried is not counted again. */
     let counted = firstSeq - 1;
     let saidNoRoom = false;
-    const bodyOf = (m: CountsMessage): Uint8Array => {
+    /** A message's bytes, and the totals it carries (shown once the stream has stored it). */
+    const bodyOf = (m: CountsMessage): { body: Uint8Array; totals?: MetricsTotals } => {
       const body = encode(m);
-      if (!metrics) return body;
+      if (!metrics) return { body };
       if (m.seq > counted) {
         metrics.addSegments(m.segments);
         counted = m.seq;
       }
-      const carried = withTotals(body, metrics.totals());
-      if (carried.length <= largest - HEADER_ROOM) return carried;
+      const totals = metrics.totals();
+      const carried = withTotals(body, totals);
+      if (carried.length <= largest - HEADER_ROOM) return { body: carried, totals };
       if (!saidNoRoom) err(`warning: a message has no room for the metrics' totals (${carried.length - body.length} bytes); an agent restarted on it starts its counters from 0`);
       saidNoRoom = true;
-      return body;
+      return { body };
     };
     let saidRecreated = false;
     const actor = createActor(agentMachine, {
@@ -269,7 +273,7 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         firstSeq,
         firstClock,
         publish: async (m) => {
-          const body = bodyOf(m);
+          const { body, totals } = bodyOf(m);
           try {
             const ack = await nats.publishCounts(js, subject, body, messageId(m));
             acked = [...acked.slice(-1), ack.seq];
@@ -282,6 +286,8 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
             acked = [];
             await nats.publishCounts(js, subject, body, messageId(m));
           }
+          // Stored: what a restarted agent goes on from, so what the counters show.
+          if (totals) metrics?.showTotals(totals);
         },
         now: Date.now,
         // A message when the clock moves on (once a second), at least every 1.5 s while it cannot.
