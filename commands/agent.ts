@@ -95,7 +95,7 @@ function metricsOptions(args: Record<string, unknown>): AgentOptions['metrics'] 
 /**
  * The agent's /metrics, served: a Metrics of what it publishes, each message counted as it is
  * first sent (prom-client is loaded only with --metrics). A restart goes on from the totals its
- * last message carries (`withTotals`).
+ * last message carries (its `metrics` field).
  */
 async function serveAgentMetrics(o: NonNullable<AgentOptions['metrics']>): Promise<{ metrics: Metrics; url: string; stop: () => void }> {
   const { Metrics, DEFAULT_BUCKETS, DEFAULT_SECTIONS } = await import('../lib/metrics');
@@ -199,7 +199,7 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         }
       }
     }
-    if (checkpoint && metrics) seedTotals(metrics, last!.data, err);
+    if (checkpoint && metrics) seedTotals(metrics, checkpoint.metrics, err);
     // The counters show what the stored messages carry (`showTotals`): never more than a restart goes on from.
     metrics?.showTotals(metrics.totals());
     if (checkpoint) {
@@ -252,7 +252,7 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
         counted = m.seq;
       }
       const totals = metrics.totals();
-      const carried = withTotals(body, totals);
+      const carried = encode({ ...m, metrics: totals });
       if (carried.length <= largest - HEADER_ROOM) return { body: carried, totals };
       if (!saidNoRoom) err(`warning: a message has no room for the metrics' totals (${carried.length - body.length} bytes); an agent restarted on it starts its counters from 0`);
       saidNoRoom = true;
@@ -320,26 +320,8 @@ async function runAgentOn(o: AgentOptions, err: (line: string) => void, metrics:
 /** Room kept in a message for the metrics' totals, bytes (a quarter of the largest message at most). */
 const TOTALS_ROOM = 16 * 1024;
 
-/**
- * A message's body with the agent's metrics totals (lib/metrics' `totals()`, everything counted
- * up to and with this message) as one more top-level field, `metrics`. A centre's decode reads
- * only the wire's own fields, so any centre ignores it; the agent's last message, its checkpoint,
- * then says what its counters were, and a restarted agent goes on from there (the lines after
- * the checkpoint are read again and counted on top).
- */
-export function withTotals(body: Uint8Array, totals: MetricsTotals): Uint8Array {
-  // `encode` writes one JSON object: the field goes before its closing brace.
-  return Buffer.concat([body.subarray(0, body.length - 1), Buffer.from(`,"metrics":${JSON.stringify(totals)}}`)]);
-}
-
 /** Restores the totals a checkpoint carries; without them (an agent before --metrics) the counters start from 0, said once. */
-function seedTotals(metrics: Metrics, data: Uint8Array, err: (line: string) => void) {
-  let totals: unknown;
-  try {
-    totals = (JSON.parse(Buffer.from(data).toString('utf8')) as { metrics?: unknown }).metrics;
-  } catch {
-    return;
-  }
+function seedTotals(metrics: Metrics, totals: unknown, err: (line: string) => void) {
   if (totals === undefined) {
     err('metrics: the last message carries no totals (published without --metrics): the counters start from 0');
     return;

@@ -113,6 +113,12 @@ export interface CountsMessage {
   clock: number;
   segments: Segment[];
   files: FileMark[];
+  /**
+   * An agent with `--metrics`: its counters' totals so far (lib/metrics' `totals()`, checked by
+   * `restore`, opaque here), so that a restarted agent goes on from its last message. Centres do
+   * not read it; one of before it was added ignores it as any field it does not know.
+   */
+  metrics?: unknown;
 }
 
 /** A message's ID for JetStream's de-duplication: with the instance in it, no other publisher can guess the next one. */
@@ -169,6 +175,7 @@ export function encode(m: CountsMessage): Uint8Array {
         ...(m.v === 1 ? { entries: entriesV1(s) } : { entries: [...s.keys.entries], ...sketchesOf(s) }),
       })),
       files: m.files.map((f) => ({ path: f.path, id: f.id, offset: f.offset, head: b64(f.head) })),
+      ...(m.metrics === undefined ? {} : { metrics: m.metrics }),
     }),
   );
 }
@@ -253,6 +260,7 @@ export function decode(data: Uint8Array): CountsMessage {
       const f = x as Record<string, unknown>;
       return { path: text(f?.path, `files[${i}].path`), id: text(f.id, `files[${i}].id`), offset: count(f.offset, `files[${i}].offset`), head: bytesOf(f.head, `files[${i}].head`) };
     }),
+    ...(raw.metrics === undefined ? {} : { metrics: raw.metrics }),
   };
 }
 

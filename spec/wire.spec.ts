@@ -233,3 +233,15 @@ describe('wire format version 1 (agents of before durations): a rolling upgrade'
     expect(() => decode(Buffer.from(JSON.stringify(m)))).toThrow(WireError);
   });
 });
+
+describe("an agent's metrics totals (--metrics)", () => {
+  test('ride in a message as its `metrics` field, as they were given; a message without them has none', () => {
+    const totals = { v: 1, requests: { '2xx': 3 }, bytes: 10 };
+    const withTotals = decode(encode({ ...message(), metrics: totals }));
+    expect(withTotals.metrics).toEqual(totals);
+    expect(JSON.parse(Buffer.from(encode({ ...message(), metrics: totals })).toString()).metrics).toEqual(totals);
+    const without = decode(encode(message()));
+    expect('metrics' in without).toBe(false);
+    expect(Buffer.from(encode(message())).toString()).not.toContain('"metrics"');
+  });
+});
